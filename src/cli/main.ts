@@ -1,0 +1,44 @@
+/**
+ * The `eif` command line. Commands live one per file in ./commands and are listed in ./commands/index.ts.
+ * A handler sets `process.exitCode` (or throws an EifError); this wrapper turns every failure into one line
+ * on stderr with a stable code and a non-zero exit.
+ */
+import yargs from 'yargs';
+import { commands } from './commands/index.js';
+import { printError } from './output.js';
+import { EifError } from '../errors.js';
+
+export async function main(argv: string[]): Promise<number> {
+  process.exitCode = 0;
+  let usageFailure: string | undefined;
+  const parser = yargs(argv)
+    .scriptName('eif')
+    .usage('$0 <command> [options]')
+    .command(commands)
+    .demandCommand(1, 'Name a command; see eif --help.')
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageFailure = msg;
+    });
+  try {
+    await parser.parseAsync();
+    if (usageFailure !== undefined) {
+      parser.showHelp('error');
+      process.stderr.write(`\neif: error USAGE: ${usageFailure}\n`);
+      return 2;
+    }
+    return Number(process.exitCode ?? 0);
+  } catch (e) {
+    if (usageFailure !== undefined && !(e instanceof EifError)) {
+      process.stderr.write(`eif: error USAGE: ${usageFailure}\n`);
+      return 2;
+    }
+    return printError(e);
+  }
+}

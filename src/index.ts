@@ -1,0 +1,7 @@
+/**
+ * eifkit — Node entry point. Re-exports the browser-safe core (./browser.ts) and adds the Node I/O layer
+ * (files, worker threads, the CLI's building blocks). The WASM core is compiled once, asynchronously, when this
+ * module is first imported (top-level await), so the synchronous hashing API is ready after `import`.
+ */
+export * from './browser.js';
+// --- Node I/O layer (each area adds its exports below) ---

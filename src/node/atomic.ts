@@ -1,0 +1,109 @@
+/**
+ * Atomic output files: write into a temp file in the target folder, then rename over the target. A failure,
+ * or Ctrl-C, removes the temp file, so the user never sees a partial output and never loses an input.
+ */
+import { closeSync, existsSync, openSync, realpathSync, renameSync, statSync, unlinkSync, fsyncSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { EifError } from '../errors.js';
+
+const live = new Set<string>();
+let hooked = false;
+
+function cleanupAll(): void {
+  for (const p of live) {
+    try {
+      unlinkSync(p);
+    } catch {
+      /* already gone */
+    }
+  }
+  live.clear();
+}
+
+function hookSignals(): void {
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', cleanupAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      cleanupAll();
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
+/** The canonical identity of an existing path (dev:ino), or undefined when it does not exist. */
+function identity(path: string): string | undefined {
+  try {
+    const s = statSync(path);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Check that `output` can be written and is none of `inputs` (same file through any path or hard link).
+ * Throws OUTPUT_DIR_MISSING / OUTPUT_IS_INPUT.
+ */
+export function checkOutputPath(output: string, inputs: string[]): void {
+  const dir = dirname(resolve(output));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new EifError('OUTPUT_DIR_MISSING', `output folder does not exist: ${dir}`);
+  }
+  const outId = identity(output);
+  if (outId === undefined) return;
+  for (const input of inputs) {
+    if (identity(input) === outId) {
+      throw new EifError('OUTPUT_IS_INPUT', `output ${output} is the same file as input ${input}; refusing to overwrite an input`);
+    }
+  }
+}
+
+export interface AtomicFile {
+  /** Path of the temp file being written. */
+  readonly tempPath: string;
+  readonly fd: number;
+  /** Close and rename over the target; `durable` fsyncs first (slower: it waits for the disk). */
+  commit(durable?: boolean): void;
+  /** Close and delete the temp file (safe to call twice, and after commit it does nothing). */
+  abort(): void;
+}
+
+/** Open a temp file next to `target` (same folder, so the rename is atomic). */
+export function openAtomic(target: string): AtomicFile {
+  const abs = resolve(target);
+  const dir = dirname(abs);
+  const tempPath = join(dir, `.${basename(abs)}.${randomBytes(6).toString('hex')}.tmp`);
+  hookSignals();
+  const fd = openSync(tempPath, 'wx', 0o644);
+  live.add(tempPath);
+  let open = true;
+  let done = false;
+  return {
+    tempPath,
+    fd,
+    commit(durable = false) {
+      if (done) return;
+      if (durable) fsyncSync(fd);
+      closeSync(fd);
+      open = false;
+      renameSync(tempPath, existsSync(abs) ? realpathSync(abs) : abs);
+      live.delete(tempPath);
+      done = true;
+    },
+    abort() {
+      if (done) return;
+      if (open) closeSync(fd);
+      open = false;
+      try {
+        unlinkSync(tempPath);
+      } catch {
+        /* gone */
+      }
+      live.delete(tempPath);
+      done = true;
+    },
+  };
+}
