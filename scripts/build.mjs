@@ -18,6 +18,7 @@ const only = process.argv[2]; // optional: wasm | ts | native
 
 if (!only || only === 'wasm') {
   mkdirSync(join(root, 'build'), { recursive: true });
+  run(process.execPath, [join(root, 'scripts', 'gen-sha384.mjs')]); // unrolled SHA-512 compression (assembly/*.generated.ts)
   run(bin('asc'), ['assembly/index.ts', '--config', 'asconfig.json', '--target', 'release']);
   const wasm = readFileSync(join(root, 'build', 'core.wasm'));
   const sha256 = createHash('sha256').update(wasm).digest('hex');

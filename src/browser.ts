@@ -4,3 +4,4 @@
  */
 export { EifError } from './errors.js';
 // --- browser-safe core (each area adds its exports below) ---
+export * from './core/index.js';

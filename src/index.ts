@@ -4,4 +4,6 @@
  * module is first imported (top-level await), so the synchronous hashing API is ready after `import`.
  */
 export * from './browser.js';
+import { initCore } from './core/wasm.js';
+await initCore(); // compile the WASM core once, so the sync hashing API works right after `import 'eifkit'`
 // --- Node I/O layer (each area adds its exports below) ---

@@ -1,0 +1,104 @@
+/**
+ * Loader for the eifkit WASM core (assembly/ -> build/core.wasm, embedded as base64 by scripts/build.mjs).
+ * Browser-safe: no node:* imports. The module is compiled asynchronously exactly once per JS realm
+ * (WebAssembly.compile + WebAssembly.instantiate) and cached; `initCore()` is idempotent. ABI: docs/core.md.
+ */
+import { EifError } from '../errors.js';
+import { WASM_BASE64 } from './wasm-bytes.generated.js';
+
+/** Raw exports of core.wasm (see assembly/index.ts and docs/core.md). Pointers are byte offsets into `memory`. */
+export interface CoreExports {
+  readonly memory: WebAssembly.Memory;
+  ioPtr(): number;
+  ioSize(): number;
+  sha384StatePtr(): number;
+  sha384StateSize(): number;
+  sha384DigestPtr(): number;
+  sha384Init(): void;
+  /** Absorb the first `len` bytes of the I/O region. */
+  sha384Update(len: number): void;
+  /** Pad, finish, and write the 48-byte digest at sha384DigestPtr(); consumes the state area. */
+  sha384Final(): void;
+  /** CRC-32 of the first `len` bytes of the I/O region continuing from `prev`; returns a signed i32. */
+  crc32Update(prev: number, len: number): number;
+}
+
+/** Low-level handle on the one core instance, for callers that fill the I/O region themselves. */
+export interface CoreInstance {
+  readonly memory: WebAssembly.Memory;
+  /** Byte offset of the I/O region in `memory.buffer`. */
+  readonly ioPtr: number;
+  /** Size of the I/O region (1 MiB). */
+  readonly ioSize: number;
+  readonly exports: CoreExports;
+  /**
+   * A Uint8Array over the whole I/O region. Linear memory never grows (the core allocates nothing), so this
+   * view stays valid; it is re-created anyway if the buffer was ever detached.
+   */
+  io(): Uint8Array;
+}
+
+let core: CoreInstance | null = null;
+let pending: Promise<void> | null = null;
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function makeInstance(exports: CoreExports): CoreInstance {
+  const memory = exports.memory;
+  const ioPtr = exports.ioPtr();
+  const ioSize = exports.ioSize();
+  let view = new Uint8Array(memory.buffer, ioPtr, ioSize);
+  return {
+    memory,
+    ioPtr,
+    ioSize,
+    exports,
+    io(): Uint8Array {
+      if (view.byteLength === 0 || view.buffer !== memory.buffer) view = new Uint8Array(memory.buffer, ioPtr, ioSize);
+      return view;
+    },
+  };
+}
+
+/**
+ * Compile and instantiate the WASM core (once; later calls return the same promise or resolve at once).
+ * Must complete before any synchronous hashing call. The Node entry (`eifkit`) awaits it at import time.
+ */
+export function initCore(): Promise<void> {
+  if (core !== null) return Promise.resolve();
+  if (pending === null) {
+    pending = (async () => {
+      const module = await WebAssembly.compile(decodeBase64(WASM_BASE64));
+      const instance = await WebAssembly.instantiate(module, {
+        env: {
+          abort(): never {
+            throw new EifError('CORE_ABORT', 'eifkit WASM core aborted');
+          },
+        },
+      });
+      core = makeInstance(instance.exports as unknown as CoreExports);
+    })().catch((e: unknown) => {
+      pending = null;
+      throw new EifError('CORE_INIT_FAILED', `cannot instantiate the eifkit WASM core: ${String(e)}`, { cause: e });
+    });
+  }
+  return pending;
+}
+
+/** True once `initCore()` has resolved. */
+export function isCoreReady(): boolean {
+  return core !== null;
+}
+
+/** The core instance; throws `CORE_NOT_READY` before `await initCore()`. */
+export function coreInstance(): CoreInstance {
+  if (core === null) {
+    throw new EifError('CORE_NOT_READY', 'the eifkit WASM core is not initialised: await initCore() first');
+  }
+  return core;
+}
