@@ -12,7 +12,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
-const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+const run = (cmd, args, opts = {}) => {
+  try {
+    execFileSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  } catch (e) {
+    console.error(`build: ${[cmd.replace(root + '/', ''), ...args].join(' ')} failed (exit ${e.status ?? e.signal})`);
+    process.exit(1);
+  }
+};
 
 const only = process.argv[2]; // optional: wasm | ts | native
 
@@ -37,7 +44,7 @@ if (!only || only === 'ts') {
 
 if ((!only || only === 'native') && existsSync(join(root, 'native', 'Makefile'))) {
   try {
-    run('make', ['-s', '-C', 'native']);
+    execFileSync('make', ['-s', '-C', 'native'], { cwd: root, stdio: 'inherit' });
   } catch {
     // The launcher is optional for building/inspecting images; its tests report the missing helper clearly.
     console.warn('eifkit: could not build the native launcher helper (is a C compiler installed?)');

@@ -7,9 +7,16 @@ import yargs from 'yargs';
 import { commands } from './commands/index.js';
 import { printError } from './output.js';
 import { EifError } from '../errors.js';
+import { initCore } from '../core/index.js';
+import { BUILD_TOOL_VERSION } from '../eif/builder.js';
 
 export async function main(argv: string[]): Promise<number> {
   process.exitCode = 0;
+  // `--version` is also `eif build`'s ImageVersion flag (eif_build's name), so yargs' global one is off.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`eifkit ${BUILD_TOOL_VERSION}\n`);
+    return 0;
+  }
   let usageFailure: string | undefined;
   const parser = yargs(argv)
     .scriptName('eif')
@@ -20,13 +27,14 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .help()
     .alias('h', 'help')
-    .version()
+    .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
       usageFailure = msg;
     });
   try {
+    await initCore();
     await parser.parseAsync();
     if (usageFailure !== undefined) {
       parser.showHelp('error');

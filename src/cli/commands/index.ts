@@ -1,5 +1,14 @@
 /** The command registry: one module per command (or command group). Keep alphabetical. */
 import type { CommandModule } from 'yargs';
+import { buildCommand } from './build.js';
+import { describeCommand, describeEifCommand } from './describe.js';
+import { pcrCommand } from './pcr.js';
+import { verifyCommand } from './verify.js';
 
 export const commands: CommandModule<any, any>[] = [
+  buildCommand,
+  describeCommand,
+  describeEifCommand,
+  pcrCommand,
+  verifyCommand,
 ];

@@ -1,0 +1,139 @@
+/**
+ * `eif build` for files: streams kernel and ramdisks in 1 MiB chunks (never whole), computes the CRC and the PCRs
+ * in the same pass that writes the output (./hash-pipeline.ts; PCR0 and PCR2 streams on two worker threads for
+ * large images), then writes the header with the final CRC. The output goes to a temp file in the target folder
+ * that is renamed at the end, so a failure or Ctrl-C leaves no partial file and never touches an input.
+ * Byte-identical to src/eif/builder.ts's in-memory builder and to AWS eif_build (eif-format.md Appendix A).
+ */
+import { basename } from 'node:path';
+import { closeSync, readFileSync, writeSync } from 'node:fs';
+import { EifError } from '../errors.js';
+import { EIF_HEADER_SIZE } from '../eif/header.js';
+import {
+  type Arch,
+  type BuildResult,
+  type EifSigner,
+  type MetadataOptions,
+  checkSignatureSize,
+  cmdlineBytes,
+  finalHeaderBytes,
+  planSections,
+  resolveMetadata,
+} from '../eif/builder.js';
+import { encodeMetadata, parseCustomMetadata, CUSTOM_METADATA_MAX_BYTES } from '../eif/metadata.js';
+import { measurementsFromInner, sectionRoles } from '../eif/measure.js';
+import { fromHex } from '../util/hex.js';
+import { HashPipeline, PARALLEL_THRESHOLD } from './hash-pipeline.js';
+import { checkOutputPath, openAtomic } from './atomic.js';
+import { openInput } from './file-source.js';
+
+export interface BuildEifOptions extends MetadataOptions {
+  kernel: string;
+  cmdline: string;
+  ramdisks: string[];
+  output: string;
+  arch?: Arch;
+  /** Path of a `--metadata` JSON file (≤ 4096 bytes). */
+  metadataFile?: string;
+  signer?: EifSigner;
+  /** Defaults to process.env.SOURCE_DATE_EPOCH. */
+  sourceDateEpoch?: string;
+  now?: () => Date;
+  /** Force (true) or forbid (false) worker threads; default: by size. */
+  parallel?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface BuildFileResult extends BuildResult {
+  output: string;
+}
+
+function readMetadataFile(path: string): Uint8Array {
+  const { fd, size } = openInput(path, 'metadata file');
+  try {
+    if (size > CUSTOM_METADATA_MAX_BYTES) {
+      throw new EifError('METADATA_TOO_LARGE', `metadata file ${path} is ${size} bytes; the limit is ${CUSTOM_METADATA_MAX_BYTES} bytes`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return new Uint8Array(readFileSync(path));
+}
+
+export async function buildEif(o: BuildEifOptions): Promise<BuildFileResult> {
+  if (o.ramdisks.length === 0) throw new EifError('NO_RAMDISK', 'at least one --ramdisk is required');
+  const cmd = cmdlineBytes(o.cmdline);
+  let customMetadata = o.customMetadata;
+  if (o.metadataFile !== undefined) customMetadata = parseCustomMetadata(readMetadataFile(o.metadataFile), `metadata file ${o.metadataFile}`);
+  const metadata = resolveMetadata(
+    { ...o, customMetadata },
+    { kernelFileName: basename(o.kernel), sourceDateEpoch: o.sourceDateEpoch ?? process.env.SOURCE_DATE_EPOCH, now: o.now },
+  );
+  const meta = encodeMetadata(metadata);
+  const inputPaths = [o.kernel, ...o.ramdisks, ...(o.metadataFile ? [o.metadataFile] : [])];
+  checkOutputPath(o.output, inputPaths);
+
+  const opened: { fd: number; size: number }[] = [];
+  let out: ReturnType<typeof openAtomic> | undefined;
+  let pipeline: HashPipeline | undefined;
+  try {
+    const kernel = openInput(o.kernel, 'kernel');
+    opened.push(kernel);
+    const ramdisks = o.ramdisks.map((p, i) => {
+      const r = openInput(p, `ramdisk ${i}`);
+      opened.push(r);
+      return r;
+    });
+    const sizes = { kernel: kernel.size, cmdline: cmd.length, metadata: meta.length, ramdisks: ramdisks.map((r) => r.size) };
+    const plan = planSections(sizes);
+    const roles = sectionRoles(plan);
+    const measured = kernel.size + cmd.length + sizes.ramdisks.reduce((a, b) => a + b, 0);
+    const total = measured + meta.length;
+
+    out = openAtomic(o.output);
+    pipeline = new HashPipeline({
+      parallel: o.parallel ?? measured >= PARALLEL_THRESHOLD,
+      outFd: out.fd,
+      outPosition: EIF_HEADER_SIZE,
+      onProgress: o.onProgress && ((done) => o.onProgress!(done, total)),
+    });
+    // Placeholder header; the real one (with the CRC) is written last.
+    writeSync(out.fd, new Uint8Array(EIF_HEADER_SIZE), 0, EIF_HEADER_SIZE, 0);
+    const sources: (Uint8Array | { fd: number; size: number; what: string })[] = [
+      { ...kernel, what: `kernel ${o.kernel}` },
+      cmd,
+      meta,
+      ...ramdisks.map((r, i) => ({ ...r, what: `ramdisk ${o.ramdisks[i]}` })),
+    ];
+    plan.forEach((s, i) => {
+      pipeline!.push(s.header, 0);
+      const src = sources[i]!;
+      if (src instanceof Uint8Array) pipeline!.push(src, roles[i]!);
+      else pipeline!.pushFile(src.fd, 0, src.size, roles[i]!, src.what);
+    });
+    const inner = await pipeline.finishHashing();
+    let measurements = measurementsFromInner(inner.a, inner.fork, inner.b);
+    let sections = plan;
+    if (o.signer) {
+      const sig = await o.signer.signatureSection(fromHex(measurements.PCR0));
+      checkSignatureSize(sig.data);
+      sections = planSections({ ...sizes, signature: sig.data.length });
+      const s = sections[sections.length - 1]!;
+      pipeline.push(s.header, 0);
+      pipeline.push(sig.data, 0);
+      measurements = measurementsFromInner(inner.a, inner.fork, inner.b, sig.pcr8);
+    }
+    const last = sections[sections.length - 1]!;
+    const size = last.dataOffset + last.size;
+    const header = finalHeaderBytes(sections, o.arch ?? 'x86_64', pipeline.crc, size - EIF_HEADER_SIZE);
+    writeSync(out.fd, header, 0, header.length, 0);
+    out.commit();
+    return { output: o.output, size, metadata, measurements };
+  } catch (e) {
+    out?.abort();
+    throw e;
+  } finally {
+    pipeline?.close();
+    for (const f of opened) closeSync(f.fd);
+  }
+}

@@ -1,0 +1,37 @@
+/** A {@link ByteSource} over an open file descriptor (positional reads, nothing cached). */
+import { fstatSync, openSync, readSync } from 'node:fs';
+import { EifError } from '../errors.js';
+import type { ByteSource } from '../eif/layout.js';
+
+export function fileSource(fd: number, size: number): ByteSource {
+  return {
+    size,
+    read(offset: number, length: number): Uint8Array {
+      const out = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const n = readSync(fd, out, done, length - done, offset + done);
+        if (n === 0) throw new EifError('EIF_TRUNCATED', `file ended at ${offset + done} while reading ${length} bytes at ${offset}`);
+        done += n;
+      }
+      return out;
+    },
+  };
+}
+
+/** Open a file for reading with friendly errors (INPUT_NOT_FOUND, INPUT_NOT_FILE, INPUT_UNREADABLE). */
+export function openInput(path: string, what = 'input file'): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new EifError('INPUT_NOT_FOUND', `${what} not found: ${path}`);
+    if (code === 'EACCES' || code === 'EPERM') throw new EifError('INPUT_UNREADABLE', `${what} is not readable (permission denied): ${path}`);
+    if (code === 'EISDIR') throw new EifError('INPUT_NOT_FILE', `${what} is a directory, not a file: ${path}`);
+    throw new EifError('INPUT_UNREADABLE', `cannot open ${what} ${path}: ${(e as Error).message}`);
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) throw new EifError('INPUT_NOT_FILE', `${what} is not a regular file: ${path}`);
+  return { fd, size: st.size };
+}

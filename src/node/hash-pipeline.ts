@@ -1,0 +1,250 @@
+/**
+ * The one-pass pipeline behind `eif build`, `describe` and `verify` (Node): every byte is read once, CRC'd,
+ * optionally written to the output, and handed to the PCR streams (src/eif/measure.ts roles).
+ *
+ * Large images: the two SHA-384 streams run in two worker threads, each with its own WASM instance, fed through a
+ * ring of 1 MiB slots in a SharedArrayBuffer (Atomics, no per-chunk messages). The main thread reads, CRCs and
+ * writes. Small images (below `PARALLEL_THRESHOLD`) are hashed on the main thread: a worker costs ~40 ms to start.
+ * Memory stays constant: the ring, one 1 MiB read buffer per thread, nothing proportional to the image.
+ */
+import { Worker } from 'node:worker_threads';
+import { readSync, writeSync } from 'node:fs';
+import { EifError } from '../errors.js';
+import { coreInstance, crc32, crc32FromIo } from '../core/index.js';
+import { PcrAccumulator, ROLE_FORK } from '../eif/measure.js';
+
+export const SLOT_SIZE = 1 << 20;
+export const SLOTS = 8;
+/** Measured bytes from which two worker threads pay off. */
+export const PARALLEL_THRESHOLD = 16 << 20;
+
+// Control block (Int32Array) layout.
+const PUBLISHED = 0;
+const CONSUMED_A = 1;
+const CONSUMED_B = 2;
+const FAILED = 3;
+const META = 8; // per slot: [length, roles]; length -1 = end of stream
+const CTRL_WORDS = META + 2 * SLOTS;
+const STALL_MS = 60_000;
+
+export interface InnerDigests {
+  a: Uint8Array;
+  fork: Uint8Array;
+  b: Uint8Array;
+}
+
+export interface PipelineOptions {
+  /** CRC of what came before (e.g. header[0:544] for a reader; 0 for the builder's body). */
+  initialCrc?: number;
+  /** Write everything pushed to this fd, starting at `outPosition`. */
+  outFd?: number;
+  outPosition?: number;
+  /** Use two worker threads for the SHA-384 streams. */
+  parallel: boolean;
+  onProgress?: (bytes: number) => void;
+}
+
+/** Read exactly `length` bytes at `position` into `target`; a short read means the input changed under us. */
+function readFully(fd: number, target: Uint8Array, length: number, position: number, what: string): void {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, target, done, length - done, position + done);
+    if (n === 0) throw new EifError('INPUT_CHANGED', `${what} ended early (it changed while being read?)`);
+    done += n;
+  }
+}
+
+function workerUrl(): URL {
+  const here = import.meta.url;
+  // Under the test runner this module runs from src/*.ts; workers need the compiled file.
+  if (here.endsWith('.ts')) return new URL('../../dist/node/hash-worker.js', here);
+  return new URL('./hash-worker.js', here);
+}
+
+export class HashPipeline {
+  #crc: number;
+  #outPos: number;
+  readonly #outFd: number | undefined;
+  readonly #onProgress: ((bytes: number) => void) | undefined;
+  #progress = 0;
+  #hashing = true;
+  // inline mode
+  readonly #acc: PcrAccumulator | undefined;
+  // parallel mode
+  readonly #workers: Worker[] = [];
+  readonly #results: Promise<Partial<InnerDigests>>[] = [];
+  readonly #ctrl: Int32Array | undefined;
+  readonly #ring: Uint8Array | undefined;
+  #seq = 0;
+  #workerError: string | undefined;
+
+  constructor(o: PipelineOptions) {
+    this.#crc = o.initialCrc ?? 0;
+    this.#outFd = o.outFd;
+    this.#outPos = o.outPosition ?? 0;
+    this.#onProgress = o.onProgress;
+    if (!o.parallel) {
+      this.#acc = new PcrAccumulator();
+      return;
+    }
+    const ctrlSab = new SharedArrayBuffer(CTRL_WORDS * 4);
+    const ringSab = new SharedArrayBuffer(SLOTS * SLOT_SIZE);
+    this.#ctrl = new Int32Array(ctrlSab);
+    this.#ring = new Uint8Array(ringSab);
+    for (const role of ['A', 'B'] as const) {
+      const w = new Worker(workerUrl(), { workerData: { ctrlSab, ringSab, role, slots: SLOTS, slotSize: SLOT_SIZE } });
+      this.#workers.push(w);
+      this.#results.push(
+        new Promise((resolve, reject) => {
+          w.once('message', (m: { ok: boolean; error?: string } & Partial<InnerDigests>) =>
+            m.ok ? resolve(m) : reject(new EifError('HASH_WORKER_FAILED', `hash worker ${role} failed: ${m.error}`)),
+          );
+          w.once('error', (e) => reject(new EifError('HASH_WORKER_FAILED', `hash worker ${role} failed: ${e.message}`)));
+          w.once('exit', (code) => reject(new EifError('HASH_WORKER_FAILED', `hash worker ${role} exited (${code}) before finishing`)));
+        }),
+      );
+    }
+    // Do not leave unhandled rejections if the caller aborts early.
+    for (const p of this.#results) p.catch(() => undefined);
+  }
+
+  /** The running CRC of everything pushed so far (starting from `initialCrc`). */
+  get crc(): number {
+    return this.#crc >>> 0;
+  }
+
+  #emitted(len: number): void {
+    this.#progress += len;
+    this.#onProgress?.(this.#progress);
+  }
+
+  #write(view: Uint8Array): void {
+    if (this.#outFd === undefined) return;
+    let done = 0;
+    while (done < view.length) done += writeSync(this.#outFd, view, done, view.length - done, this.#outPos + done);
+    this.#outPos += view.length;
+  }
+
+  /** Wait until ring slot for sequence `seq` is free (both workers past `seq - SLOTS`). */
+  #waitForSlot(seq: number): void {
+    const ctrl = this.#ctrl!;
+    for (const idx of [CONSUMED_A, CONSUMED_B]) {
+      const started = Date.now();
+      for (;;) {
+        const c = Atomics.load(ctrl, idx);
+        if (c > seq - SLOTS) break;
+        if (Atomics.load(ctrl, FAILED) !== 0) throw new EifError('HASH_WORKER_FAILED', 'a hash worker failed');
+        Atomics.wait(ctrl, idx, c, 1000);
+        if (Date.now() - started > STALL_MS) throw new EifError('HASH_WORKER_STALLED', 'hash workers made no progress for 60 s');
+      }
+    }
+  }
+
+  /** Publish `len` bytes already in slot `seq % SLOTS` with `roles` (or the end marker, len = -1). */
+  #publish(len: number, roles: number): void {
+    const ctrl = this.#ctrl!;
+    const slot = this.#seq % SLOTS;
+    ctrl[META + 2 * slot] = len;
+    ctrl[META + 2 * slot + 1] = roles;
+    this.#seq++;
+    Atomics.store(ctrl, PUBLISHED, this.#seq);
+    Atomics.notify(ctrl, PUBLISHED);
+  }
+
+  #slotView(len: number): Uint8Array {
+    this.#waitForSlot(this.#seq);
+    const start = (this.#seq % SLOTS) * SLOT_SIZE;
+    return this.#ring!.subarray(start, start + len);
+  }
+
+  #checkRoles(roles: number): void {
+    if (roles !== 0 && !this.#hashing) throw new EifError('INTERNAL', 'measured data pushed after hashing finished');
+  }
+
+  /** Push bytes held in memory (section headers, cmdline, metadata, signature). */
+  push(bytes: Uint8Array, roles: number): void {
+    this.#checkRoles(roles);
+    if (roles === 0 || this.#acc) {
+      this.#crc = crc32(bytes, this.#crc);
+      this.#write(bytes);
+      if (roles !== 0) this.#acc!.feed(bytes, roles);
+      this.#emitted(bytes.length);
+      return;
+    }
+    if (bytes.length === 0 && roles & ROLE_FORK) {
+      this.#slotView(0);
+      this.#publish(0, roles);
+      return;
+    }
+    for (let off = 0; off < bytes.length; off += SLOT_SIZE) {
+      const len = Math.min(SLOT_SIZE, bytes.length - off);
+      const piece = bytes.subarray(off, off + len);
+      const view = this.#slotView(len);
+      view.set(piece);
+      this.#crc = crc32(view, this.#crc);
+      this.#write(view);
+      this.#publish(len, off + len === bytes.length ? roles : roles & ~ROLE_FORK);
+      this.#emitted(len);
+    }
+  }
+
+  /** Stream `length` bytes of a file from `position`. The FORK role applies after the last byte. */
+  pushFile(fd: number, position: number, length: number, roles: number, what: string): void {
+    this.#checkRoles(roles);
+    if (length === 0) {
+      this.push(new Uint8Array(0), roles);
+      return;
+    }
+    for (let off = 0; off < length; off += SLOT_SIZE) {
+      const len = Math.min(SLOT_SIZE, length - off);
+      const last = off + len === length;
+      const r = last ? roles : roles & ~ROLE_FORK;
+      if (this.#acc || roles === 0) {
+        // Read straight into the WASM I/O region: CRC and hash without a copy.
+        const c = coreInstance();
+        const io = c.io().subarray(0, len);
+        readFully(fd, io, len, position + off, what);
+        this.#crc = crc32FromIo(len, this.#crc);
+        if (r !== 0) this.#acc!.feedFromIo(len, r);
+        this.#write(c.io().subarray(0, len));
+      } else {
+        const view = this.#slotView(len);
+        readFully(fd, view, len, position + off, what);
+        this.#crc = crc32(view, this.#crc);
+        this.#write(view);
+        this.#publish(len, r);
+      }
+      this.#emitted(len);
+    }
+  }
+
+  /** End the measured stream and collect the inner digests. Later pushes may still add CRC'd, unmeasured bytes. */
+  async finishHashing(): Promise<InnerDigests> {
+    this.#hashing = false;
+    if (this.#acc) {
+      const r = this.#acc.finishInner();
+      return { a: r.a, fork: r.fork!, b: r.b };
+    }
+    this.#slotView(0);
+    this.#publish(-1, 0);
+    try {
+      const [ra, rb] = await Promise.all(this.#results);
+      return { a: ra!.a!, fork: ra!.fork!, b: rb!.b! };
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Stop the workers (idempotent). */
+  close(): void {
+    for (const w of this.#workers) {
+      w.removeAllListeners('exit');
+      void w.terminate();
+    }
+    this.#workers.length = 0;
+  }
+
+  get workerError(): string | undefined {
+    return this.#workerError;
+  }
+}

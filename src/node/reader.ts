@@ -1,0 +1,102 @@
+/**
+ * Reading an EIF file: structure (src/eif/layout.ts), then one streaming pass for PCR0/1/2 and the CRC
+ * (./hash-pipeline.ts, two cores for large images). Memory stays flat: a 2 GiB image needs no 2 GiB buffer.
+ * Output shapes follow nitro-cli `describe-eif` (eif-format.md §6.3).
+ */
+import { closeSync } from 'node:fs';
+import { crc32 } from '../core/index.js';
+import { CRC_OFFSET, EIF_HEADER_SIZE, SECTION_HEADER_SIZE, SectionType } from '../eif/header.js';
+import { type EifLayout, isMeasured, readLayout } from '../eif/layout.js';
+import { measurementsFromInner, sectionRoles } from '../eif/measure.js';
+import type { Measurements } from '../eif/pcr.js';
+import { type DecodedMetadata, decodeMetadata } from '../eif/metadata.js';
+import { HashPipeline, PARALLEL_THRESHOLD } from './hash-pipeline.js';
+import { fileSource, openInput } from './file-source.js';
+
+export interface ReadOptions {
+  /** Force (true) or forbid (false) the two-thread hashing; default: by size. */
+  parallel?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface EifFileInspection {
+  path: string;
+  layout: EifLayout;
+  measurements: Measurements;
+  /** CRC stored in the header and CRC computed over the file (§2). */
+  storedCrc: number;
+  computedCrc: number;
+  checkCrc: boolean;
+  metadata?: DecodedMetadata;
+  /** Raw metadata / signature section bytes. */
+  metadataBytes?: Uint8Array;
+  signatureBytes?: Uint8Array;
+}
+
+/** Structure only (header + section table), no hashing. */
+export async function readEifLayout(path: string): Promise<EifLayout> {
+  const { fd, size } = openInput(path, 'EIF file');
+  try {
+    return await readLayout(fileSource(fd, size));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Structure, measurements, CRC and metadata of an EIF file, in one pass. Throws EifError on bad structure. */
+export async function inspectEifFile(path: string, opts: ReadOptions = {}): Promise<EifFileInspection> {
+  const { fd, size } = openInput(path, 'EIF file');
+  let pipeline: HashPipeline | undefined;
+  try {
+    const src = fileSource(fd, size);
+    const layout = await readLayout(src);
+    const header = src.read(0, EIF_HEADER_SIZE) as Uint8Array;
+    const measured = layout.sections.filter((s) => isMeasured(s.type)).reduce((n, s) => n + s.size, 0);
+    const total = layout.sections.reduce((n, s) => n + s.size, 0);
+    pipeline = new HashPipeline({
+      parallel: opts.parallel ?? measured >= PARALLEL_THRESHOLD,
+      initialCrc: crc32(header.subarray(0, CRC_OFFSET)),
+      onProgress: opts.onProgress && ((done) => opts.onProgress!(done, total)),
+    });
+    const roles = sectionRoles(layout.sections);
+    let metadataBytes: Uint8Array | undefined;
+    let signatureBytes: Uint8Array | undefined;
+    for (const s of layout.sections) {
+      pipeline.push(src.read(s.offset, SECTION_HEADER_SIZE) as Uint8Array, 0);
+      if (s.type === SectionType.Metadata || s.type === SectionType.Signature) {
+        // Small sections are kept for describe; the signature is ≤ 32 KiB (layout check), metadata bounded here.
+        if (s.type === SectionType.Signature || s.size <= 1 << 20) {
+          const data = src.read(s.dataOffset, s.size) as Uint8Array;
+          pipeline.push(data, 0);
+          if (s.type === SectionType.Metadata) metadataBytes = data;
+          else signatureBytes = data;
+          continue;
+        }
+      }
+      pipeline.pushFile(fd, s.dataOffset, s.size, roles[s.index]!, `section ${s.index}`);
+    }
+    const inner = await pipeline.finishHashing();
+    const computedCrc = pipeline.crc;
+    const measurements = measurementsFromInner(inner.a, inner.fork, inner.b);
+    return {
+      path,
+      layout,
+      measurements,
+      storedCrc: layout.header.crc32,
+      computedCrc,
+      checkCrc: computedCrc === layout.header.crc32,
+      metadata: metadataBytes ? decodeMetadata(metadataBytes) : undefined,
+      metadataBytes,
+      signatureBytes,
+    };
+  } finally {
+    pipeline?.close();
+    closeSync(fd);
+  }
+}
+
+/** PCR0/1/2 (and PCR8 when signed) of an EIF file. */
+export async function measureEif(path: string, opts: ReadOptions = {}): Promise<Measurements> {
+  const r = await inspectEifFile(path, opts);
+  return r.measurements;
+}

@@ -1,0 +1,118 @@
+/**
+ * `eif verify`: structure + contiguity + CRC + signature + expected PCRs, every check reported, ok only when all
+ * hold (eif-format.md Appendix B). Structural errors are reported as a failed check, not thrown.
+ */
+import { readFileSync } from 'node:fs';
+import { EifError } from '../errors.js';
+import type { Measurements } from '../eif/pcr.js';
+import { pcr8FromCertificatePem } from '../signing/certificate.js';
+import { type ReadOptions, inspectEifFile } from './reader.js';
+import { inspectSignature } from './signature-check.js';
+
+export type PcrName = 'PCR0' | 'PCR1' | 'PCR2' | 'PCR8';
+export const PCR_NAMES: PcrName[] = ['PCR0', 'PCR1', 'PCR2', 'PCR8'];
+
+export interface VerifyEifOptions extends ReadOptions {
+  expected?: Partial<Record<PcrName, string>>;
+  /** PEM bytes of the certificate the image must be signed with. */
+  signingCertificatePem?: Uint8Array;
+}
+
+export interface VerifyCheck {
+  check: string;
+  ok: boolean;
+  /** Stable code of the failure. */
+  code?: string;
+  detail: string;
+}
+
+export interface VerifyEifResult {
+  ok: boolean;
+  checks: VerifyCheck[];
+  measurements?: Measurements;
+}
+
+const HEX96 = /^[0-9a-f]{96}$/;
+
+/** Normalise and check expected PCR values (96 hex digits each). Throws BAD_PCR_VALUE (usage). */
+export function normaliseExpected(e: Partial<Record<string, unknown>>, source: string): Partial<Record<PcrName, string>> {
+  const out: Partial<Record<PcrName, string>> = {};
+  for (const k of PCR_NAMES) {
+    const v = e[k];
+    if (v === undefined || v === null) continue;
+    const t = typeof v === 'string' ? v.trim().toLowerCase().replace(/^0x/, '') : '';
+    if (!HEX96.test(t)) throw new EifError('BAD_PCR_VALUE', `${k} in ${source} must be 96 hex digits (a SHA-384 PCR)`, { exitCode: 2 });
+    out[k] = t;
+  }
+  return out;
+}
+
+/** Read expected measurements from a JSON file: nitro-cli build/describe output or a bare map. */
+export function readExpectFile(path: string): Partial<Record<PcrName, string>> {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new EifError('INPUT_NOT_FOUND', `expectations file not found: ${path}`, { exitCode: 2 });
+    throw new EifError('EXPECT_NOT_JSON', `expectations file ${path} is not JSON: ${(e as Error).message}`, { exitCode: 2 });
+  }
+  const o = v as Record<string, unknown>;
+  const m = (o && typeof o === 'object' && o.Measurements && typeof o.Measurements === 'object' ? o.Measurements : o) as Record<string, unknown>;
+  const out = normaliseExpected(m ?? {}, path);
+  if (Object.keys(out).length === 0) throw new EifError('EXPECT_EMPTY', `expectations file ${path} has no PCR0/PCR1/PCR2/PCR8`, { exitCode: 2 });
+  return out;
+}
+
+export async function verifyEif(path: string, o: VerifyEifOptions = {}): Promise<VerifyEifResult> {
+  const checks: VerifyCheck[] = [];
+  const fail = (check: string, code: string, detail: string) => checks.push({ check, ok: false, code, detail });
+  const pass = (check: string, detail: string) => checks.push({ check, ok: true, detail });
+  let inspection;
+  try {
+    inspection = await inspectEifFile(path, o);
+  } catch (e) {
+    if (!(e instanceof EifError) || !e.code.startsWith('EIF_')) throw e;
+    fail('structure', e.code, e.message);
+    return { ok: false, checks };
+  }
+  const { layout } = inspection;
+  pass('structure', `EIF v${layout.header.version}, ${layout.sections.length} sections, ${layout.fileSize} bytes`);
+  if (layout.contiguous) pass('contiguous', 'sections follow each other from byte 548 to the end of the file');
+  else fail('contiguous', 'EIF_NOT_CONTIGUOUS', layout.warnings.join('; '));
+  const crcHex = (n: number) => '0x' + n.toString(16).padStart(8, '0');
+  if (inspection.checkCrc) pass('crc', `CRC-32 ${crcHex(inspection.storedCrc)}`);
+  else fail('crc', 'EIF_CRC_MISMATCH', `stored CRC ${crcHex(inspection.storedCrc)}, computed ${crcHex(inspection.computedCrc)}`);
+
+  const m = inspection.measurements;
+  if (inspection.signatureBytes) {
+    try {
+      const sig = await inspectSignature(inspection);
+      m.PCR8 = sig.pcr8;
+      if (sig.signatureValid) pass('signature', `COSE_Sign1 ${sig.algorithm} verifies with the embedded certificate`);
+      else fail('signature', 'SIG_INVALID', 'the COSE signature does not verify with the embedded certificate');
+      if (sig.payloadMatches) pass('signed-pcr0', 'the signed payload is this image\'s PCR0');
+      else fail('signed-pcr0', 'SIG_PAYLOAD_MISMATCH', 'the signed payload is not this image\'s PCR0 (SignatureCheck false)');
+    } catch (e) {
+      if (!(e instanceof EifError)) throw e;
+      fail('signature', e.code, e.message);
+    }
+  }
+  const expected = { ...(o.expected ?? {}) };
+  if (o.signingCertificatePem) {
+    const want = pcr8FromCertificatePem(o.signingCertificatePem);
+    if (expected.PCR8 !== undefined && expected.PCR8 !== want) {
+      fail('PCR8', 'PCR_MISMATCH', 'the --signing-certificate and the expected PCR8 disagree');
+    }
+    expected.PCR8 = want;
+  }
+  for (const k of PCR_NAMES) {
+    const want = expected[k];
+    if (want === undefined) continue;
+    const got = m[k];
+    if (got === undefined) fail(k, 'PCR_ABSENT', `${k} expected ${want}, but the image is not signed`);
+    else if (got === want) pass(k, got);
+    else fail(k, 'PCR_MISMATCH', `expected ${want}, got ${got}`);
+  }
+  return { ok: checks.every((c) => c.ok), checks, measurements: m };
+}
