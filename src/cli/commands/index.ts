@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { buildCommand } from './build.js';
 import { describeCommand, describeEifCommand } from './describe.js';
 import { pcrCommand } from './pcr.js';
+import { signCommand } from './sign.js';
 import { verifyCommand } from './verify.js';
 
 export const commands: CommandModule<any, any>[] = [
@@ -10,5 +11,6 @@ export const commands: CommandModule<any, any>[] = [
   describeCommand,
   describeEifCommand,
   pcrCommand,
+  signCommand,
   verifyCommand,
 ];

@@ -1,0 +1,67 @@
+/**
+ * The signing flags shared by `eif build` and `eif sign` (eif-format.md §6.1, §6.5): `--signing-certificate`
+ * with exactly one of `--private-key` (a PEM file, or a KMS key ARN) and `--signer-command`. Turns them into an
+ * {@link EifSigner} — or a usage error (exit 2) for a wrong combination; never silently unsigned. Node only.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { EifError, usageError } from '../errors.js';
+import { createPemSigner, type EifSigner, type SignerOptions } from '../signing/signer.js';
+import { createKmsSigner } from './kms.js';
+import { createCommandSigner } from './signer-command.js';
+
+export interface SignerFlags {
+  signingCertificate?: string;
+  privateKey?: string;
+  signerCommand?: string;
+}
+
+/** Certificate and key files are small; refuse to read anything huge by mistake. */
+const MAX_PEM_FILE = 1 << 20;
+
+function readSmallFile(path: string, what: string, code: string): Uint8Array {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new EifError(code, `${what} is not a regular file: ${path}`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof EifError) throw e;
+    throw new EifError(code, `cannot read ${what} ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  if (size > MAX_PEM_FILE) throw new EifError(code, `${what} ${path} is ${size} bytes; a PEM file this large is not a certificate or key`);
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new EifError(code, `cannot read ${what} ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Warnings go to stderr in the CLI's format unless the caller injects its own sink. */
+export function stderrWarn(message: string): void {
+  process.stderr.write(`eif: warning: ${message}\n`);
+}
+
+/**
+ * The signer the flags ask for, or undefined when none of them is given. Usage errors (exit 2): a certificate
+ * without a key source, a key source without a certificate, both `--private-key` and `--signer-command`,
+ * a malformed KMS ARN.
+ */
+export async function signerFromFlags(flags: SignerFlags, options: SignerOptions = {}): Promise<EifSigner | undefined> {
+  const { signingCertificate, privateKey, signerCommand } = flags;
+  if (signingCertificate === undefined && privateKey === undefined && signerCommand === undefined) return undefined;
+  if (privateKey !== undefined && signerCommand !== undefined) {
+    throw usageError('give either --private-key or --signer-command, not both');
+  }
+  if (signingCertificate === undefined) {
+    throw usageError(`${privateKey !== undefined ? '--private-key' : '--signer-command'} needs --signing-certificate`);
+  }
+  if (privateKey === undefined && signerCommand === undefined) {
+    throw usageError('--signing-certificate needs --private-key (a PEM file or a KMS key ARN) or --signer-command');
+  }
+  const opts: SignerOptions = { warn: options.warn ?? stderrWarn, ...(options.now ? { now: options.now } : {}) };
+  const certificatePem = readSmallFile(signingCertificate, 'signing certificate', 'SIG_CERT_UNREADABLE');
+  if (signerCommand !== undefined) return createCommandSigner({ ...opts, certificatePem, command: signerCommand });
+  if (privateKey!.startsWith('arn:')) return createKmsSigner({ ...opts, certificatePem, keyArn: privateKey! });
+  const privateKeyPem = readSmallFile(privateKey!, 'private key', 'SIG_KEY_UNREADABLE');
+  return createPemSigner({ ...opts, certificatePem, privateKeyPem });
+}
