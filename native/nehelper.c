@@ -47,16 +47,18 @@
 /* ------------------------------------------------------------------------------------------------ output */
 
 static int out_ok = 1;
+static FILE *evout; /* stdout for `run`; stderr for `console`, whose stdout is the console stream */
 
 static void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void emit(const char *fmt, ...) {
   if (!out_ok) return;
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(stdout, fmt, ap);
+  if (!evout) evout = stdout;
+  vfprintf(evout, fmt, ap);
   va_end(ap);
-  fputc('\n', stdout);
-  if (fflush(stdout) != 0) out_ok = 0;
+  fputc('\n', evout);
+  if (fflush(evout) != 0) out_ok = 0;
 }
 
 /* JSON string literal of s (truncated to fit) into buf. */
@@ -702,6 +704,7 @@ static int cmd_run(int argc, char **argv) {
 static int cmd_console(int argc, char **argv) {
   uint64_t cid = 0, cto = 20000, dto = 0, v;
   int have_cid = 0;
+  evout = stderr;
   for (int i = 2; i + 1 < argc; i += 2) {
     if (parse_u64(argv[i + 1], &v)) usage("bad number");
     if (!strcmp(argv[i], "--cid")) { cid = v; have_cid = 1; }

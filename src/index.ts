@@ -7,3 +7,4 @@ export * from './browser.js';
 import { initCore } from './core/wasm.js';
 await initCore(); // compile the WASM core once, so the sync hashing API works right after `import 'eifkit'`
 // --- Node I/O layer (each area adds its exports below) ---
+export * from './launcher/index.js';

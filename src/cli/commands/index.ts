@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { buildCommand } from './build.js';
 import { describeCommand, describeEifCommand } from './describe.js';
+import { consoleCommand, describeEnclavesCommand, runCommand, terminateEnclaveCommand } from './launcher.js';
 import { pcrCommand } from './pcr.js';
 import { signCommand } from './sign.js';
 import { verifyCommand } from './verify.js';
@@ -11,6 +12,7 @@ export const commands: CommandModule<any, any>[] = [
   describeCommand,
   describeEifCommand,
   pcrCommand,
+  runCommand, describeEnclavesCommand, terminateEnclaveCommand, consoleCommand,
   signCommand,
   verifyCommand,
 ];

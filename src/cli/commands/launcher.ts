@@ -1,0 +1,219 @@
+/**
+ * Enclave lifecycle commands with nitro-cli's flag names and JSON (ne-device.md §4): `eif run`,
+ * `eif describe-enclaves`, `eif terminate-enclave`, `eif console`. Progress lines go to stderr, JSON to stdout.
+ */
+import { readFileSync } from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import { usageError } from '../../errors.js';
+import {
+  describeEnclaves,
+  openConsole,
+  pipeConsole,
+  runEnclave,
+  terminateAllEnclaves,
+  terminateEnclave,
+} from '../../launcher/launcher.js';
+import { type Finding, PreflightError } from '../../launcher/preflight.js';
+import { parseCpuList } from '../../launcher/sizing.js';
+import { printJson } from '../output.js';
+
+interface RunArgs {
+  'eif-path'?: string;
+  'cpu-count'?: number;
+  'cpu-ids'?: (string | number)[];
+  memory?: number;
+  'enclave-cid'?: number;
+  'enclave-name'?: string;
+  'debug-mode': boolean;
+  'attach-console': boolean;
+  config?: string;
+}
+
+interface RunSettings {
+  eifPath: string;
+  memoryMiB: number;
+  cpuCount?: number;
+  cpuIds?: number[];
+  cid?: number;
+  name?: string;
+  debug: boolean;
+  attachConsole: boolean;
+}
+
+function intOf(v: unknown, what: string): number {
+  const n = typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw usageError(`${what} must be a non-negative integer`);
+  return n;
+}
+
+function cpuIdsOf(v: unknown): number[] {
+  const parts = (Array.isArray(v) ? v : [v]).map(String);
+  try {
+    return parts.flatMap((p) => parseCpuList(p));
+  } catch (e) {
+    throw usageError(`--cpu-ids: ${(e as Error).message}`);
+  }
+}
+
+/** nitro-cli's `--config` JSON: the same settings as snake_case keys. */
+function settingsFromConfig(path: string): RunSettings {
+  let c: Record<string, unknown>;
+  try {
+    c = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw usageError(`cannot read --config ${path}: ${(e as Error).message}`);
+  }
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw usageError(`--config ${path} must hold a JSON object`);
+  const known = ['enclave_name', 'cpu_count', 'cpu_ids', 'memory_mib', 'eif_path', 'enclave_cid', 'debug_mode', 'attach_console'];
+  const unknown = Object.keys(c).filter((k) => !known.includes(k));
+  if (unknown.length) throw usageError(`--config ${path}: unknown key(s) ${unknown.join(', ')}`);
+  if (typeof c.eif_path !== 'string') throw usageError(`--config ${path}: eif_path (string) is required`);
+  if ((c.cpu_count === undefined) === (c.cpu_ids === undefined)) throw usageError(`--config ${path}: give exactly one of cpu_count and cpu_ids`);
+  if (c.memory_mib === undefined) throw usageError(`--config ${path}: memory_mib is required`);
+  const attach = c.attach_console === true;
+  return {
+    eifPath: c.eif_path,
+    memoryMiB: intOf(c.memory_mib, 'memory_mib'),
+    cpuCount: c.cpu_count === undefined ? undefined : intOf(c.cpu_count, 'cpu_count'),
+    cpuIds: c.cpu_ids === undefined ? undefined : (Array.isArray(c.cpu_ids) ? c.cpu_ids : [c.cpu_ids]).map((x) => intOf(x, 'cpu_ids')),
+    cid: c.enclave_cid === undefined ? undefined : intOf(c.enclave_cid, 'enclave_cid'),
+    name: typeof c.enclave_name === 'string' ? c.enclave_name : undefined,
+    debug: c.debug_mode === true || attach,
+    attachConsole: attach,
+  };
+}
+
+function settingsFromArgs(a: RunArgs): RunSettings {
+  if (a.config !== undefined) {
+    const flags = ['eif-path', 'cpu-count', 'cpu-ids', 'memory', 'enclave-cid', 'enclave-name'] as const;
+    const clash = flags.filter((f) => a[f] !== undefined);
+    if (clash.length || a['debug-mode'] || a['attach-console']) throw usageError(`--config cannot be combined with ${clash.map((f) => `--${f}`).join(', ') || 'other launch flags'}`);
+    return settingsFromConfig(a.config);
+  }
+  if (a['eif-path'] === undefined) throw usageError('--eif-path is required');
+  if (a.memory === undefined) throw usageError('--memory (MiB) is required');
+  if ((a['cpu-count'] === undefined) === (a['cpu-ids'] === undefined)) throw usageError('give exactly one of --cpu-count and --cpu-ids');
+  return {
+    eifPath: a['eif-path'],
+    memoryMiB: intOf(a.memory, '--memory'),
+    cpuCount: a['cpu-count'] === undefined ? undefined : intOf(a['cpu-count'], '--cpu-count'),
+    cpuIds: a['cpu-ids'] === undefined ? undefined : cpuIdsOf(a['cpu-ids']),
+    cid: a['enclave-cid'] === undefined ? undefined : intOf(a['enclave-cid'], '--enclave-cid'),
+    name: a['enclave-name'],
+    debug: a['debug-mode'] || a['attach-console'],
+    attachConsole: a['attach-console'],
+  };
+}
+
+function printFinding(f: Finding): void {
+  const label = f.severity === 'fatal' ? 'error' : f.severity === 'warning' ? 'warning' : 'note';
+  process.stderr.write(`eif: ${label} ${f.code}: ${f.message}\n`);
+}
+
+async function runHandler(a: RunArgs): Promise<void> {
+  const s = settingsFromArgs(a);
+  if (s.cpuCount === 0) throw usageError('--cpu-count must be at least 1');
+  if (s.cpuIds && s.cpuIds.length === 0) throw usageError('--cpu-ids lists no CPU');
+  if (s.cid === 0) process.stderr.write('eif: note: --enclave-cid 0 means an automatically assigned CID\n');
+  let announced = false;
+  try {
+    const { result } = await runEnclave({
+      eifPath: s.eifPath,
+      memoryMiB: s.memoryMiB,
+      cpuCount: s.cpuCount,
+      cpuIds: s.cpuIds,
+      cid: s.cid,
+      debugMode: s.debug,
+      enclaveName: s.name,
+      onFinding: (f) => {
+        if (f.severity !== 'fatal') printFinding(f);
+      },
+      onEvent: (ev) => {
+        if (ev.event === 'created' && !announced) {
+          announced = true;
+          process.stderr.write('Start allocating memory...\n');
+        }
+      },
+      onStarted: (st) =>
+        process.stderr.write(`Started enclave with enclave-cid: ${st.cid}, memory: ${st.memoryMiB} MiB, cpu-ids: [${st.cpuIds.join(', ')}]\n`),
+    });
+    printJson(result);
+    if (s.attachConsole) await pipeConsole(openConsole(result.EnclaveID), process.stdout);
+  } catch (e) {
+    if (e instanceof PreflightError) {
+      for (const f of e.findings) if (f.severity === 'fatal') printFinding(f);
+      process.exitCode = 1;
+      return;
+    }
+    throw e;
+  }
+}
+
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: 'run',
+  describe: 'Start an enclave from an EIF (nitro-cli run-enclave); needs /dev/nitro_enclaves',
+  builder: (y: Argv) =>
+    y
+      .option('eif-path', { type: 'string', describe: 'EIF file to run' })
+      .option('cpu-count', { type: 'number', describe: 'number of CPUs from the enclave pool' })
+      .option('cpu-ids', { type: 'array', string: true, describe: 'explicit CPU ids from the pool (e.g. 1 3, or 1,3)' })
+      .option('memory', { type: 'number', describe: 'enclave memory in MiB (≥ 4 × EIF size, ≥ 64)' })
+      .option('enclave-cid', { type: 'number', describe: 'vsock CID (default: automatic); 4 or above' })
+      .option('enclave-name', { type: 'string', describe: 'name (default: EIF file name without .eif)' })
+      .option('debug-mode', { type: 'boolean', default: false, describe: 'start in debug mode (console available; PCRs read as zero)' })
+      .option('attach-console', { type: 'boolean', default: false, describe: 'show the console after start (implies --debug-mode)' })
+      .option('config', { type: 'string', describe: 'JSON file with the same settings in snake_case (nitro-cli)' })
+      .example('$0 run --eif-path hello.eif --cpu-count 2 --memory 512', 'start an enclave with 2 CPUs and 512 MiB') as unknown as Argv<RunArgs>,
+  handler: runHandler,
+};
+
+export const describeEnclavesCommand: CommandModule<object, object> = {
+  command: 'describe-enclaves',
+  describe: 'List running enclaves with state, CPUs, memory and measurements (nitro-cli JSON)',
+  handler: async () => printJson(await describeEnclaves()),
+};
+
+interface TerminateArgs {
+  'enclave-id'?: string;
+  all: boolean;
+}
+
+export const terminateEnclaveCommand: CommandModule<object, TerminateArgs> = {
+  command: 'terminate-enclave',
+  describe: 'Terminate an enclave (or --all): its CPUs and memory return to the pools',
+  builder: (y: Argv) =>
+    y
+      .option('enclave-id', { type: 'string', describe: 'enclave ID from run / describe-enclaves' })
+      .option('all', { type: 'boolean', default: false, describe: 'terminate every enclave' }) as unknown as Argv<TerminateArgs>,
+  handler: async (a) => {
+    if ((a['enclave-id'] === undefined) === !a.all) throw usageError('give exactly one of --enclave-id and --all');
+    if (a.all) {
+      const r = await terminateAllEnclaves();
+      for (const t of r) process.stderr.write(`Successfully terminated enclave ${t.EnclaveID}.\n`);
+      printJson(r);
+      return;
+    }
+    const r = await terminateEnclave(a['enclave-id']!);
+    process.stderr.write(`Successfully terminated enclave ${r.EnclaveID}.\n`);
+    printJson(r);
+  },
+};
+
+interface ConsoleArgs {
+  'enclave-id': string;
+  'disconnect-timeout'?: number;
+}
+
+export const consoleCommand: CommandModule<object, ConsoleArgs> = {
+  command: 'console',
+  describe: 'Stream a debug-mode enclave\'s console until it ends',
+  builder: (y: Argv) =>
+    y
+      .option('enclave-id', { type: 'string', demandOption: true, describe: 'enclave ID' })
+      .option('disconnect-timeout', { type: 'number', describe: 'stop after this many seconds' }) as unknown as Argv<ConsoleArgs>,
+  handler: async (a) => {
+    const t = a['disconnect-timeout'];
+    if (t !== undefined && !(Number.isFinite(t) && t > 0)) throw usageError('--disconnect-timeout must be a positive number of seconds');
+    await pipeConsole(openConsole(a['enclave-id'], undefined, t === undefined ? undefined : Math.ceil(t * 1000)), process.stdout);
+  },
+};

@@ -1,0 +1,44 @@
+/**
+ * Where the launcher looks for things. Defaults are the real host paths; each can be redirected by an environment
+ * variable so tests (and containers with unusual mounts) run against temp folders (docs/launcher.md).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface LauncherEnv {
+  /** The Nitro Enclaves device (`EIF_NE_DEVICE`, default /dev/nitro_enclaves). */
+  device: string;
+  /** Root of sysfs (`EIF_SYSFS_ROOT`, default /sys): CPU pool, hugepage pools, NUMA nodes, instance id. */
+  sysfsRoot: string;
+  /** Folder of enclave records, control sockets and the launch lock (`EIF_ENCLAVE_STATE_DIR`, default /run/eifkit). */
+  stateDir: string;
+  /** The helper binary (`EIF_NE_HELPER`, default native/out/eif-nehelper of this package). */
+  helper: string;
+  /** A library LD_PRELOAD-ed into the helper only (`EIF_NE_HELPER_PRELOAD`; the test-suite's driver simulator). */
+  helperPreload?: string;
+  /** Heartbeat timeout override in ms (`EIF_HEARTBEAT_TIMEOUT_MS`); default nitro-cli's formula. */
+  heartbeatTimeoutMs?: number;
+}
+
+const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The helper built by `make -C native` (npm install / npm test run it). */
+export const DEFAULT_HELPER = join(PACKAGE_ROOT, 'native', 'out', 'eif-nehelper');
+
+export function launcherEnv(env: NodeJS.ProcessEnv = process.env): LauncherEnv {
+  const t = env.EIF_HEARTBEAT_TIMEOUT_MS;
+  const timeout = t !== undefined && /^\d+$/.test(t) && Number(t) > 0 ? Number(t) : undefined;
+  return {
+    device: env.EIF_NE_DEVICE || '/dev/nitro_enclaves',
+    sysfsRoot: env.EIF_SYSFS_ROOT || '/sys',
+    stateDir: env.EIF_ENCLAVE_STATE_DIR || '/run/eifkit',
+    helper: env.EIF_NE_HELPER || DEFAULT_HELPER,
+    helperPreload: env.EIF_NE_HELPER_PRELOAD || undefined,
+    heartbeatTimeoutMs: timeout,
+  };
+}
+
+export function helperAvailable(e: LauncherEnv): boolean {
+  return existsSync(e.helper);
+}

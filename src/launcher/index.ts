@@ -1,0 +1,19 @@
+/** Public launcher API (Node only): see docs/launcher.md. */
+export {
+  runEnclave,
+  describeEnclaves,
+  terminateEnclave,
+  terminateAllEnclaves,
+  openConsole,
+  pipeConsole,
+  type RunEnclaveOptions,
+  type RunEnclaveOutcome,
+  type RunEnclaveResult,
+  type DescribedEnclave,
+  type TerminateResult,
+} from './launcher.js';
+export { preflight as launchPreflight, PreflightError, type Finding as PreflightFinding, type LaunchRequest, type PreflightResult } from './preflight.js';
+export { launcherEnv, type LauncherEnv } from './env.js';
+export { NE_ERRORS, neError, explainErrno, type NeErrorInfo } from './ne-errors.js';
+export { minimumMemoryMiB, heartbeatTimeoutMs, planHugepages, placeEif, parseCpuList, type PlacementPiece } from './sizing.js';
+export { formatEnclaveId, slotUidOf } from './enclave-id.js';
