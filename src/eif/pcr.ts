@@ -10,7 +10,7 @@ import { toHex } from '../util/hex.js';
 export const PCR_LENGTH = 48;
 const ZERO = new Uint8Array(PCR_LENGTH);
 
-/** `SHA384(previous ‖ digest)`, previous defaulting to the all-zero register. */
+/** `SHA384(previous ‖ data)`, previous defaulting to the all-zero register (data is normally a 48-byte digest). */
 export function pcrExtend(digest: Uint8Array, previous: Uint8Array = ZERO): Uint8Array {
   return createSha384().update(previous).update(digest).digest();
 }
@@ -20,14 +20,17 @@ export function pcrOfBytes(bytes: Uint8Array): Uint8Array {
   return pcrExtend(sha384(bytes));
 }
 
-/** PCR3: the parent instance's IAM role ARN, hashed as raw UTF-8 (§3.2). */
+/**
+ * PCR3: the hypervisor extends the zero register with the parent's IAM role ARN itself — raw UTF-8, not a
+ * digest of it: `SHA384(0^48 ‖ arn)` (§3.2).
+ */
 export function pcr3FromRoleArn(arn: string): string {
-  return toHex(pcrOfBytes(new TextEncoder().encode(arn)));
+  return toHex(pcrExtend(new TextEncoder().encode(arn)));
 }
 
-/** PCR4: the parent instance ID, hashed as raw UTF-8 (§3.2). */
+/** PCR4: likewise with the parent instance ID: `SHA384(0^48 ‖ "i-…")` (§3.2). */
 export function pcr4FromInstanceId(instanceId: string): string {
-  return toHex(pcrOfBytes(new TextEncoder().encode(instanceId)));
+  return toHex(pcrExtend(new TextEncoder().encode(instanceId)));
 }
 
 /** Measurements in nitro-cli's shape (`{"HashAlgorithm": …, "PCR0": …}`, keys in BTreeMap order). */

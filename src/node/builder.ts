@@ -105,12 +105,12 @@ export async function buildEif(o: BuildEifOptions): Promise<BuildFileResult> {
       meta,
       ...ramdisks.map((r, i) => ({ ...r, what: `ramdisk ${o.ramdisks[i]}` })),
     ];
-    plan.forEach((s, i) => {
-      pipeline!.push(s.header, 0);
+    for (const [i, s] of plan.entries()) {
+      pipeline.push(s.header, 0);
       const src = sources[i]!;
-      if (src instanceof Uint8Array) pipeline!.push(src, roles[i]!);
-      else pipeline!.pushFile(src.fd, 0, src.size, roles[i]!, src.what);
-    });
+      if (src instanceof Uint8Array) pipeline.push(src, roles[i]!);
+      else await pipeline.pushFile(src.fd, 0, src.size, roles[i]!, src.what);
+    }
     const inner = await pipeline.finishHashing();
     let measurements = measurementsFromInner(inner.a, inner.fork, inner.b);
     let sections = plan;

@@ -26,6 +26,8 @@ const FAILED = 3;
 const META = 8; // per slot: [length, roles]; length -1 = end of stream
 const CTRL_WORDS = META + 2 * SLOTS;
 const STALL_MS = 60_000;
+/** Chunks between two yields to the event loop. */
+const YIELD_EVERY = 16;
 
 export interface InnerDigests {
   a: Uint8Array;
@@ -76,7 +78,6 @@ export class HashPipeline {
   readonly #ctrl: Int32Array | undefined;
   readonly #ring: Uint8Array | undefined;
   #seq = 0;
-  #workerError: string | undefined;
 
   constructor(o: PipelineOptions) {
     this.#crc = o.initialCrc ?? 0;
@@ -188,8 +189,11 @@ export class HashPipeline {
     }
   }
 
-  /** Stream `length` bytes of a file from `position`. The FORK role applies after the last byte. */
-  pushFile(fd: number, position: number, length: number, roles: number, what: string): void {
+  /**
+   * Stream `length` bytes of a file from `position`. The FORK role applies after the last byte. Yields to the
+   * event loop every few MiB so that Ctrl-C (and the temp-file cleanup) is handled at once.
+   */
+  async pushFile(fd: number, position: number, length: number, roles: number, what: string): Promise<void> {
     this.#checkRoles(roles);
     if (length === 0) {
       this.push(new Uint8Array(0), roles);
@@ -215,6 +219,7 @@ export class HashPipeline {
         this.#publish(len, r);
       }
       this.#emitted(len);
+      if ((off / SLOT_SIZE) % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
     }
   }
 
@@ -244,7 +249,4 @@ export class HashPipeline {
     this.#workers.length = 0;
   }
 
-  get workerError(): string | undefined {
-    return this.#workerError;
-  }
 }

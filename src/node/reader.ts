@@ -73,7 +73,7 @@ export async function inspectEifFile(path: string, opts: ReadOptions = {}): Prom
           continue;
         }
       }
-      pipeline.pushFile(fd, s.dataOffset, s.size, roles[s.index]!, `section ${s.index}`);
+      await pipeline.pushFile(fd, s.dataOffset, s.size, roles[s.index]!, `section ${s.index}`);
     }
     const inner = await pipeline.finishHashing();
     const computedCrc = pipeline.crc;

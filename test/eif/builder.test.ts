@@ -1,0 +1,110 @@
+/** The builders (in-memory and streaming) against our independent generator and AWS-built vectors (Appendix A). */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { initCore } from '../../src/core/index.js';
+import { buildEifBytes } from '../../src/eif/builder.js';
+import { buildEif } from '../../src/node/builder.js';
+import { inspectEifFile } from '../../src/node/reader.js';
+import { cases, meta } from '../../test-vectors/eif/generate.mjs';
+import { expectedVectors, tempDir, vector } from '../helpers/eif.js';
+import { describeShared, readShared, sharedPath } from '../helpers/shared.js';
+
+beforeAll(() => initCore());
+
+const pins = {
+  name: meta.name,
+  buildTime: meta.time,
+  buildTool: meta.tool,
+  buildToolVersion: meta.toolVersion,
+  imgOs: meta.os,
+  imgKernel: meta.kernel,
+};
+
+describe('in-memory builder', () => {
+  for (const [name, c] of Object.entries(cases) as [string, any][]) {
+    it(`reproduces ${name} byte for byte, with its PCRs`, async () => {
+      const r = await buildEifBytes({ ...pins, ...c.inputs, arch: c.flags ? 'aarch64' : 'x86_64' });
+      expect(Buffer.from(r.eif).equals(Buffer.from(vector(name)))).toBe(true);
+      expect(r.measurements).toEqual({ HashAlgorithm: 'Sha384 { ... }', ...expectedVectors[name].measurements });
+    });
+  }
+});
+
+describe('streaming builder (files)', () => {
+  const dir = tempDir();
+  for (const parallel of [false, true]) {
+    it(`three-ramdisks, ${parallel ? 'two worker threads' : 'main thread'}: same bytes and PCRs`, async () => {
+      const c = (cases as any)['three-ramdisks'].inputs;
+      const paths = ['kernel', 'rd0', 'rd1', 'rd2'].map((n) => join(dir, `${n}-${parallel}`));
+      [c.kernel, ...c.ramdisks].forEach((b: Uint8Array, i: number) => writeFileSync(paths[i]!, b));
+      const out = join(dir, `out-${parallel}.eif`);
+      const r = await buildEif({ ...pins, kernel: paths[0]!, cmdline: c.cmdline.toString(), ramdisks: paths.slice(1), output: out, parallel });
+      expect(Buffer.from(readFileSync(out)).equals(Buffer.from(vector('three-ramdisks')))).toBe(true);
+      expect(r.measurements.PCR0).toBe(expectedVectors['three-ramdisks'].measurements.PCR0);
+      expect(r.size).toBe(expectedVectors['three-ramdisks'].size);
+    });
+  }
+
+  it('splits chunks across the 1 MiB slot size and forks PCR1 at the end of ramdisk 0 (parallel = serial)', async () => {
+    // Sizes around the slot boundary, a ramdisk 0 that ends mid-slot, and an empty last ramdisk.
+    const kernel = new Uint8Array((1 << 20) + 7).map((_, i) => (i * 31) & 0xff);
+    const rd0 = new Uint8Array((2 << 20) - 1).map((_, i) => (i * 7) & 0xff);
+    const rd1 = new Uint8Array(3 << 20).map((_, i) => (i * 13) & 0xff);
+    const rd2 = new Uint8Array(0);
+    const files = [kernel, rd0, rd1, rd2].map((b, i) => {
+      const p = join(dir, `big${i}`);
+      writeFileSync(p, b);
+      return p;
+    });
+    const results = [];
+    for (const parallel of [false, true]) {
+      const out = join(dir, `big-${parallel}.eif`);
+      results.push({ r: await buildEif({ ...pins, kernel: files[0]!, cmdline: 'x', ramdisks: files.slice(1), output: out, parallel }), bytes: readFileSync(out) });
+    }
+    const mem = await buildEifBytes({ ...pins, kernel, kernelFileName: 'big0', cmdline: 'x', ramdisks: [rd0, rd1, rd2] });
+    expect(results[0]!.bytes.equals(results[1]!.bytes)).toBe(true);
+    expect(results[0]!.bytes.equals(Buffer.from(mem.eif))).toBe(true);
+    expect(results[1]!.r.measurements).toEqual(mem.measurements);
+    // And the reader agrees, both ways.
+    for (const parallel of [false, true]) {
+      const i = await inspectEifFile(join(dir, 'big-true.eif'), { parallel });
+      expect(i.measurements).toEqual(mem.measurements);
+      expect(i.checkCrc).toBe(true);
+    }
+  });
+});
+
+describeShared('AWS eif_build vectors (../shared/test-vectors/eif/synthetic)', () => {
+  const S = (f: string) => sharedPath('eif', 'synthetic', f);
+  const awsPins = { name: 'test-image', buildTime: '2024-01-01T00:00:00+00:00', buildTool: 'eif_build', buildToolVersion: '0.3.1', imgOs: 'Linux', imgKernel: '4.14.256' };
+  const expected = () => JSON.parse(readFileSync(S('expected.json'), 'utf8'));
+
+  it('builds min-unsigned.eif byte-identical to eif_build 0.3.1', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'min.eif');
+    const cmdline = readFileSync(S('cmdline.txt'), 'utf8');
+    const r = await buildEif({ ...awsPins, kernel: S('kernel.bin'), cmdline, ramdisks: [S('ramdisk0.cpio'), S('ramdisk1.cpio')], output: out });
+    expect(Buffer.from(readFileSync(out)).equals(Buffer.from(readShared('eif', 'synthetic', 'min-unsigned.eif')))).toBe(true);
+    expect(r.measurements).toMatchObject(expected()['synthetic/min-unsigned.eif'].measurements);
+  });
+
+  it('builds one-ramdisk-arm64flag.eif (aarch64 flag) byte-identical', async () => {
+    const r = await buildEifBytes({
+      ...awsPins,
+      kernel: readShared('eif', 'synthetic', 'kernel.bin'),
+      cmdline: readShared('eif', 'synthetic', 'cmdline.txt'),
+      ramdisks: [readShared('eif', 'synthetic', 'ramdisk0.cpio')],
+      arch: 'aarch64',
+    });
+    expect(Buffer.from(r.eif).equals(Buffer.from(readShared('eif', 'synthetic', 'one-ramdisk-arm64flag.eif')))).toBe(true);
+    expect(r.measurements.PCR2).toBe(expected().constants['PCR_of_empty_input (extend0(sha384(b\'\')))']);
+  });
+
+  it('writes the same metadata bytes as eif_build', async () => {
+    const r = await buildEifBytes({ ...awsPins, kernel: new Uint8Array(1), cmdline: 'x', ramdisks: [new Uint8Array(1)] });
+    const metaBytes = readShared('eif', 'synthetic', 'metadata.json');
+    const off = 548 + 12 + 1 + 12 + 1 + 12;
+    expect(Buffer.from(r.eif.subarray(off, off + metaBytes.length)).equals(Buffer.from(metaBytes))).toBe(true);
+  });
+});
