@@ -5,3 +5,4 @@
 export { EifError } from './errors.js';
 // --- browser-safe core (each area adds its exports below) ---
 export * from './core/index.js';
+export * from './attestation/index.js';

@@ -1,0 +1,273 @@
+/**
+ * Certificate-chain validation for attestation documents (attestation.md §2.1 step 2, §2.2 step 4; AWS
+ * attestation_process.md §3.2.3–§3.2.4). The path is taken exactly as given — `cabundle` (root first) then the
+ * leaf `certificate` — with no path building or reordering:
+ *
+ *  - `cabundle[0]` must be byte-equal to a pinned root (never trusted by name);
+ *  - every certificate is P-384 with ecdsa-with-SHA384, parsed under the strict DER profile of ./x509.ts;
+ *  - only basicConstraints and keyUsage may be critical;
+ *  - issuers have critical basicConstraints CA:TRUE, keyCertSign, and their pathLenConstraint is respected;
+ *  - the leaf is not a CA and has digitalSignature;
+ *  - each issuer name equals its parent's subject (bytes), each signature verifies (WebCrypto), and every
+ *    certificate, the root included, is valid at the verification time T. No CRL (AWS doc §3.2.4).
+ *
+ * Speed: intermediates already verified are cached, keyed by the SHA-256 of their DER, together with the hash
+ * of the certificate whose key verified them; a later document with the same link skips that ECDSA check but
+ * still re-checks structure, names and validity at its own T. Leaves are never cached. Browser-safe.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { ES384 } from '../signing/algorithms.js';
+import { toHex } from '../util/hex.js';
+import { ecdsaVerify, importEcdsaPublicKey } from '../cose/verify.js';
+import { AttestationFailure, issue, toIssue, type AttestationIssue } from './errors.js';
+import {
+  certificateSignatureRaw,
+  KU_DIGITAL_SIGNATURE,
+  KU_KEY_CERT_SIGN,
+  OID_BASIC_CONSTRAINTS,
+  OID_EC_PUBLIC_KEY,
+  OID_ECDSA_WITH_SHA384,
+  OID_KEY_USAGE,
+  OID_SECP384R1,
+  parseCertificate,
+  type ParsedCertificate,
+} from './x509.js';
+
+/** A pinned root: its DER and SHA-256 (hex). */
+export interface TrustAnchor {
+  readonly der: Uint8Array;
+  readonly sha256: string;
+}
+
+/** What a report shows about one certificate of the chain. */
+export interface CertificateSummary {
+  readonly role: 'root' | 'intermediate' | 'leaf';
+  readonly subject: string;
+  readonly issuer: string;
+  /** Serial number, lowercase hex. */
+  readonly serial: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  /** SHA-256 of the DER, lowercase hex. */
+  readonly sha256: string;
+}
+
+/** Maximum number of cached intermediates (oldest evicted first). */
+const CACHE_LIMIT = 256;
+
+interface CacheEntry {
+  readonly cert: ParsedCertificate;
+  readonly key: Promise<CryptoKey>;
+  /** SHA-256 of each certificate whose key has verified this one's signature. */
+  readonly verifiedUnder: Set<string>;
+}
+
+const cache = new Map<string, CacheEntry>();
+
+/** Forget every cached certificate (benchmarks of cold verification; tests). */
+export function clearCertificateCache(): void {
+  cache.clear();
+}
+
+/** Number of cached certificates (for tests). */
+export function certificateCacheSize(): number {
+  return cache.size;
+}
+
+function remember(hash: string, entry: CacheEntry): void {
+  if (cache.has(hash)) return;
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  cache.set(hash, entry);
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return toHex(sha256(bytes));
+}
+
+export interface ChainCheck {
+  /** Structural problems (first one found; the chain is not checked further after it). */
+  readonly issues: AttestationIssue[];
+  /** Every certificate that could be parsed, root first. */
+  readonly certificates: CertificateSummary[];
+  /** The leaf's key, when the leaf parsed and is a P-384 EC key (imported even if the chain failed). */
+  readonly leafKey: Promise<CryptoKey> | undefined;
+  /** The ECDSA link checks still running; resolves to the issues they found (empty when all verified). */
+  readonly signatures: Promise<AttestationIssue[]>;
+}
+
+interface Link {
+  readonly der: Uint8Array;
+  readonly hash: string;
+  readonly label: string;
+  cert?: ParsedCertificate;
+  cached?: CacheEntry;
+}
+
+function summary(l: Link, role: CertificateSummary['role']): CertificateSummary {
+  const c = l.cert!;
+  return {
+    role,
+    subject: c.subjectText,
+    issuer: c.issuerText,
+    serial: toHex(c.serial),
+    notBefore: new Date(c.notBefore).toISOString(),
+    notAfter: new Date(c.notAfter).toISOString(),
+    sha256: l.hash,
+  };
+}
+
+const NO_SIGNATURES: Promise<AttestationIssue[]> = Promise.resolve([]);
+
+/**
+ * Check the chain `cabundle ‖ leaf` at time `at` (ms) against `anchors`. Structural checks run synchronously;
+ * the ECDSA checks are started and returned as a promise so the caller can run them alongside the COSE check.
+ */
+export function checkChain(
+  cabundle: readonly Uint8Array[],
+  leafDer: Uint8Array,
+  at: number,
+  anchors: readonly TrustAnchor[],
+  useCache = true,
+): ChainCheck {
+  const n = cabundle.length;
+  const links: Link[] = cabundle.map((der, i) => ({ der, hash: sha256Hex(der), label: i === 0 ? 'cabundle[0] (root)' : `cabundle[${i}]` }));
+  links.push({ der: leafDer, hash: sha256Hex(leafDer), label: 'certificate (leaf)' });
+  const certificates: CertificateSummary[] = [];
+  const role = (i: number): CertificateSummary['role'] => (i === 0 ? 'root' : i === n ? 'leaf' : 'intermediate');
+  const parseAll = (): void => {
+    for (let i = 0; i < links.length; i++) {
+      const l = links[i]!;
+      try {
+        l.cached = i < n && useCache ? cache.get(l.hash) : undefined;
+        l.cert ??= l.cached?.cert ?? parseCertificate(l.der, l.label);
+        certificates.push(summary(l, role(i)));
+      } catch {
+        // summaries are best effort; the structural pass reports the problem
+      }
+    }
+  };
+
+  if (!anchors.some((a) => a.sha256 === links[0]!.hash)) {
+    parseAll();
+    return {
+      issues: [
+        issue(
+          'ATT_ROOT_UNTRUSTED',
+          `cabundle[0] is not a pinned root (its SHA-256 is ${links[0]!.hash}; pinned: ${anchors.map((a) => a.sha256.slice(0, 16) + '…').join(', ')})`,
+        ),
+      ],
+      certificates,
+      leafKey: undefined,
+      signatures: NO_SIGNATURES,
+    };
+  }
+
+  parseAll();
+  let leafKey: Promise<CryptoKey> | undefined;
+  const leaf = links[n]!.cert;
+  if (leaf && leaf.keyAlgorithm === OID_EC_PUBLIC_KEY && leaf.keyCurve === OID_SECP384R1) {
+    leafKey = importEcdsaPublicKey(leaf.spki, ES384);
+    leafKey.catch(() => undefined); // handled by the caller; avoid an unhandled rejection if unused
+  }
+  try {
+    for (let i = 0; i < links.length; i++) checkStructure(links, i, n, at);
+  } catch (e) {
+    return { issues: [toIssue(e, 'ATT_CERT_MALFORMED')], certificates, leafKey, signatures: NO_SIGNATURES };
+  }
+  return { issues: [], certificates, leafKey, signatures: verifyLinks(links, n, useCache) };
+}
+
+function fail(code: ConstructorParameters<typeof AttestationFailure>[0], message: string): never {
+  throw new AttestationFailure(code, message);
+}
+
+/** The synchronous checks of certificate `i` (0 = root, n = leaf). Throws AttestationFailure. */
+function checkStructure(links: Link[], i: number, n: number, at: number): void {
+  const l = links[i]!;
+  const c = l.cert ?? (l.cert = parseCertificate(l.der, l.label));
+  const name = `${l.label} (${c.subjectText})`;
+  if (c.signatureAlgorithm !== OID_ECDSA_WITH_SHA384) {
+    fail('ATT_CERT_ALGORITHM', `${name}: signature algorithm ${c.signatureAlgorithm} is not ecdsa-with-SHA384`);
+  }
+  if (c.keyAlgorithm !== OID_EC_PUBLIC_KEY || c.keyCurve !== OID_SECP384R1) {
+    fail('ATT_CERT_ALGORITHM', `${name}: key is not an EC P-384 key (algorithm ${c.keyAlgorithm}, curve ${c.keyCurve ?? 'none'})`);
+  }
+  for (const e of c.extensions) {
+    if (e.critical && e.oid !== OID_BASIC_CONSTRAINTS && e.oid !== OID_KEY_USAGE) {
+      fail('ATT_CERT_CRITICAL_EXTENSION', `${name}: unknown critical extension ${e.oid}`);
+    }
+  }
+  const bc = c.basicConstraints;
+  const ku = c.keyUsage;
+  if (i < n) {
+    if (!bc || !bc.ca) fail('ATT_CERT_CONSTRAINTS', `${name}: issuer is not a CA (basicConstraints cA must be TRUE)`);
+    if (!bc.critical) fail('ATT_CERT_CONSTRAINTS', `${name}: basicConstraints must be critical on a CA`);
+    const below = n - 1 - i; // CA certificates between this one and the leaf
+    if (bc.pathLen !== undefined && below > bc.pathLen) {
+      fail('ATT_CERT_CONSTRAINTS', `${name}: pathLenConstraint ${bc.pathLen} exceeded (${below} CA certificates follow)`);
+    }
+    if (!ku || !(ku.bits & KU_KEY_CERT_SIGN)) fail('ATT_CERT_KEY_USAGE', `${name}: keyUsage must include keyCertSign`);
+  } else {
+    if (bc?.ca) fail('ATT_CERT_CONSTRAINTS', `${name}: the leaf must not be a CA`);
+    if (bc?.pathLen !== undefined) fail('ATT_CERT_CONSTRAINTS', `${name}: the leaf must not have a pathLenConstraint`);
+    if (!ku || !(ku.bits & KU_DIGITAL_SIGNATURE)) fail('ATT_CERT_KEY_USAGE', `${name}: keyUsage must include digitalSignature`);
+  }
+  if (i > 0) {
+    const parent = links[i - 1]!.cert!;
+    if (!sameBytes(c.issuer, parent.subject)) {
+      fail('ATT_CHAIN_ISSUER_MISMATCH', `${name}: issuer "${c.issuerText}" is not the subject of the previous certificate ("${parent.subjectText}")`);
+    }
+  }
+  if (at < c.notBefore || at > c.notAfter) {
+    const when = new Date(at).toISOString();
+    fail(
+      'ATT_CERT_VALIDITY',
+      `${name}: not valid at ${when} (valid ${new Date(c.notBefore).toISOString()} to ${new Date(c.notAfter).toISOString()})`,
+    );
+  }
+  // The signature must be a well-formed DER ECDSA value for P-384; converted now so a bad one is reported in order.
+  if (i > 0) certificateSignatureRaw(c, ES384.size, l.label);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Key of certificate `l`: from the cache when it is there, else imported. */
+function keyOf(l: Link): Promise<CryptoKey> {
+  return l.cached?.key ?? importEcdsaPublicKey(l.cert!.spki, ES384);
+}
+
+/** Run every ECDSA link check not already proven by the cache, all at once. */
+async function verifyLinks(links: Link[], n: number, useCache: boolean): Promise<AttestationIssue[]> {
+  const keys = links.map((l, i) => (i < n ? keyOf(l) : undefined));
+  for (const k of keys) k?.catch(() => undefined);
+  const checks = links.map(async (l, i): Promise<AttestationIssue | undefined> => {
+    if (i === 0) return undefined;
+    const parent = links[i - 1]!;
+    if (l.cached?.verifiedUnder.has(parent.hash)) return undefined;
+    let ok: boolean;
+    try {
+      const key = await keys[i - 1]!;
+      ok = await ecdsaVerify(key, ES384, certificateSignatureRaw(l.cert!, ES384.size, l.label), l.cert!.tbs);
+    } catch (e) {
+      return toIssue(e, 'ATT_CERT_MALFORMED');
+    }
+    if (!ok) return issue('ATT_CERT_SIGNATURE_INVALID', `${l.label} (${l.cert!.subjectText}): signature does not verify with the key of ${parent.label}`);
+    return undefined;
+  });
+  const results = await Promise.all(checks);
+  const problems = results.filter((r): r is AttestationIssue => r !== undefined);
+  if (problems.length === 0 && useCache) {
+    // Every link verified: remember the root and intermediates (never the leaf) with the link that proved them.
+    for (let i = 0; i < n; i++) {
+      const l = links[i]!;
+      const entry = l.cached ?? cache.get(l.hash) ?? { cert: l.cert!, key: keys[i]!, verifiedUnder: new Set<string>() };
+      if (i > 0) entry.verifiedUnder.add(links[i - 1]!.hash);
+      remember(l.hash, entry);
+    }
+  }
+  return problems.slice(0, 1);
+}

@@ -1,0 +1,158 @@
+/**
+ * The attestation verifier's entry points (attestation.md §2.2):
+ *  - {@link inspectAttestation}: authenticity only — envelope and payload rules, the chain to a pinned root at
+ *    time T, and the COSE signature over the received bytes;
+ *  - {@link verifyAttestation}: the same plus a fail-closed policy (./policy.ts).
+ * Both resolve to `{ ok, errors, document }` and never throw or reject on bad input: every problem becomes an
+ * `{code, message}` item with a stable code (./errors.ts). `document` is the decoded payload whenever it could
+ * be decoded — also when `ok` is false, so callers must check `ok` before trusting it. Browser-safe: bytes in,
+ * clock and trust anchors injectable, ECDSA through WebCrypto.
+ */
+import { ES384 } from '../signing/algorithms.js';
+import { ecdsaVerify } from '../cose/verify.js';
+import { sigStructure1 } from '../cose/sign1-encode.js';
+import { checkChain, type TrustAnchor } from './chain.js';
+import { decodeAttestationDocument, PROTECTED_ES384, type AttestationDocument } from './document.js';
+import { issue, toIssue, type AttestationIssue } from './errors.js';
+import { awsNitroAnchors, decodeAttestationInput, parseTrustAnchors } from './input.js';
+import { checkPolicy, normalizePolicy, type AttestationPolicy, type EifMeasurer, type NormalizedPolicy } from './policy.js';
+
+export interface InspectOptions {
+  /** Verification time: a Date or ms since the epoch. Default: now. */
+  readonly at?: Date | number;
+  /** Trust anchors (PEM text or DER bytes) replacing the embedded AWS Nitro root. */
+  readonly roots?: readonly (Uint8Array | string)[];
+  /** Limit for public_key / user_data / nonce in bytes (default 1024). */
+  readonly maxOptionalFieldBytes?: number;
+  /** Use the cache of verified intermediate certificates (default true). */
+  readonly cache?: boolean;
+}
+
+export interface VerifyOptions extends InspectOptions, AttestationPolicy {
+  /** How to measure `eif` when it is given as bytes (default: the EIF reader of src/eif). */
+  readonly measureEif?: EifMeasurer;
+}
+
+export interface AttestationResult {
+  /** True only when there are no errors. */
+  readonly ok: boolean;
+  readonly errors: readonly AttestationIssue[];
+  /** The decoded document (also when `ok` is false, if it could be decoded), else null. */
+  readonly document: AttestationDocument | null;
+}
+
+let defaultMeasurer: EifMeasurer | undefined;
+
+/** Install the function that measures EIF bytes for the `eif` option (the EIF reader registers itself). */
+export function setEifMeasurer(measure: EifMeasurer | undefined): void {
+  defaultMeasurer = measure;
+}
+
+function verificationTime(at: Date | number | undefined): number {
+  const t = at === undefined ? Date.now() : at instanceof Date ? at.getTime() : at;
+  if (typeof t !== 'number' || !Number.isFinite(t)) throw new TypeError('at must be a valid Date or a number of ms');
+  return t;
+}
+
+interface Prepared {
+  at: number;
+  anchors: readonly TrustAnchor[];
+}
+
+function prepare(options: InspectOptions): Prepared | AttestationIssue {
+  if (options === null || typeof options !== 'object') return issue('ATT_OPTIONS_INVALID', 'options must be an object');
+  let at: number;
+  try {
+    at = verificationTime(options.at);
+  } catch (e) {
+    return issue('ATT_OPTIONS_INVALID', (e as Error).message);
+  }
+  const lim = options.maxOptionalFieldBytes;
+  if (lim !== undefined && !(Number.isInteger(lim) && lim >= 0)) {
+    return issue('ATT_OPTIONS_INVALID', 'maxOptionalFieldBytes must be a non-negative integer');
+  }
+  try {
+    return { at, anchors: options.roots === undefined ? awsNitroAnchors() : parseTrustAnchors(options.roots) };
+  } catch (e) {
+    return toIssue(e, 'ATT_ROOTS_INVALID');
+  }
+}
+
+/** Authenticity: decode, chain, signature. Appends issues to `errors`; returns the document if decodable. */
+async function authenticate(
+  input: Uint8Array | string,
+  options: InspectOptions,
+  p: Prepared,
+  errors: AttestationIssue[],
+): Promise<AttestationDocument | null> {
+  let doc: AttestationDocument;
+  try {
+    const bytes = typeof input === 'string' ? decodeAttestationInput(input).bytes : input;
+    doc = decodeAttestationDocument(bytes, { maxOptionalFieldBytes: options.maxOptionalFieldBytes });
+  } catch (e) {
+    errors.push(toIssue(e));
+    return null;
+  }
+  const chain = checkChain(doc.cabundle, doc.certificate, p.at, p.anchors, options.cache !== false);
+  doc.chain.push(...chain.certificates);
+  errors.push(...chain.issues);
+  const cose = chain.leafKey
+    ? chain.leafKey.then(
+        (key) => ecdsaVerify(key, ES384, doc.signature, sigStructure1(PROTECTED_ES384, doc.payload)),
+        () => undefined,
+      )
+    : Promise.resolve(undefined);
+  const [linkIssues, signatureOk] = await Promise.all([chain.signatures, cose]);
+  errors.push(...linkIssues);
+  if (signatureOk === false) {
+    errors.push(issue('ATT_SIGNATURE_INVALID', 'the COSE signature does not verify with the leaf certificate key'));
+  } else if (signatureOk === undefined && chain.leafKey && chain.issues.length === 0) {
+    errors.push(issue('ATT_CERT_MALFORMED', 'certificate (leaf): the public key is not a valid P-384 point'));
+  }
+  return doc;
+}
+
+async function guarded(run: () => Promise<AttestationResult>): Promise<AttestationResult> {
+  try {
+    return await run();
+  } catch (e) {
+    return { ok: false, errors: [toIssue(e)], document: null };
+  }
+}
+
+/**
+ * Is this a genuine attestation document? Checks the envelope and payload rules, the certificate chain to the
+ * pinned root at `options.at` (default now) and the COSE signature. No policy (PCRs, nonce, freshness) — use
+ * {@link verifyAttestation} to decide whether to trust the enclave.
+ */
+export function inspectAttestation(doc: Uint8Array | string, options: InspectOptions = {}): Promise<AttestationResult> {
+  return guarded(async () => {
+    const p = prepare(options);
+    if (!('at' in p)) return { ok: false, errors: [p], document: null };
+    const errors: AttestationIssue[] = [];
+    const document = await authenticate(doc, options, p, errors);
+    return { ok: errors.length === 0, errors, document };
+  });
+}
+
+/**
+ * Authenticity (as {@link inspectAttestation}) plus the policy in `options`: expected PCRs (values or an EIF),
+ * debug mode refused unless `allowDebug`, nonce / user data / public key as bytes, `maxAgeMs`, and no timestamp
+ * in the future. A policy that checks nothing is refused with ATT_POLICY_EMPTY.
+ */
+export function verifyAttestation(doc: Uint8Array | string, options: VerifyOptions = {}): Promise<AttestationResult> {
+  return guarded(async () => {
+    const p = prepare(options);
+    if (!('at' in p)) return { ok: false, errors: [p], document: null };
+    const errors: AttestationIssue[] = [];
+    const policyErrors: AttestationIssue[] = [];
+    const policy = normalizePolicy(options, options.measureEif ?? defaultMeasurer).catch((e: unknown) => {
+      policyErrors.push(toIssue(e, 'ATT_POLICY_INVALID'));
+      return undefined;
+    });
+    const [document, normalized] = await Promise.all([authenticate(doc, options, p, errors), policy]);
+    const all = [...policyErrors, ...errors];
+    if (document && normalized) all.push(...checkPolicy(document, normalized as NormalizedPolicy, p.at));
+    return { ok: all.length === 0, errors: all, document };
+  });
+}
