@@ -228,3 +228,15 @@ describe('bad input: stable code, non-zero exit, no stack trace, no partial outp
     errCase(['describe', p], 'EIF_SECTION_OUT_OF_BOUNDS');
   });
 });
+
+describe('eif demo (npm start)', () => {
+  it('builds, describes and verifies the embedded sample, reproducibly', () => {
+    const d = tempDir();
+    const a = eif(['demo', '--output', join(d, 'a.eif')]);
+    const b = eif(['demo', '--output', join(d, 'b.eif')]);
+    expect(a.status).toBe(0);
+    expect(a.stdout).toContain('The sample image is well-formed and its measurements match.');
+    expect(readFileSync(join(d, 'a.eif')).equals(readFileSync(join(d, 'b.eif')))).toBe(true);
+    expect(eif(['verify', join(d, 'a.eif')]).status).toBe(0);
+  });
+});
