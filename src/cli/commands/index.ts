@@ -1,6 +1,7 @@
 /** The command registry: one module per command (or command group). Keep alphabetical. */
 import type { CommandModule } from 'yargs';
 import { buildCommand } from './build.js';
+import { demoCommand } from './demo.js';
 import { describeCommand, describeEifCommand } from './describe.js';
 import { consoleCommand, describeEnclavesCommand, runCommand, terminateEnclaveCommand } from './launcher.js';
 import { pcrCommand } from './pcr.js';
@@ -9,6 +10,7 @@ import { verifyCommand } from './verify.js';
 
 export const commands: CommandModule<any, any>[] = [
   buildCommand,
+  demoCommand,
   describeCommand,
   describeEifCommand,
   pcrCommand,
