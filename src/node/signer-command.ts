@@ -36,8 +36,11 @@ export async function createCommandSigner(options: CommandSignerOptions): Promis
 
 function runSignerCommand(command: string, req: SignRequest, timeoutMs: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
+    // Own process group (POSIX), so a timeout kills the shell AND what it started (which would hold stdout open).
+    const group = process.platform !== 'win32';
     const child = spawn(command, {
       shell: true,
+      detached: group,
       stdio: ['pipe', 'pipe', 'pipe'],
       env: {
         ...process.env,
@@ -53,7 +56,12 @@ function runSignerCommand(command: string, req: SignRequest, timeoutMs: number):
     let failure: EifError | undefined;
     const fail = (e: EifError): void => {
       failure ??= e;
-      child.kill('SIGKILL');
+      try {
+        if (group && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
     };
     const timer = setTimeout(() => fail(new EifError('SIG_COMMAND_TIMEOUT', `signer command did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
     child.stdout.on('data', (b: Buffer) => {

@@ -49,15 +49,18 @@ const COSE_CODES: Record<string, string> = {
 };
 
 /**
- * Parse the COSE_Sign1 of a signature section. Codes: SIG_COSE_NOT_CBOR, SIG_COSE_BAD_TAG (a tag other than 18),
+ * Parse the COSE_Sign1 of a signature section (untagged, or tag 18 as `D2` or `D9 00 12`). Codes: SIG_COSE_NOT_CBOR, SIG_COSE_BAD_TAG (a tag other than 18),
  * SIG_COSE_BAD_STRUCTURE (not a 4-element array of the right types, detached payload, alg also unprotected),
  * SIG_COSE_BAD_ALG (not ES256/384/512), SIG_COSE_BAD_SIGNATURE_LENGTH (r‖s not 2 × the curve size: truncated).
  */
 export function decodeEifCoseSign1(bytes: Uint8Array): EifCoseSign1 {
+  // Tag 18 is accepted in its two-byte-argument form `D9 00 12` too, as the AWS COSE crate may write it (§4.2);
+  // the strict decoder would call that non-minimal, so it is rewritten to the one-byte form `D2` first.
+  const input = bytes[0] === 0xd9 && bytes[1] === 0x00 && bytes[2] === 0x12 ? new Uint8Array([0xd2, ...bytes.subarray(3)]) : bytes;
   let message: CoseSign1;
   let algorithm: EcdsaAlgorithm;
   try {
-    message = decodeCoseSign1(bytes);
+    message = decodeCoseSign1(input);
     algorithm = coseSign1Algorithm(message);
   } catch (e) {
     if (e instanceof CborError) throw new EifError('SIG_COSE_NOT_CBOR', `COSE_Sign1 is not well-formed CBOR (${e.code}: ${e.message})`, { cause: e });
@@ -84,8 +87,8 @@ export function decodeEifCoseSign1(bytes: Uint8Array): EifCoseSign1 {
 export async function inspectSignatureSection(data: Uint8Array, pcr0: Uint8Array): Promise<SignatureInspection> {
   if (!(pcr0 instanceof Uint8Array)) throw new EifError('SIG_BAD_PCR0', 'PCR0 must be a Uint8Array');
   const { certificatePem, coseSign1 } = decodeSignatureSection(data);
-  const cert = parseCertificatePem(certificatePem);
   const cose = decodeEifCoseSign1(coseSign1);
+  const cert = parseCertificatePem(certificatePem);
   await initCore();
 
   let keyAlg: EcdsaAlgorithm | undefined;
