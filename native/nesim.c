@@ -102,6 +102,16 @@ static const char *dev_path = "/dev/nitro_enclaves", *ns = "default", *state_dir
 static uint64_t hp_count[64]; /* emulated pool: pages per log2(size) */
 static int emulate;
 static int call_count[8];
+static unsigned char inherited[MAXFD]; /* fds open when the process started: not the program's to close */
+
+static void scan_fds(unsigned char *mark) {
+  DIR *d = opendir("/proc/self/fd");
+  for (struct dirent *de; d && (de = readdir(d));) {
+    int fd = atoi(de->d_name);
+    if (de->d_name[0] != '.' && fd >= 0 && fd < MAXFD && fd != dirfd(d)) mark[fd] = 1;
+  }
+  if (d) closedir(d);
+}
 
 /* ------------------------------------------------------------------------------------------------ utils */
 
@@ -579,6 +589,7 @@ __attribute__((constructor)) static void init(void) {
   R.connect = dlsym(RTLD_NEXT, "connect");
   R.setsockopt = dlsym(RTLD_NEXT, "setsockopt");
   active = 1;
+  scan_fds(inherited);
   const char *v;
   if ((v = getenv("NESIM_DEVICE")) && *v) dev_path = v;
   if ((v = getenv("NESIM_NS")) && *v) ns = v;
@@ -622,11 +633,10 @@ __attribute__((destructor)) static void fini(void) {
     vs += kind[i] == K_VSOCK;
   }
   for (unsigned i = 0; i < nemaps; i++) { huge++; hbytes += emaps[i].len; }
-  unsigned other = 0; /* any fd beyond stdio still open at exit (the listing's own fd excluded) */
-  DIR *d = opendir("/proc/self/fd");
-  for (struct dirent *de; d && (de = readdir(d));)
-    if (de->d_name[0] != '.' && atoi(de->d_name) > 2 && atoi(de->d_name) != dirfd(d)) other++;
-  if (d) closedir(d);
+  unsigned other = 0; /* fds beyond stdio opened since start and still open at exit */
+  static unsigned char now_open[MAXFD];
+  scan_fds(now_open);
+  for (int i = 3; i < MAXFD; i++) other += now_open[i] && !inherited[i];
   rlog("{\"ev\":\"exit\",\"pid\":%d,\"deviceFds\":%u,\"enclaveFds\":%u,\"vsockFds\":%u,\"hugeMappings\":%u,\"hugeBytes\":%llu,\"openFds\":%u}",
        getpid(), dev, enc, vs, huge, (unsigned long long)hbytes, other);
 }

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { EifError } from '../errors.js';
 import type { LauncherEnv } from './env.js';
 import { deviceOpenMessage, explainErrno } from './ne-errors.js';
+import { ensureStateDir } from './state.js';
 
 export interface HelperEvent {
   event: string;
@@ -47,7 +48,8 @@ export interface LaunchHandle {
   ready: ReadyInfo;
   /** Attached helpers only: ask the enclave to stop. */
   terminate(): void;
-  /** Attached helpers only: resolves with the final event (`exited`, `terminated`) or rejects on a crash. */
+  /** Attached helpers only: resolves with the final event (`exited`, `terminated`) once the helper process has
+   *  ended, or rejects when it ended without one (crash). */
   finished: Promise<HelperEvent>;
 }
 
@@ -135,13 +137,24 @@ export function launchWithHelper(
   hooks: { onEvent?: (ev: HelperEvent) => void; onStarted?: (s: StartedInfo) => void } = {},
 ): Promise<LaunchHandle> {
   assertHelper(env);
+  ensureStateDir(env.stateDir);
   const child: ChildProcess = spawn(env.helper, buildArgs(a, env), { stdio: ['pipe', 'pipe', 'pipe'], env: helperEnv(env) });
   let helperPid: number | undefined;
   let started: StartedInfo | undefined;
   let regionsMiB: number[] = [];
   let settled = false;
   let stderr = '';
-  let lastEvent: HelperEvent | undefined;
+  let pendingError: EifError | undefined;
+  let finalEvent: HelperEvent | undefined;
+  const killAll = (): void => {
+    for (const pid of [helperPid, child.pid]) {
+      try {
+        if (pid) process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  };
   let resolveFinished!: (ev: HelperEvent) => void;
   let rejectFinished!: (e: unknown) => void;
   const finished = new Promise<HelperEvent>((res, rej) => {
@@ -154,13 +167,7 @@ export function launchWithHelper(
     const grace = a.graceMs ?? 30_000 + Math.ceil(a.memoryMiB / 1024) * 1000;
     const timer = setTimeout(() => {
       if (settled) return;
-      for (const pid of [helperPid, child.pid]) {
-        try {
-          if (pid) process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
+      killAll();
       done(new EifError('HELPER_UNRESPONSIVE', `the launcher helper gave no result within ${Math.round((a.timeoutMs + grace) / 1000)} s and was killed`));
     }, a.timeoutMs + grace);
 
@@ -202,7 +209,6 @@ export function launchWithHelper(
         } catch {
           return; // not protocol output
         }
-        lastEvent = ev;
         hooks.onEvent?.(ev);
         switch (ev.event) {
           case 'hello':
@@ -225,22 +231,31 @@ export function launchWithHelper(
             done(undefined, { ...started!, pid: Number(ev.pid), regionsMiB });
             break;
           case 'error':
-            done(errorFromEvent(ev, env.device));
+            // Report once the helper has released everything and exited (bounded: it is killed after 5 s).
+            pendingError = errorFromEvent(ev, env.device);
+            setTimeout(() => {
+              killAll();
+              done(pendingError);
+            }, 5000).unref();
             break;
           case 'exited':
           case 'terminated':
-            resolveFinished(ev);
+            finalEvent = ev; // resolved once the process has ended (everything released)
             break;
         }
       }),
     );
     child.on('close', (code, signal) => {
       const sig = signal ?? (code !== null && code > 128 ? SIGNALS[code - 128] : undefined);
-      if (!settled) {
+      if (!settled && pendingError) {
+        done(pendingError);
+      } else if (!settled) {
         const why = sig ? `killed by ${sig}` : `exit status ${code}`;
         const extra = stderr.trim() ? ` (stderr: ${stderr.trim().slice(0, 500)})` : '';
         done(new EifError('HELPER_CRASHED', `the launcher helper ended without a result (${why})${extra}; the enclave, if it was created, is gone with it`));
-      } else if (!a.detach && lastEvent?.event !== 'exited' && lastEvent?.event !== 'terminated') {
+      } else if (!a.detach && finalEvent) {
+        resolveFinished(finalEvent);
+      } else if (!a.detach) {
         rejectFinished(new EifError('HELPER_CRASHED', `the enclave process ended unexpectedly (${sig ?? `exit status ${code}`})`));
       }
     });
