@@ -1,0 +1,84 @@
+/**
+ * Browser-safe inspection of an EIF held as bytes or a Blob/File (web pages checking PCRs): structure, PCRs, CRC,
+ * signature and nitro-cli's describe JSON, in one pass on the calling thread. Node callers with files use
+ * src/node/describe.ts, which streams on two cores.
+ */
+import { EifError } from '../errors.js';
+import { initCore } from '../core/index.js';
+import { inspectSignatureSection, type SignatureInspection } from '../signing/verify.js';
+import { fromHex } from '../util/hex.js';
+import { describeObject } from './describe.js';
+import { type ByteSource, type EifLayout, bytesSource, readLayout } from './layout.js';
+import { measureSource } from './measure.js';
+import { type DecodedMetadata, decodeMetadata } from './metadata.js';
+import type { Measurements } from './pcr.js';
+
+/** Random access over a Blob (a File from an `<input type=file>`), without loading it whole. */
+export function blobSource(blob: Blob): ByteSource {
+  return {
+    size: blob.size,
+    read: async (offset, length) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()),
+  };
+}
+
+export interface EifInspection {
+  layout: EifLayout;
+  measurements: Measurements;
+  checkCrc: boolean;
+  computedCrc: number;
+  metadata?: DecodedMetadata;
+  signature?: SignatureInspection;
+  /** nitro-cli describe-eif JSON. */
+  describe: Record<string, unknown>;
+}
+
+function toSource(input: Uint8Array | Blob | ByteSource): ByteSource {
+  if (input instanceof Uint8Array) return bytesSource(input);
+  if (typeof Blob !== 'undefined' && input instanceof Blob) return blobSource(input);
+  return input as ByteSource;
+}
+
+/** Inspect an EIF; throws EifError for malformed images and SIG_INVALID for a signature that does not verify. */
+export async function inspectEif(
+  input: Uint8Array | Blob | ByteSource,
+  opts: { onProgress?: (done: number) => void } = {},
+): Promise<EifInspection> {
+  await initCore();
+  const src = toSource(input);
+  const layout = await readLayout(src);
+  const m = await measureSource(src, layout, opts.onProgress);
+  let signature: SignatureInspection | undefined;
+  if (m.signature) {
+    signature = await inspectSignatureSection(m.signature, fromHex(m.measurements.PCR0));
+    if (!signature.signatureValid) {
+      throw new EifError('SIG_INVALID', "the signature section's COSE signature does not verify with its certificate");
+    }
+    m.measurements.PCR8 = signature.pcr8;
+  }
+  const metadata = m.metadata ? decodeMetadata(m.metadata) : undefined;
+  return {
+    layout,
+    measurements: m.measurements,
+    checkCrc: m.checkCrc,
+    computedCrc: m.computedCrc,
+    metadata,
+    signature,
+    describe: describeObject({
+      version: layout.header.version,
+      measurements: m.measurements,
+      checkCrc: m.checkCrc,
+      signature: signature && { certificate: signature.certificate, signatureCheck: signature.payloadMatches },
+      metadata,
+    }),
+  };
+}
+
+/** nitro-cli describe-eif JSON of an EIF given as bytes or a Blob. */
+export async function describeEifBytes(input: Uint8Array | Blob | ByteSource): Promise<Record<string, unknown>> {
+  return (await inspectEif(input)).describe;
+}
+
+/** PCR0/1/2 (+PCR8 when signed) of an EIF given as bytes or a Blob. */
+export async function measureEifBytes(input: Uint8Array | Blob | ByteSource): Promise<Measurements> {
+  return (await inspectEif(input)).measurements;
+}
