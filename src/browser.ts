@@ -4,5 +4,29 @@
  */
 export { EifError } from './errors.js';
 // --- browser-safe core (each area adds its exports below) ---
+// EIF format (eif-format.md): build and inspect images held as bytes / Blobs.
+export {
+  buildEifBytes,
+  buildEifBytes as buildEif,
+  type BuildBytesInput,
+  type BuildResult,
+  type EifSigner,
+  type MetadataOptions,
+  type Arch,
+} from './eif/builder.js';
+export {
+  inspectEif,
+  describeEifBytes,
+  describeEifBytes as describeEif,
+  measureEifBytes,
+  measureEifBytes as measureEif,
+  blobSource,
+  type EifInspection,
+} from './eif/inspect.js';
+export { readLayout, bytesSource, type ByteSource, type EifLayout, type Section } from './eif/layout.js';
+export { SectionType, EIF_HEADER_SIZE, decodeEifHeader, encodeEifHeader, type EifHeader } from './eif/header.js';
+export { pcrExtend, pcrOfBytes, pcr3FromRoleArn, pcr4FromInstanceId, type Measurements } from './eif/pcr.js';
+export { encodeMetadata, decodeMetadata, type EifMetadata } from './eif/metadata.js';
+export { writeCpio, readCpio, type CpioEntry } from './eif/cpio.js';
 export * from './core/index.js';
 export * from './attestation/index.js';

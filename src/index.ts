@@ -7,4 +7,9 @@ export * from './browser.js';
 import { initCore } from './core/wasm.js';
 await initCore(); // compile the WASM core once, so the sync hashing API works right after `import 'eifkit'`
 // --- Node I/O layer (each area adds its exports below) ---
+// EIF files: these take paths and stream on two cores; they shadow the byte-based browser functions of the same name.
+export { buildEif, type BuildEifOptions, type BuildFileResult } from './node/builder.js';
+export { describeEif, type DescribeResult } from './node/describe.js';
+export { measureEif, inspectEifFile, readEifLayout, type EifFileInspection } from './node/reader.js';
+export { verifyEif, type VerifyEifOptions, type VerifyEifResult, type VerifyCheck } from './node/verify.js';
 export * from './launcher/index.js';
