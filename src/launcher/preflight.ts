@@ -5,6 +5,7 @@
  */
 import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { initCore } from '../core/index.js';
 import { EifError, isEifError } from '../errors.js';
 import type { Measurements } from '../eif/pcr.js';
 import { describeEif } from '../node/describe.js';
@@ -135,6 +136,7 @@ async function checkEif(path: string, now: Date, out: Finding[]): Promise<EifFac
     return undefined;
   }
   try {
+    await initCore();
     const d = await describeEif(path);
     if (!d.inspection.checkCrc) {
       out.push({ severity: 'fatal', code: 'EIF_BAD_CRC', message: `${path} fails its CRC check (stored 0x${d.inspection.storedCrc.toString(16)}, computed 0x${d.inspection.computedCrc.toString(16)}): the file is damaged; rebuild or re-download it` });
