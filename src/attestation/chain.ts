@@ -165,8 +165,8 @@ export function checkChain(
   parseAll();
   let leafKey: Promise<CryptoKey> | undefined;
   const leaf = links[n]!.cert;
-  if (leaf && leaf.keyAlgorithm === OID_EC_PUBLIC_KEY && leaf.keyCurve === OID_SECP384R1) {
-    leafKey = importEcdsaPublicKey(leaf.spki, ES384);
+  if (leaf && isP384Key(leaf)) {
+    leafKey = importEcdsaPublicKey(leaf.publicKey, ES384, 'raw');
     leafKey.catch(() => undefined); // handled by the caller; avoid an unhandled rejection if unused
   }
   try {
@@ -192,6 +192,7 @@ function checkStructure(links: Link[], i: number, n: number, at: number): void {
   if (c.keyAlgorithm !== OID_EC_PUBLIC_KEY || c.keyCurve !== OID_SECP384R1) {
     fail('ATT_CERT_ALGORITHM', `${name}: key is not an EC P-384 key (algorithm ${c.keyAlgorithm}, curve ${c.keyCurve ?? 'none'})`);
   }
+  if (!isP384Key(c)) fail('ATT_CERT_MALFORMED', `${name}: the P-384 key must be an uncompressed point (97 bytes)`);
   for (const e of c.extensions) {
     if (e.critical && e.oid !== OID_BASIC_CONSTRAINTS && e.oid !== OID_KEY_USAGE) {
       fail('ATT_CERT_CRITICAL_EXTENSION', `${name}: unknown critical extension ${e.oid}`);
@@ -229,6 +230,11 @@ function checkStructure(links: Link[], i: number, n: number, at: number): void {
   if (i > 0) certificateSignatureRaw(c, ES384.size, l.label);
 }
 
+/** An EC P-384 key given as an uncompressed point (the form AWS uses; importable as 'raw'). */
+function isP384Key(c: ParsedCertificate): boolean {
+  return c.keyAlgorithm === OID_EC_PUBLIC_KEY && c.keyCurve === OID_SECP384R1 && c.publicKey.length === 97 && c.publicKey[0] === 0x04;
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -237,7 +243,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Key of certificate `l`: from the cache when it is there, else imported. */
 function keyOf(l: Link): Promise<CryptoKey> {
-  return l.cached?.key ?? importEcdsaPublicKey(l.cert!.spki, ES384);
+  return l.cached?.key ?? importEcdsaPublicKey(l.cert!.publicKey, ES384, 'raw');
 }
 
 /** Run every ECDSA link check not already proven by the cache, all at once. */

@@ -66,6 +66,8 @@ export interface ParsedCertificate {
   /** SubjectPublicKeyInfo DER (whole element). */
   readonly spki: Uint8Array;
   readonly keyAlgorithm: string;
+  /** subjectPublicKey bits (for EC keys the encoded point, 0x04 ‖ x ‖ y when uncompressed). */
+  readonly publicKey: Uint8Array;
   /** Named-curve OID for EC keys. */
   readonly keyCurve: string | undefined;
   /** signatureValue content (a DER Ecdsa-Sig-Value for ECDSA). */
@@ -127,7 +129,7 @@ export function parseCertificate(der: Uint8Array, label: string): ParsedCertific
   const subjectT = next();
   const subjectText = nameText(r, subjectT, 'subject');
   const spkiT = next();
-  const { keyAlgorithm, keyCurve } = publicKeyInfo(r, spkiT);
+  const { keyAlgorithm, keyCurve, publicKey } = publicKeyInfo(r, spkiT);
   const extT = f[i++];
   if (!extT || extT.tag !== TAG_CTX3) r.fail('extensions must be present and nothing else may follow the key');
   if (i !== f.length) r.fail('unexpected fields after the extensions');
@@ -152,6 +154,7 @@ export function parseCertificate(der: Uint8Array, label: string): ParsedCertific
     notAfter,
     spki: r.whole(spkiT),
     keyAlgorithm,
+    publicKey,
     keyCurve,
     signatureValue,
     extensions,
@@ -197,7 +200,7 @@ function bitString(r: DerReader, t: Tlv, what: string): Uint8Array {
   return c.subarray(1);
 }
 
-function publicKeyInfo(r: DerReader, t: Tlv): { keyAlgorithm: string; keyCurve: string | undefined } {
+function publicKeyInfo(r: DerReader, t: Tlv): { keyAlgorithm: string; keyCurve: string | undefined; publicKey: Uint8Array } {
   if (t.tag !== TAG_SEQUENCE) r.fail('subjectPublicKeyInfo must be a SEQUENCE');
   const parts = r.children(t);
   if (parts.length !== 2 || parts[0]!.tag !== TAG_SEQUENCE) r.fail('bad subjectPublicKeyInfo');
@@ -209,8 +212,7 @@ function publicKeyInfo(r: DerReader, t: Tlv): { keyAlgorithm: string; keyCurve: 
     if (alg.length !== 2 || alg[1]!.tag !== TAG_OID) r.fail('EC key must name its curve (namedCurve OID)');
     keyCurve = r.oid(alg[1]!);
   }
-  bitString(r, parts[1]!, 'subjectPublicKey');
-  return { keyAlgorithm, keyCurve };
+  return { keyAlgorithm, keyCurve, publicKey: bitString(r, parts[1]!, 'subjectPublicKey') };
 }
 
 const ATTRIBUTE_NAMES: Record<string, string> = {
