@@ -52,7 +52,7 @@ export function readRecords(dir: string): EnclaveRecord[] {
   return out.sort((a, b) => a.mtimeMs - b.mtimeMs);
 }
 
-/** Is `pid` alive and (where /proc tells) still an eif-nehelper, not a reused PID? */
+/** Is `pid` alive (not a zombie) and, where /proc tells, still an eif-nehelper rather than a reused PID? */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -60,7 +60,10 @@ export function pidAlive(pid: number): boolean {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('eif-nehelper');
+    // `pid (comm) S ...`: a zombie (Z) has released everything; only its exit status waits for a reaper.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    return stat.slice(stat.indexOf('(') + 1, close).startsWith('eif-nehelper') && stat[close + 2] !== 'Z';
   } catch {
     return true; // no /proc: trust kill()
   }

@@ -181,10 +181,16 @@ export async function waitFor(cond: () => boolean, ms = 3000, what = 'condition'
   }
 }
 
+/** Alive and not a zombie (this sandbox's init reaps orphans slowly). */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
   } catch {
     return false;
   }

@@ -1,0 +1,167 @@
+/**
+ * `eif run`, `describe-enclaves`, `console`, `terminate-enclave` end to end: the compiled CLI spawning the real
+ * helper under the driver simulator, nitro-cli's flag names and JSON shapes (ne-device.md §4).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initCore } from '../../src/core/index.js';
+import { buildEif } from '../../src/node/builder.js';
+import { MIB } from '../../src/launcher/sizing.js';
+import { REPO_ROOT } from '../helpers/shared.js';
+import { HAVE_NATIVE, pidAlive, SimEnv, waitFor } from './simenv.js';
+
+const suite = HAVE_NATIVE ? describe : describe.skip;
+const BIN = join(REPO_ROOT, 'bin', 'eif.js');
+
+let s: SimEnv;
+let eifPath: string;
+let measurements: Record<string, string>;
+
+function cli(args: string[], extra: Record<string, string> = {}, timeout = 30_000) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...s.vars(extra) }, timeout });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  await initCore();
+  s = new SimEnv({ hugepages: { '2M': 200 } });
+  writeFileSync(join(s.dir, 'bzImage'), randomBytes(MIB));
+  writeFileSync(join(s.dir, 'rootfs.cpio'), randomBytes(MIB));
+  eifPath = join(s.dir, 'hello.eif');
+  const r = await buildEif({ kernel: join(s.dir, 'bzImage'), cmdline: 'console=ttyS0', ramdisks: [join(s.dir, 'rootfs.cpio')], output: eifPath, sourceDateEpoch: '1700000000' });
+  measurements = r.measurements as unknown as Record<string, string>;
+});
+afterAll(() => s.cleanup());
+
+suite('eif run / describe-enclaves / console / terminate-enclave', () => {
+  it('runs an enclave and prints nitro-cli\'s run-enclave JSON', () => {
+    const r = cli(['run', '--eif-path', eifPath, '--cpu-count', '2', '--memory', '64', '--debug-mode']);
+    expect(r.stderr).toMatch(/^Start allocating memory\.\.\.$/m);
+    expect(r.stderr).toMatch(/^Started enclave with enclave-cid: 16, memory: 64 MiB, cpu-ids: \[1, 5\]$/m);
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out)).toEqual(['EnclaveName', 'EnclaveID', 'ProcessID', 'EnclaveCID', 'NumberOfCPUs', 'CPUIDs', 'MemoryMiB']);
+    expect(out).toMatchObject({ EnclaveName: 'hello', EnclaveCID: 16, NumberOfCPUs: 2, CPUIDs: [1, 5], MemoryMiB: 64 });
+    expect(out.EnclaveID).toMatch(/^i-0123456789abcdef0-enc[0-9a-f]+$/);
+    expect(r.stdout).toBe(`${JSON.stringify(out, null, 2)}\n`);
+    expect(pidAlive(out.ProcessID)).toBe(true); // the enclave process outlives the CLI
+  });
+
+  it('a second enclave with explicit CPUs and CID gets a de-duplicated name', () => {
+    const r = cli(['run', '--eif-path', eifPath, '--cpu-ids', '2', '6', '--memory', '64', '--enclave-cid', '42']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ EnclaveName: 'hello_1', EnclaveCID: 42, CPUIDs: [2, 6] });
+  });
+
+  it('describe-enclaves lists both with state, flags and the EIF\'s measurements', () => {
+    const r = cli(['describe-enclaves']);
+    expect(r.status).toBe(0);
+    const list = JSON.parse(r.stdout);
+    expect(list.map((e: { EnclaveName: string }) => e.EnclaveName)).toEqual(['hello', 'hello_1']);
+    expect(Object.keys(list[0])).toEqual([
+      'EnclaveName', 'EnclaveID', 'ProcessID', 'EnclaveCID', 'NumberOfCPUs', 'CPUIDs', 'MemoryMiB', 'State', 'Flags', 'Measurements',
+    ]);
+    expect(list[0]).toMatchObject({ State: 'RUNNING', Flags: 'DEBUG_MODE', Measurements: measurements });
+    expect(list[1]).toMatchObject({ State: 'RUNNING', Flags: 'NONE' });
+  });
+
+  it('console streams a debug-mode enclave and refuses a production one', () => {
+    const list = JSON.parse(cli(['describe-enclaves']).stdout);
+    const c = cli(['console', '--enclave-id', list[0].EnclaveID, '--disconnect-timeout', '0.5']);
+    expect(c.status).toBe(0);
+    expect(c.stdout).toMatch(/nesim: enclave 16 console \(debug mode\)/);
+    const p = cli(['console', '--enclave-id', list[1].EnclaveID]);
+    expect(p.status).toBe(1);
+    expect(p.stderr).toMatch(/eif: error CONSOLE_NOT_DEBUG: .*production mode, which has no console/);
+  });
+
+  it('terminate-enclave frees the enclave; --all frees the rest; describe then prints []', async () => {
+    const list = JSON.parse(cli(['describe-enclaves']).stdout);
+    const t = cli(['terminate-enclave', '--enclave-id', list[0].EnclaveID]);
+    expect(t.status).toBe(0);
+    expect(t.stderr).toContain(`Successfully terminated enclave ${list[0].EnclaveID}.`);
+    expect(JSON.parse(t.stdout)).toEqual({ EnclaveName: 'hello', EnclaveID: list[0].EnclaveID, Terminated: true });
+    expect(pidAlive(list[0].ProcessID)).toBe(false);
+    const again = cli(['terminate-enclave', '--enclave-id', list[0].EnclaveID]);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/ENCLAVE_NOT_FOUND/);
+    const all = cli(['terminate-enclave', '--all']);
+    expect(all.status).toBe(0);
+    expect(JSON.parse(all.stdout)).toEqual([{ EnclaveName: 'hello_1', EnclaveID: list[1].EnclaveID, Terminated: true }]);
+    expect(JSON.parse(cli(['describe-enclaves']).stdout)).toEqual([]);
+    expect(readdirSync(s.stateDir)).toEqual(['heartbeat.lock']);
+    expect(s.simSlots()).toEqual([]);
+    const exits = s.exits().filter((l) => l.enclaveFds !== undefined);
+    expect(exits.every((l) => l.enclaveFds === 0 && l.hugeMappings === 0 && l.openFds === 0)).toBe(true);
+  });
+
+  it('describe-enclaves drops the record of a killed enclave process', async () => {
+    const r = cli(['run', '--eif-path', eifPath, '--cpu-count', '2', '--memory', '64']);
+    const pid = JSON.parse(r.stdout).ProcessID as number;
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !pidAlive(pid), 2000, 'helper death');
+    expect(JSON.parse(cli(['describe-enclaves']).stdout)).toEqual([]);
+    expect(readdirSync(s.stateDir).filter((f) => f.endsWith('.json'))).toEqual([]);
+  });
+
+  it('--attach-console shows the console until the enclave exits', () => {
+    const r = cli(['run', '--eif-path', eifPath, '--cpu-count', '2', '--memory', '64', '--attach-console'], { NESIM_EXIT_MS: '400' });
+    expect(r.status).toBe(0);
+    const json = r.stdout.slice(0, r.stdout.indexOf('}\n') + 2);
+    expect(JSON.parse(json)).toMatchObject({ NumberOfCPUs: 2 });
+    expect(r.stdout.slice(json.length)).toMatch(/nesim: enclave \d+ console[\s\S]*nesim: enclave exiting/);
+  });
+
+  it('--config takes nitro-cli\'s snake_case keys', () => {
+    const cfg = join(s.dir, 'run.json');
+    writeFileSync(cfg, JSON.stringify({ eif_path: eifPath, cpu_count: 2, memory_mib: 64, enclave_name: 'fromcfg', debug_mode: true }));
+    const r = cli(['run', '--config', cfg]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ EnclaveName: 'fromcfg' });
+    expect(JSON.parse(cli(['describe-enclaves']).stdout)[0]).toMatchObject({ EnclaveName: 'fromcfg', Flags: 'DEBUG_MODE' });
+    expect(cli(['terminate-enclave', '--all']).status).toBe(0);
+    const bad = cli(['run', '--config', cfg, '--memory', '64']);
+    expect(bad.status).toBe(2);
+  });
+
+  it('reports all pre-flight findings together and exits non-zero quickly', () => {
+    const t0 = Date.now();
+    const r = cli(['run', '--eif-path', eifPath, '--cpu-count', '8', '--memory', '16', '--enclave-cid', '3'], { EIF_NE_DEVICE: join(s.dir, 'absent') });
+    const ms = Date.now() - t0;
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.map((l) => /^eif: error (\w+):/.exec(l)?.[1])).toEqual(['MEMORY_TOO_SMALL', 'CID_INVALID', 'NE_DEVICE_MISSING', 'CPU_POOL_TOO_SMALL']);
+    expect(r.stdout).toBe('');
+    expect(ms).toBeLessThan(5000); // process start included; the checks themselves are bounded in preflight.test.ts
+  });
+
+  it('a boot failure gives the heartbeat message and leaves nothing running', () => {
+    const r = cli(['run', '--eif-path', eifPath, '--cpu-count', '2', '--memory', '64'], { NESIM_SCENARIO: 'wrong' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/eif: error HEARTBEAT_WRONG_BYTE: enclave boot failure: the enclave sent 0x42/);
+    expect(JSON.parse(cli(['describe-enclaves']).stdout)).toEqual([]);
+  });
+
+  it('usage errors exit 2', () => {
+    expect(cli(['run', '--eif-path', eifPath, '--memory', '64']).status).toBe(2);
+    expect(cli(['run', '--eif-path', eifPath, '--cpu-count', '2', '--cpu-ids', '1', '--memory', '64']).status).toBe(2);
+    expect(cli(['terminate-enclave']).status).toBe(2);
+    expect(cli(['terminate-enclave', '--enclave-id', 'nonsense']).status).toBe(2);
+  });
+
+  it('Ctrl-C on an attached console leaves the enclave running', async () => {
+    const r = cli(['run', '--eif-path', eifPath, '--cpu-count', '2', '--memory', '64', '--debug-mode']);
+    const out = JSON.parse(r.stdout);
+    const child = spawn(process.execPath, [BIN, 'console', '--enclave-id', out.EnclaveID], { env: { ...process.env, ...s.vars() } });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    await waitFor(() => text.includes('console'), 5000, 'console output');
+    child.kill('SIGINT');
+    await new Promise((res) => child.on('close', res));
+    expect(pidAlive(out.ProcessID)).toBe(true);
+    expect(cli(['terminate-enclave', '--enclave-id', out.EnclaveID]).status).toBe(0);
+  });
+});
