@@ -30,3 +30,4 @@ export { encodeMetadata, decodeMetadata, type EifMetadata } from './eif/metadata
 export { writeCpio, readCpio, type CpioEntry } from './eif/cpio.js';
 export * from './core/index.js';
 export * from './attestation/index.js';
+export * from './signing/index.js';

@@ -13,3 +13,8 @@ export { describeEif, type DescribeResult } from './node/describe.js';
 export { measureEif, inspectEifFile, readEifLayout, type EifFileInspection } from './node/reader.js';
 export { verifyEif, type VerifyEifOptions, type VerifyEifResult, type VerifyCheck } from './node/verify.js';
 export * from './launcher/index.js';
+// Signing with keys outside the process (eif-format.md §4.2): KMS, external commands; `eif sign` on files.
+export { createKmsSigner, isKmsKeyArn, type KmsSignerOptions } from './node/kms.js';
+export { createCommandSigner, type CommandSignerOptions } from './node/signer-command.js';
+export { signerFromFlags, type SignerFlags } from './node/signer-flags.js';
+export { signEifFile, type SignEifFileOptions, type SignEifFileResult } from './node/sign-file.js';
