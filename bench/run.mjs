@@ -6,10 +6,10 @@
 //   --rounds N        rounds per comparison (default 7, quick 3)
 //   --procs N         fresh processes for suites that want several (default: the suite's meta.processes)
 //   --strict          exit 1 when a target check fails
-// Suites are the other bench/*.mjs files that export `meta` ({ name, description, order?, processes? }) and
-// `run(ctx)`; optionally `checks(comparisons)`. Requires a built tree (`node scripts/build.mjs`).
+// Suites are the other bench/*.mjs files with a top-level `export const meta` ({ name, description, order?,
+// processes? }) and `run(ctx)`; optionally `checks(comparisons)`. Requires a built tree (`node scripts/build.mjs`).
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -49,7 +49,15 @@ function readHelp() {
 }
 
 async function loadSuites() {
-  const files = readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'run.mjs' && f !== 'lib.mjs');
+  // Only files that declare `export const meta` are imported: other scripts here (helpers that run a CLI when
+  // imported, for example) must not execute as a side effect of discovery.
+  const files = readdirSync(here).filter(
+    (f) =>
+      f.endsWith('.mjs') &&
+      f !== 'run.mjs' &&
+      f !== 'lib.mjs' &&
+      /^export const meta\b/m.test(readFileSync(join(here, f), 'utf8')),
+  );
   const suites = [];
   for (const f of files) {
     const mod = await import(pathToFileURL(join(here, f)).href);
