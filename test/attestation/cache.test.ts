@@ -1,0 +1,83 @@
+/**
+ * The verified-intermediate cache (src/attestation/chain.ts): it only ever skips an ECDSA check that already
+ * succeeded for the same (issuer, certificate) DER pair; leaves are never cached; validity, names and
+ * constraints are re-checked at every document's own verification time.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { certificateCacheSize, clearCertificateCache } from '../../src/attestation/chain.js';
+import { inspectAttestation } from '../../src/attestation/index.js';
+import * as cb from './helpers/cbor-writer.js';
+import { defaultSpecs, makeCertificate, makeDocument, makePki, newKey, setField } from './helpers/generator.js';
+
+const T = Date.UTC(2026, 8, 21, 12, 0, 0);
+
+beforeEach(() => clearCertificateCache());
+
+describe('verified-intermediate cache', () => {
+  it('holds the root and intermediates after a success, never the leaf', async () => {
+    const pki = await makePki(T);
+    const r = await inspectAttestation(await makeDocument(pki, T), { at: T, roots: [pki.root.der] });
+    expect(r.ok).toBe(true);
+    expect(certificateCacheSize()).toBe(4);
+    // a second document of the same instance with a new leaf: the cache does not grow
+    const leafKey = await newKey();
+    const leaf2 = await makeCertificate(defaultSpecs(T).leaf, leafKey, { key: pki.instance.key, name: pki.instance.name });
+    const pki2 = { ...pki, leaf: leaf2 };
+    const r2 = await inspectAttestation(await makeDocument(pki2, T), { at: T, roots: [pki.root.der] });
+    expect(r2.ok).toBe(true);
+    expect(certificateCacheSize()).toBe(4);
+  });
+
+  it('is not filled by a failed verification', async () => {
+    const pki = await makePki(T);
+    const d = await makeDocument(pki, T, { signature: (s) => s.map((b, i) => (i === 0 ? b ^ 1 : b)) });
+    const r = await inspectAttestation(d, { at: T, roots: [pki.root.der] });
+    expect(r.ok).toBe(false);
+    // the COSE signature is not part of the chain: the chain itself verified and may be cached
+    const forgedKey = await newKey();
+    const forged = await makeCertificate(defaultSpecs(T).zonal, pki.zonal.key, { key: forgedKey, name: pki.regional.name });
+    clearCertificateCache();
+    const d2 = await makeDocument(pki, T, { fields: (f) => setField(f, 'cabundle', cb.array([pki.root.der, pki.regional.der, forged.der, pki.instance.der].map((c) => cb.bytes(c)))) });
+    const r2 = await inspectAttestation(d2, { at: T, roots: [pki.root.der] });
+    expect(r2.errors.map((e) => e.code)).toEqual(['ATT_CERT_SIGNATURE_INVALID']);
+    expect(certificateCacheSize()).toBe(0);
+  });
+
+  it('a warm cache still rejects a bad leaf signature, a bad document signature and an expired leaf', async () => {
+    const pki = await makePki(T);
+    expect((await inspectAttestation(await makeDocument(pki, T), { at: T, roots: [pki.root.der] })).ok).toBe(true);
+    const forgedLeaf = await makeCertificate(defaultSpecs(T).leaf, pki.leaf.key, { key: await newKey(), name: pki.instance.name });
+    const badLeaf = await makeDocument({ ...pki, leaf: forgedLeaf }, T);
+    expect((await inspectAttestation(badLeaf, { at: T, roots: [pki.root.der] })).errors.map((e) => e.code)).toEqual(['ATT_CERT_SIGNATURE_INVALID']);
+    const badSig = await makeDocument(pki, T, { signer: await newKey() });
+    expect((await inspectAttestation(badSig, { at: T, roots: [pki.root.der] })).errors.map((e) => e.code)).toEqual(['ATT_SIGNATURE_INVALID']);
+    const expired = await makeDocument(pki, T);
+    expect((await inspectAttestation(expired, { at: T + 3 * 3_600_000, roots: [pki.root.der] })).errors.map((e) => e.code)).toEqual(['ATT_CERT_VALIDITY']);
+  });
+
+  it('re-checks the validity of cached intermediates at each verification time', async () => {
+    const pki = await makePki(T);
+    const d = await makeDocument(pki, T);
+    expect((await inspectAttestation(d, { at: T, roots: [pki.root.der] })).ok).toBe(true);
+    // the zonal certificate expires 3 days after T; the leaf after 2 h — check the zonal message names it
+    const r = await inspectAttestation(d, { at: T + 4 * 86_400_000, roots: [pki.root.der] });
+    expect(r.errors[0]!.code).toBe('ATT_CERT_VALIDITY');
+    expect(r.errors[0]!.message).toContain('cabundle[2]');
+  });
+
+  it('a cached link does not vouch for the same certificate under another root of the same name', async () => {
+    const a = await makePki(T);
+    const b = await makePki(T); // same names, other keys
+    expect((await inspectAttestation(await makeDocument(a, T), { at: T, roots: [a.root.der] })).ok).toBe(true);
+    // b's root in front of a's (cached) regional: names match, the signature does not
+    const mixed = await makeDocument(a, T, { fields: (f) => setField(f, 'cabundle', cb.array([b.root.der, a.regional.der, a.zonal.der, a.instance.der].map((c) => cb.bytes(c)))) });
+    const r = await inspectAttestation(mixed, { at: T, roots: [a.root.der, b.root.der] });
+    expect(r.errors.map((e) => e.code)).toEqual(['ATT_CERT_SIGNATURE_INVALID']);
+  });
+
+  it('cache: false leaves the cache alone', async () => {
+    const pki = await makePki(T);
+    expect((await inspectAttestation(await makeDocument(pki, T), { at: T, roots: [pki.root.der], cache: false })).ok).toBe(true);
+    expect(certificateCacheSize()).toBe(0);
+  });
+});
