@@ -10,7 +10,7 @@
  * changed meanwhile. A signature section that was not the last one (no AWS tool writes that) moves to the end;
  * PCRs do not depend on section positions. Node only.
  */
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, statSync, writeSync } from 'node:fs';
 import { crc32, crc32Combine, initCore } from '../core/index.js';
 import { EifError } from '../errors.js';
 import { CRC_OFFSET, EIF_HEADER_SIZE, MAX_NUM_SECTIONS, SECTION_HEADER_SIZE, SectionType, encodeEifHeader, encodeSectionHeader } from '../eif/header.js';
@@ -19,7 +19,7 @@ import { measurementsFromInner, sectionRoles } from '../eif/measure.js';
 import type { Measurements } from '../eif/pcr.js';
 import { fromHex } from '../util/hex.js';
 import type { EifSigner } from '../signing/signer.js';
-import { openAtomic } from './atomic.js';
+import { checkOutputPath, openAtomic } from './atomic.js';
 import { fileSource, openInput } from './file-source.js';
 import { HashPipeline, PARALLEL_THRESHOLD } from './hash-pipeline.js';
 
@@ -59,7 +59,10 @@ export async function signEifFile(o: SignEifFileOptions): Promise<SignEifFileRes
     const roles = sectionRoles(kept);
     const measured = kept.reduce((n, s, i) => n + (roles[i] ? s.size : 0), 0);
 
+    checkOutputPath(target, []);
+    const keepMode = existsSync(target) ? statSync(target).mode & 0o7777 : undefined;
     out = openAtomic(target);
+    if (keepMode !== undefined) fchmodSync(out.fd, keepMode); // re-signing in place keeps the file's permissions
     writeSync(out.fd, new Uint8Array(EIF_HEADER_SIZE), 0, EIF_HEADER_SIZE, 0); // placeholder; real header last
     pipeline = new HashPipeline({ parallel: o.parallel ?? measured >= PARALLEL_THRESHOLD, outFd: out.fd, outPosition: EIF_HEADER_SIZE });
     const offsets: number[] = [];

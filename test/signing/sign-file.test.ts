@@ -3,7 +3,7 @@
  * table and CRC, and is atomic — a failure leaves the input byte-for-byte intact and no file behind.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/eif.js';
 import { REPO_ROOT, describeShared, readShared } from '../helpers/shared.js';
@@ -139,6 +139,15 @@ describe.skipIf(!HAVE_OPENSSL)('signEifFile', () => {
     const sig = await inspectSignatureSection(after.signatureBytes!, fromHex(after.measurements.PCR0));
     expect([sig.signatureValid, sig.payloadMatches, sig.algorithm]).toEqual([true, true, 'ES256']);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('signing in place keeps the file mode; a missing output folder is OUTPUT_DIR_MISSING', async () => {
+    const p = join(dir, 'mode.eif');
+    writeFileSync(p, unsigned);
+    chmodSync(p, 0o600);
+    await signEifFile({ eifPath: p, signer: signerA });
+    expect(statSync(p).mode & 0o777).toBe(0o600);
+    await expect(signEifFile({ eifPath: p, output: join(dir, 'no', 'such', 'x.eif'), signer: signerA })).rejects.toMatchObject({ code: 'OUTPUT_DIR_MISSING' });
   });
 
   it('a signature that was not the last section is replaced at the end; later sections move up', async () => {
