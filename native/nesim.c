@@ -637,6 +637,20 @@ __attribute__((destructor)) static void fini(void) {
   static unsigned char now_open[MAXFD];
   scan_fds(now_open);
   for (int i = 3; i < MAXFD; i++) other += now_open[i] && !inherited[i];
+  unsigned ht = 0; /* real hugetlb mappings still present (VmFlags "ht") */
+  int sfd = R.open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+  if (sfd >= 0) {
+    static char sb[1 << 20];
+    ssize_t n = 0, r;
+    while (n < (ssize_t)sizeof sb - 1 && (r = read(sfd, sb + n, sizeof sb - 1 - (size_t)n)) > 0) n += r;
+    R.close(sfd);
+    sb[n] = 0;
+    for (char *q = sb; (q = strstr(q, "VmFlags:")); q++) {
+      char *e = strchr(q, '\n'), *h = strstr(q, " ht");
+      if (h && (!e || h < e) && (h[3] == ' ' || h[3] == '\n')) ht++;
+    }
+  }
+  huge += ht;
   rlog("{\"ev\":\"exit\",\"pid\":%d,\"deviceFds\":%u,\"enclaveFds\":%u,\"vsockFds\":%u,\"hugeMappings\":%u,\"hugeBytes\":%llu,\"openFds\":%u}",
        getpid(), dev, enc, vs, huge, (unsigned long long)hbytes, other);
 }

@@ -69,6 +69,25 @@ suite('helper under the driver simulator', () => {
     expect(leakFree(s.exits())).toBe(true);
   });
 
+  const realFree = (() => {
+    try {
+      return Number(readFileSync('/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages', 'utf8'));
+    } catch {
+      return 0;
+    }
+  })();
+  it.skipIf(realFree < 40)('uses real hugetlb pages when the host has 40 free (the simulator checks them via smaps)', async () => {
+    const s = sim({ hugepages: 'real' });
+    const { path, bytes } = eifFile(s, 5 * MIB + 1);
+    const dump = join(s.dir, 'dump.bin');
+    const h = await s.with({ NESIM_DUMP: dump, NESIM_DUMP_LEN: String(bytes.length) }, () => launchWithHelper(s.env(), args(s, path)));
+    expect(h.ready.regionsMiB).toEqual(Array(32).fill(2));
+    expect(readFileSync(dump).equals(bytes)).toBe(true);
+    h.terminate();
+    await h.finished;
+    expect(leakFree(s.exits())).toBe(true);
+  });
+
   it('places the EIF across regions of different sizes (32 MiB first, then 2 MiB), largest first', async () => {
     const s = sim({ hugepages: { '32M': 1, '2M': 64 } });
     const { path, bytes } = eifFile(s, 30 * MIB + 7);

@@ -17,8 +17,8 @@ export const CONFORMANCE = join(NATIVE_OUT, 'ne_conformance');
 export const HAVE_NATIVE = existsSync(HELPER) && existsSync(SIM) && existsSync(CONFORMANCE);
 
 export interface SimOptions {
-  /** Emulated hugepages, e.g. "2M:64" (also written to the fake sysfs). */
-  hugepages?: Record<string, number>;
+  /** Emulated hugepages per size, e.g. { '2M': 64 } (also written to the fake sysfs); 'real' = the host's. */
+  hugepages?: Record<string, number> | 'real';
   pool?: string;
   scenario?: 'ok' | 'silent' | 'wrong' | 'close' | 'exit';
   sim?: Record<string, string>;
@@ -62,7 +62,7 @@ export class SimEnv {
   }
 
   private hugepageSpec(): Record<string, number> {
-    return this.opts.hugepages ?? { '2M': 64 };
+    return this.opts.hugepages === 'real' ? {} : this.opts.hugepages ?? { '2M': 64 };
   }
 
   private writeSysfs(): void {
@@ -90,7 +90,7 @@ export class SimEnv {
       NESIM_STATE_DIR: this.simState,
       NESIM_NS: this.ns,
       NESIM_REPORT: this.report,
-      NESIM_HUGEPAGES: Object.entries(this.hugepageSpec()).map(([s, n]) => `${s}:${n}`).join(','),
+      NESIM_HUGEPAGES: Object.entries(this.hugepageSpec()).map(([s, n]) => `${s}:${n}`).join(','), // '' = real
       NESIM_POOL: this.opts.pool ?? '1-3,5-7',
       NESIM_SCENARIO: this.opts.scenario ?? 'ok',
       ...(this.opts.sim ?? {}),
