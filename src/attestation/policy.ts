@@ -20,7 +20,6 @@ export interface EifMeasurements {
   readonly PCR2: string;
   /** Present for signed images. */
   readonly PCR8?: string;
-  readonly [other: string]: unknown;
 }
 
 /** Expected PCR values: index (0..31, number or numeric string) → hex string or bytes. */

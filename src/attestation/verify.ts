@@ -8,6 +8,7 @@
  * be decoded — also when `ok` is false, so callers must check `ok` before trusting it. Browser-safe: bytes in,
  * clock and trust anchors injectable, ECDSA through WebCrypto.
  */
+import { measureEifBytes } from '../eif/inspect.js';
 import { ES384 } from '../signing/algorithms.js';
 import { ecdsaVerify } from '../cose/verify.js';
 import { sigStructure1 } from '../cose/sign1-encode.js';
@@ -29,7 +30,7 @@ export interface InspectOptions {
 }
 
 export interface VerifyOptions extends InspectOptions, AttestationPolicy {
-  /** How to measure `eif` when it is given as bytes (default: the EIF reader of src/eif). */
+  /** How to measure `eif` when it is given as bytes (default: measureEifBytes of src/eif/inspect.ts). */
   readonly measureEif?: EifMeasurer;
 }
 
@@ -41,12 +42,8 @@ export interface AttestationResult {
   readonly document: AttestationDocument | null;
 }
 
-let defaultMeasurer: EifMeasurer | undefined;
-
-/** Install the function that measures EIF bytes for the `eif` option (the EIF reader registers itself). */
-export function setEifMeasurer(measure: EifMeasurer | undefined): void {
-  defaultMeasurer = measure;
-}
+/** EIF bytes → PCR0/1/2 (+PCR8 when signed), through the browser-safe EIF reader (src/eif/inspect.ts). */
+const defaultMeasurer: EifMeasurer = (eif) => measureEifBytes(eif);
 
 function verificationTime(at: Date | number | undefined): number {
   const t = at === undefined ? Date.now() : at instanceof Date ? at.getTime() : at;

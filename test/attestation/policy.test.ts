@@ -5,7 +5,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseDuration, parsePolicyJson, verifyAttestation, type VerifyOptions } from '../../src/attestation/index.js';
-import { toHex } from '../../src/util/hex.js';
+import { fromHex, toHex } from '../../src/util/hex.js';
+import { describeShared, readShared } from '../helpers/shared.js';
 import { defaultPcrs, makeDocument, makePki, type DocumentOptions, type Pki } from './helpers/generator.js';
 
 const T = Date.UTC(2026, 8, 21, 12, 0, 0);
@@ -255,5 +256,30 @@ describe('policy JSON and durations', () => {
     expect(parseDuration('2d')).toBe(172_800_000);
     expect(() => parseDuration('5 minutes')).toThrow();
     expect(() => parseDuration('-1s')).toThrow();
+  });
+});
+
+describeShared('EIF bytes through the EIF reader (shared synthetic EIFs)', () => {
+  const expected = (): Record<string, { measurements: Record<string, string> }> =>
+    JSON.parse(new TextDecoder().decode(readShared('eif', 'synthetic', 'expected.json')));
+
+  it('a signed EIF sets PCR0/1/2 and PCR8; an unsigned one PCR0/1/2 only', async () => {
+    const m = expected()['synthetic/min-signed.eif']!.measurements;
+    const asPcrs = new Map(defaultPcrs());
+    for (const [k, v] of Object.entries(m)) asPcrs.set(Number(k.slice(3)), fromHex(v));
+    const d = await doc({ pcrs: asPcrs });
+    expect(await codes(d, { eif: readShared('eif', 'synthetic', 'min-signed.eif') })).toEqual([]);
+    expect(await codes(d, { eif: readShared('eif', 'synthetic', 'min-unsigned.eif') })).toEqual([]);
+    // the document of another image fails
+    expect(await codes(plain, { eif: readShared('eif', 'synthetic', 'min-signed.eif') })).toEqual([
+      'ATT_PCR_MISMATCH',
+      'ATT_PCR_MISMATCH',
+      'ATT_PCR_MISMATCH',
+      'ATT_PCR_MISMATCH',
+    ]);
+  });
+
+  it('bytes that are not an EIF → ATT_EIF_UNREADABLE', async () => {
+    expect(await codes(plain, { eif: new Uint8Array(600) })).toEqual(['ATT_EIF_UNREADABLE']);
   });
 });
