@@ -59,10 +59,11 @@ function mutate(src: Uint8Array, rnd: () => number): { bytes: Uint8Array; what: 
     }
     case 4: {
       const n = 1 + r(16);
-      const out = new Uint8Array(Math.max(0, src.length - n));
+      const end = Math.min(src.length, pos + n);
+      const out = new Uint8Array(src.length - (end - pos));
       out.set(src.subarray(0, pos));
-      out.set(src.subarray(Math.min(src.length, pos + n)).subarray(0, out.length - pos), pos);
-      return { bytes: out, what: `delete ${n} at ${pos}` };
+      out.set(src.subarray(end), pos);
+      return { bytes: out, what: `delete ${end - pos} at ${pos}` };
     }
     default: {
       const piece = src.subarray(pos, pos + 1 + r(64));
