@@ -185,6 +185,20 @@ static int inject(int op) {
 
 /* ------------------------------------------------------------------------------------------------ pool state */
 
+/* The driver releases an enclave when its fd's last holder dies, before anyone reaps it: zombies count as dead. */
+static int pid_live(int pid) {
+  if (kill(pid, 0) != 0 && errno != EPERM) return 0;
+  char p[64], buf[512];
+  snprintf(p, sizeof p, "/proc/%d/stat", pid);
+  int fd = R.open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  R.close(fd);
+  buf[n > 0 ? n : 0] = 0;
+  char *close_paren = strrchr(buf, ')');
+  return !(close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z');
+}
+
 static int lock_state(struct entry *es, unsigned *n) {
   *n = 0;
   if (!state_dir) return -1;
@@ -199,7 +213,7 @@ static int lock_state(struct entry *es, unsigned *n) {
   for (char *line = buf; *line && *n < MAXENTRIES;) {
     struct entry e;
     unsigned long long uid, cid, cores;
-    if (sscanf(line, "%d %llx %llu %llx", &e.pid, &uid, &cid, &cores) == 4 && (kill(e.pid, 0) == 0 || errno == EPERM)) {
+    if (sscanf(line, "%d %llx %llu %llx", &e.pid, &uid, &cid, &cores) == 4 && pid_live(e.pid)) {
       e.uid = uid; e.cid = cid; e.cores = cores;
       es[(*n)++] = e;
     }

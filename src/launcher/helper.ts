@@ -168,8 +168,18 @@ export function launchWithHelper(
     const timer = setTimeout(() => {
       if (settled) return;
       killAll();
-      done(new EifError('HELPER_UNRESPONSIVE', `the launcher helper gave no result within ${Math.round((a.timeoutMs + grace) / 1000)} s and was killed`));
+      failAfterExit(new EifError('HELPER_UNRESPONSIVE', `the launcher helper gave no result within ${Math.round((a.timeoutMs + grace) / 1000)} s and was killed`));
     }, a.timeoutMs + grace);
+
+    // Report once the helper has exited (so everything is released); kill it if it lingers more than 5 s.
+    const failAfterExit = (err: EifError): void => {
+      if (pendingError) return;
+      pendingError = err;
+      setTimeout(() => {
+        killAll();
+        done(pendingError);
+      }, 5000).unref();
+    };
 
     const done = (err?: EifError, ready?: ReadyInfo): void => {
       if (settled) return;
@@ -231,12 +241,7 @@ export function launchWithHelper(
             done(undefined, { ...started!, pid: Number(ev.pid), regionsMiB });
             break;
           case 'error':
-            // Report once the helper has released everything and exited (bounded: it is killed after 5 s).
-            pendingError = errorFromEvent(ev, env.device);
-            setTimeout(() => {
-              killAll();
-              done(pendingError);
-            }, 5000).unref();
+            failAfterExit(errorFromEvent(ev, env.device));
             break;
           case 'exited':
           case 'terminated':

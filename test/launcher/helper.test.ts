@@ -205,6 +205,17 @@ suite('helper under the driver simulator', () => {
     await all.finished;
   });
 
+  it('SIGTERM to a detached enclave process terminates the enclave and cleans up', async () => {
+    const s = sim();
+    const { path } = eifFile(s, 4096);
+    const h = await s.with({}, () => launchWithHelper(s.env(), args(s, path, { detach: true })));
+    process.kill(h.ready.pid, 'SIGTERM');
+    await waitFor(() => !pidAlive(h.ready.pid), 3000, 'helper exit');
+    expect(readdirSync(s.stateDir)).toEqual(['heartbeat.lock']);
+    expect(s.simSlots()).toEqual([]);
+    expect(leakFree(s.exits())).toBe(true);
+  });
+
   it('an exhausted pool surfaces as NE_ERR_NO_CPUS_AVAIL_IN_POOL from the second enclave', async () => {
     const s = sim({ pool: '1,5' });
     const { path } = eifFile(s, 4096);
@@ -237,6 +248,16 @@ suite('helper under the driver simulator', () => {
       expect(e.message).toMatch(/SIGSEGV/);
       expect(Date.now() - t0).toBeLessThan(5000);
     }
+  });
+
+  it('a hung helper is killed and reported after the heartbeat timeout plus grace', async () => {
+    const s = sim();
+    const { path } = eifFile(s, 4096);
+    const t0 = Date.now();
+    const e = await launchError(s, args(s, path, { timeoutMs: 500, graceMs: 500 }), { NESIM_HANG: 'start' });
+    expect(e.code).toBe('HELPER_UNRESPONSIVE');
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(s.simSlots()).toEqual([]); // the killed process's slot is not counted as live
   });
 
   it('a helper killed with SIGKILL during boot is reported within a second', async () => {

@@ -150,11 +150,13 @@ export class SimEnv {
     return this.reportLines().filter((l) => l.ev === 'exit');
   }
 
-  /** Live enclave slots in the simulator's cross-process pool state. */
+  /** Live enclave slots in the simulator's cross-process pool state (entries of dead processes do not count). */
   simSlots(): string[] {
     const p = join(this.simState, 'slots');
     if (!existsSync(p)) return [];
-    return readFileSync(p, 'utf8').split('\n').filter((l) => l.trim());
+    return readFileSync(p, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() && pidAlive(Number(l.split(' ')[0]))); // the simulator's own liveness rule
   }
 
   /** Kill any helper a failed test left running (its record names the pid), then remove the folder. */
