@@ -1,14 +1,20 @@
 /**
  * Pre-flight checks before any device call (ne-device.md §3, the top-10 table of §3.5): EIF validity (via the
  * EIF reader), memory sizing, hugepages free on the CPU pool's NUMA node, the CPU pool versus the request, the
- * CID, and the device node itself. Every check runs; all findings are returned together.
+ * CID, and the device node itself. Every check runs and all findings are returned together; only the full read
+ * of the image (CRC, signature, measurements) is skipped when a cheaper check already failed.
  */
-import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { initCore } from '../core/index.js';
 import { EifError, isEifError } from '../errors.js';
 import type { Measurements } from '../eif/pcr.js';
+import { SectionType } from '../eif/header.js';
+import { readLayout } from '../eif/layout.js';
 import { describeEif } from '../node/describe.js';
+import { fileSource, openInput } from '../node/file-source.js';
+import { parseCertificatePem } from '../signing/certificate.js';
+import { decodeSignatureSection } from '../signing/section.js';
 import type { LauncherEnv } from './env.js';
 import { deviceOpenMessage } from './ne-errors.js';
 import { MIB, cidProblem, heartbeatTimeoutMs, minimumMemoryMiB, parseCpuList, planHugepages, requestedBytes } from './sizing.js';
@@ -121,8 +127,11 @@ function fmtSize(bytes: number): string {
   return bytes >= 1024 * MIB ? `${bytes / (1024 * MIB)} GiB` : `${bytes / MIB} MiB`;
 }
 
-/** Check the EIF: structure, CRC, signature and its certificate's validity period. */
-async function checkEif(path: string, now: Date, out: Finding[]): Promise<EifFacts | undefined> {
+/**
+ * Cheap EIF checks (header and section table, the signing certificate's validity period): bounded time whatever
+ * the image size, so a launch with any fatal finding fails within a second.
+ */
+async function checkEifStructure(path: string, now: Date, out: Finding[]): Promise<number | undefined> {
   let size: number;
   try {
     const st = statSync(path);
@@ -135,29 +144,47 @@ async function checkEif(path: string, now: Date, out: Finding[]): Promise<EifFac
     out.push({ severity: 'fatal', code: 'EIF_NOT_FOUND', message: `cannot read ${path}: ${(e as Error).message}` });
     return undefined;
   }
+  let fd: number | undefined;
+  try {
+    const input = openInput(path, 'EIF file');
+    fd = input.fd;
+    const src = fileSource(input.fd, input.size);
+    const layout = await readLayout(src);
+    const sig = layout.sections.find((x) => x.type === SectionType.Signature);
+    if (sig) {
+      const cert = parseCertificatePem(decodeSignatureSection(src.read(sig.dataOffset, sig.size) as Uint8Array).certificatePem);
+      if (cert.notAfter.getTime() < now.getTime()) {
+        out.push({ severity: 'fatal', code: 'EIF_CERT_EXPIRED', message: `the EIF's signing certificate expired on ${cert.notAfter.toISOString()}: the enclave would not boot (no heartbeat, nitro-cli issue #243); re-sign the EIF with a valid certificate` });
+      } else if (cert.notBefore.getTime() > now.getTime()) {
+        out.push({ severity: 'fatal', code: 'EIF_CERT_NOT_YET_VALID', message: `the EIF's signing certificate is valid only from ${cert.notBefore.toISOString()}: check the host clock or re-sign` });
+      }
+    }
+  } catch (e) {
+    if (!isEifError(e)) throw e;
+    out.push({ severity: 'fatal', code: 'EIF_INVALID', message: `${path} is not a valid EIF (${e.code}: ${e.message})` });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return size;
+}
+
+/** The full read: CRC over the whole file, COSE signature, measurements (for describe-enclaves). */
+async function checkEifContents(path: string, size: number, out: Finding[]): Promise<EifFacts> {
   try {
     await initCore();
     const d = await describeEif(path);
     if (!d.inspection.checkCrc) {
       out.push({ severity: 'fatal', code: 'EIF_BAD_CRC', message: `${path} fails its CRC check (stored 0x${d.inspection.storedCrc.toString(16)}, computed 0x${d.inspection.computedCrc.toString(16)}): the file is damaged; rebuild or re-download it` });
     }
-    const sig = d.signature;
-    if (sig && sig.notAfter.getTime() < now.getTime()) {
-      out.push({ severity: 'fatal', code: 'EIF_CERT_EXPIRED', message: `the EIF's signing certificate expired on ${sig.notAfter.toISOString()}: the enclave would not boot (no heartbeat, nitro-cli issue #243); re-sign the EIF with a valid certificate` });
-    } else if (sig && sig.notBefore.getTime() > now.getTime()) {
-      out.push({ severity: 'fatal', code: 'EIF_CERT_NOT_YET_VALID', message: `the EIF's signing certificate is valid only from ${sig.notBefore.toISOString()}: check the host clock or re-sign` });
-    }
-    if (sig && !sig.payloadMatches) {
+    if (d.signature && !d.signature.payloadMatches) {
       out.push({ severity: 'warning', code: 'EIF_SIGNATURE_MISMATCH', message: 'the EIF\'s signature was made for a different PCR0 (SignatureCheck false)' });
     }
     for (const w of d.warnings) out.push({ severity: 'warning', code: 'EIF_WARNING', message: w });
     return { size, measurements: d.inspection.measurements };
   } catch (e) {
-    if (isEifError(e)) {
-      out.push({ severity: 'fatal', code: 'EIF_INVALID', message: `${path} is not a valid EIF (${e.code}: ${e.message})` });
-      return { size };
-    }
-    throw e;
+    if (!isEifError(e)) throw e;
+    out.push({ severity: 'fatal', code: 'EIF_INVALID', message: `${path} is not a valid EIF (${e.code}: ${e.message})` });
+    return { size };
   }
 }
 
@@ -247,7 +274,8 @@ function checkHugepages(env: LauncherEnv, needBytes: number, pool: number[] | un
 /** Run every pre-flight check. Never touches the device beyond an access() check. */
 export async function preflight(env: LauncherEnv, req: LaunchRequest, now: Date = new Date()): Promise<PreflightResult> {
   const findings: Finding[] = [];
-  const eif = await checkEif(req.eifPath, now, findings);
+  const eifSize = await checkEifStructure(req.eifPath, now, findings);
+  let eif: EifFacts | undefined = eifSize === undefined ? undefined : { size: eifSize };
 
   if (!Number.isSafeInteger(req.memoryMiB) || req.memoryMiB <= 0) {
     findings.push({ severity: 'fatal', code: 'MEMORY_TOO_SMALL', message: `--memory must be a positive number of MiB${eif ? `; this EIF needs at least ${minimumMemoryMiB(eif.size)} MiB` : ''}` });
@@ -271,6 +299,10 @@ export async function preflight(env: LauncherEnv, req: LaunchRequest, now: Date 
   const pool = checkCpus(env, req, deviceMissing, findings);
   const needBytes = requestedBytes(Number.isSafeInteger(req.memoryMiB) && req.memoryMiB > 0 ? req.memoryMiB : 64);
   const plannedRegions = checkHugepages(env, needBytes, pool, findings);
+
+  // The full read (CRC, signature, measurements) takes time proportional to the image: only when all else passed.
+  if (eif && !findings.some((f) => f.severity === 'fatal')) eif = await checkEifContents(req.eifPath, eif.size, findings);
+  else if (eif) findings.push({ severity: 'info', code: 'EIF_NOT_HASHED', message: 'the EIF\'s CRC and signature were not checked because of the errors above' });
 
   const memBytes = plannedRegions ? plannedRegions.reduce((a, b) => a + b, 0) : needBytes;
   return {

@@ -55,6 +55,9 @@ describe('launch pre-flight', () => {
     expect(msg('CPU_POOL_TOO_SMALL')).toMatch(/8 CPUs requested but the enclave CPU pool has 6 \(\[1-3,5-7\]\)/);
     expect(msg('NE_DEVICE_MISSING')).toMatch(/this host has no Nitro Enclaves device/);
     expect(ms).toBeLessThan(1000);
+    // the full read of the image (time proportional to its size) is skipped once a cheap check failed
+    expect(codes(r, 'info')).toEqual(['EIF_NOT_HASHED']);
+    expect(r.eif!.measurements).toBeUndefined();
   });
 
   it('prints the memory minimum from the EIF size (4 ×)', async () => {
