@@ -141,7 +141,7 @@ export async function normalizePolicy(policy: AttestationPolicy, measure?: EifMe
   if (pcrs.length === 0 && !nonce && !userData && !publicKey && maxAgeMs === undefined) {
     throw new AttestationFailure(
       'ATT_POLICY_EMPTY',
-      'the policy checks nothing: give expected PCRs, an EIF, a nonce, user data, a public key or a maximum age (use inspectAttestation for authenticity alone)',
+      'the policy checks nothing: give expected PCRs, an EIF, a nonce, user data, a public key or a maximum age (for authenticity alone use inspectAttestation or `eif attest inspect`)',
     );
   }
   return { pcrs, nonce, userData, publicKey, maxAgeMs, allowDebug: policy.allowDebug === true, clockSkewMs: skew };

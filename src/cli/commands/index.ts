@@ -1,5 +1,6 @@
 /** The command registry: one module per command (or command group). Keep alphabetical. */
 import type { CommandModule } from 'yargs';
+import { attestCommand } from './attest.js';
 import { buildCommand } from './build.js';
 import { demoCommand } from './demo.js';
 import { describeCommand, describeEifCommand } from './describe.js';
@@ -9,6 +10,7 @@ import { signCommand } from './sign.js';
 import { verifyCommand } from './verify.js';
 
 export const commands: CommandModule<any, any>[] = [
+  attestCommand,
   buildCommand,
   demoCommand,
   describeCommand,
