@@ -36,10 +36,9 @@ export type Arch = 'x86_64' | 'aarch64';
 export const BUILD_TOOL = 'eifkit';
 export const BUILD_TOOL_VERSION = '0.1.0';
 
-/** Produces the signature section for a PCR0 (implemented in src/signing; see docs/signing.md). */
-export interface EifSigner {
-  signatureSection(pcr0: Uint8Array): Promise<{ data: Uint8Array; pcr8: string }>;
-}
+/** Produces the signature section for a PCR0 (src/signing/signer.ts; docs/signing.md). */
+import type { EifSigner } from '../signing/signer.js';
+export type { EifSigner };
 
 /** Metadata-related build options, with eif_build's flag names in comments (§5.2, §6.1). */
 export interface MetadataOptions {

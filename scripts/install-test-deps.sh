@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# System packages the test suite uses beyond Node: Chromium (browser tests), a C compiler and make (the native
+# launcher helper), openssl (signing cross-checks, the EIF bench). Debian/Ubuntu, as root; elsewhere it says what
+# is missing and exits 0 — those tests then skip with a message (or, for the C helper, report it missing).
+set -u
+need=()
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "install-test-deps: all present"
+  exit 0
+fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "install-test-deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null && exit 0
+  echo "install-test-deps: apt-get failed; the tests that need ${need[*]} will skip or fail" >&2
+  exit 0
+fi
+echo "install-test-deps: missing ${need[*]} (install them with your package manager); related tests will skip" >&2
+exit 0
