@@ -132,8 +132,9 @@ suite('eif run / describe-enclaves / console / terminate-enclave', () => {
     const r = cli(['run', '--eif-path', eifPath, '--cpu-count', '8', '--memory', '16', '--enclave-cid', '3'], { EIF_NE_DEVICE: join(s.dir, 'absent') });
     const ms = Date.now() - t0;
     expect(r.status).toBe(1);
-    const lines = r.stderr.trim().split('\n');
+    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('eif: error'));
     expect(lines.map((l) => /^eif: error (\w+):/.exec(l)?.[1])).toEqual(['MEMORY_TOO_SMALL', 'CID_INVALID', 'NE_DEVICE_MISSING', 'CPU_POOL_TOO_SMALL']);
+    expect(r.stderr).toMatch(/^eif: note EIF_NOT_HASHED: /m);
     expect(r.stdout).toBe('');
     expect(ms).toBeLessThan(5000); // process start included; the checks themselves are bounded in preflight.test.ts
   });
