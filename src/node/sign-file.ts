@@ -68,13 +68,13 @@ export async function signEifFile(o: SignEifFileOptions): Promise<SignEifFileRes
     const offsets: number[] = [];
     const sizes: number[] = [];
     let pos = EIF_HEADER_SIZE;
-    kept.forEach((s, i) => {
+    for (const [i, s] of kept.entries()) {
       offsets.push(pos);
       sizes.push(s.size);
       pos += SECTION_HEADER_SIZE + s.size;
-      pipeline!.push(encodeSectionHeader(s.type, s.size), 0);
-      pipeline!.pushFile(input.fd, s.dataOffset, s.size, roles[i]!, `section ${s.index} of ${o.eifPath}`);
-    });
+      pipeline.push(encodeSectionHeader(s.type, s.size), 0);
+      await pipeline.pushFile(input.fd, s.dataOffset, s.size, roles[i]!, `section ${s.index} of ${o.eifPath}`);
+    }
     const inner = await pipeline.finishHashing();
     const unsigned = measurementsFromInner(inner.a, inner.fork, inner.b);
 

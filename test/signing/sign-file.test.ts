@@ -178,6 +178,25 @@ describe.skipIf(!HAVE_OPENSSL)('signEifFile', () => {
     expect(toHex(new Uint8Array(readFileSync(p2)))).toBe(toHex(new Uint8Array(readFileSync(p1))));
   });
 
+  it('sections larger than the pipeline\'s yield interval are copied in order (regression: un-awaited pushFile)', async () => {
+    // 40 MiB ramdisk: the pipeline yields to the event loop every 16 MiB, so an un-awaited section copy would
+    // interleave with the next section and corrupt the file.
+    const big = new Uint8Array(40 << 20);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i >> 12) & 0xff;
+    const built = await buildEifBytes({ kernel: bytes(5000, 7), cmdline: 'x', ramdisks: [bytes(3000, 11), big, bytes(9, 3)], buildTime: '2024-01-01T00:00:00+00:00' });
+    const replay = await signerA.signatureSection(new Uint8Array(48));
+    const fixed: EifSigner = { signatureSection: async () => replay };
+    for (const parallel of [false, true]) {
+      const p = join(dir, `big-${parallel}.eif`);
+      writeFileSync(p, built.eif);
+      const r = await signEifFile({ eifPath: p, signer: fixed, parallel });
+      const after = await inspectEifFile(p);
+      expect(after.checkCrc).toBe(true);
+      expect([r.measurements.PCR0, after.measurements.PCR1, after.measurements.PCR2]).toEqual([built.measurements.PCR0, built.measurements.PCR1, built.measurements.PCR2]);
+      expect(after.measurements.PCR0).toBe(built.measurements.PCR0);
+    }
+  });
+
   describe('failures leave the input intact and no output', () => {
     it('a signer failure while signing in place', async () => {
       const p = join(dir, 'fail-inplace.eif');
