@@ -6,14 +6,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { initCore } from '../../src/core/index.js';
 import { buildEif } from '../../src/node/builder.js';
 import { MIB } from '../../src/launcher/sizing.js';
 import { REPO_ROOT } from '../helpers/shared.js';
-import { HAVE_NATIVE, pidAlive, SimEnv, waitFor } from './simenv.js';
+import { describeNative, pidAlive, SimEnv, waitFor } from './simenv.js';
 
-const suite = HAVE_NATIVE ? describe : describe.skip;
 const BIN = join(REPO_ROOT, 'bin', 'eif.js');
 
 let s: SimEnv;
@@ -36,7 +35,7 @@ beforeAll(async () => {
 });
 afterAll(() => s.cleanup());
 
-suite('eif run / describe-enclaves / console / terminate-enclave', () => {
+describeNative('eif run / describe-enclaves / console / terminate-enclave', () => {
   it('runs an enclave and prints nitro-cli\'s run-enclave JSON', () => {
     const r = cli(['run', '--eif-path', eifPath, '--cpu-count', '2', '--memory', '64', '--debug-mode']);
     expect(r.stderr).toMatch(/^Start allocating memory\.\.\.$/m);

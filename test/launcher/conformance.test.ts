@@ -4,11 +4,10 @@
  * real driver; any difference is simulator drift.
  */
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { NE_ERRORS } from '../../src/launcher/ne-errors.js';
-import { CONFORMANCE, HAVE_NATIVE, HELPER, SIM } from './simenv.js';
+import { CONFORMANCE, describeNative, HELPER, SIM } from './simenv.js';
 
-const suite = HAVE_NATIVE ? describe : describe.skip;
 
 function run(mode: string, env: Record<string, string>): { out: string; status: number | null } {
   const r = spawnSync(CONFORMANCE, [mode], {
@@ -26,7 +25,7 @@ function run(mode: string, env: Record<string, string>): { out: string; status: 
   return { out: r.stdout + r.stderr, status: r.status };
 }
 
-suite('driver conformance (simulator)', () => {
+describeNative('driver conformance (simulator)', () => {
   const outputs: string[] = [];
 
   it.each([
@@ -50,7 +49,7 @@ suite('driver conformance (simulator)', () => {
   });
 });
 
-suite('helper ABI', () => {
+describeNative('helper ABI', () => {
   it('uses the ioctl numbers, struct sizes and NE_ERR names of ne-device.md §1', () => {
     const r = spawnSync(HELPER, ['abi'], { encoding: 'utf8' });
     const abi = JSON.parse(r.stdout) as Record<string, unknown>;

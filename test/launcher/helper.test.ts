@@ -6,16 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { EifError } from '../../src/errors.js';
 import { type HelperEvent, type HelperRunArgs, launchWithHelper } from '../../src/launcher/helper.js';
 import { NE_ERRORS } from '../../src/launcher/ne-errors.js';
 import { MIB, placeEif, planHugepages } from '../../src/launcher/sizing.js';
 import { terminateEnclave, describeEnclaves } from '../../src/launcher/launcher.js';
 import { formatEnclaveId } from '../../src/launcher/enclave-id.js';
-import { HAVE_NATIVE, leakFree, pidAlive, SimEnv, type SimOptions, waitFor } from './simenv.js';
+import { describeNative, leakFree, pidAlive, SimEnv, type SimOptions, waitFor } from './simenv.js';
 
-const suite = HAVE_NATIVE ? describe : describe.skip;
 const envs: SimEnv[] = [];
 afterEach(() => {
   while (envs.length) envs.pop()!.cleanup();
@@ -52,7 +51,7 @@ async function launchError(s: SimEnv, a: HelperRunArgs, extra: Record<string, st
   });
 }
 
-suite('helper under the driver simulator', () => {
+describeNative('helper under the driver simulator', () => {
   it('places the EIF byte-exactly at 8 MiB across 2 MiB regions', async () => {
     const s = sim({ hugepages: { '2M': 40 } });
     const { path, bytes } = eifFile(s, 10 * MIB + 12345);

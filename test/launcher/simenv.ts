@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { describe } from 'vitest';
 import { REPO_ROOT } from '../helpers/shared.js';
 import type { LauncherEnv } from '../../src/launcher/env.js';
 
@@ -15,6 +16,12 @@ export const HELPER = join(NATIVE_OUT, 'eif-nehelper');
 export const SIM = join(NATIVE_OUT, 'libnesim.so');
 export const CONFORMANCE = join(NATIVE_OUT, 'ne_conformance');
 export const HAVE_NATIVE = existsSync(HELPER) && existsSync(SIM) && existsSync(CONFORMANCE);
+
+/** `describe` when the native helper and simulator are built, else a skipped suite that says why. */
+export function describeNative(name: string, fn: () => void): void {
+  if (HAVE_NATIVE) describe(name, fn);
+  else describe.skip(`${name} (skipped: native/out not built — run \`make -C native\`, needs a C compiler)`, fn);
+}
 
 export interface SimOptions {
   /** Emulated hugepages per size, e.g. { '2M': 64 } (also written to the fake sysfs); 'real' = the host's. */
