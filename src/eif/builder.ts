@@ -7,7 +7,7 @@
  * small images. The streaming, two-core builder for files is src/node/builder.ts; both share the plan.
  */
 import { EifError } from '../errors.js';
-import { crc32, crc32Combine } from '../core/index.js';
+import { crc32, crc32Combine, initCore } from '../core/index.js';
 import {
   CRC_OFFSET,
   DEFAULT_CPUS,
@@ -188,6 +188,7 @@ export interface BuildResult {
 
 /** Build an EIF in memory (browsers, tests, small images). Byte-identical to the streaming Node builder. */
 export async function buildEifBytes(input: BuildBytesInput): Promise<BuildResult & { eif: Uint8Array }> {
+  await initCore();
   const arch = input.arch ?? 'x86_64';
   const cmd = cmdlineBytes(input.cmdline);
   const metadata = resolveMetadata(input, {

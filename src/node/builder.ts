@@ -9,6 +9,7 @@ import { basename } from 'node:path';
 import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { EifError } from '../errors.js';
 import { EIF_HEADER_SIZE } from '../eif/header.js';
+import { initCore } from '../core/index.js';
 import {
   type Arch,
   type BuildResult,
@@ -61,6 +62,7 @@ function readMetadataFile(path: string): Uint8Array {
 }
 
 export async function buildEif(o: BuildEifOptions): Promise<BuildFileResult> {
+  await initCore();
   if (o.ramdisks.length === 0) throw new EifError('NO_RAMDISK', 'at least one --ramdisk is required');
   const cmd = cmdlineBytes(o.cmdline);
   let customMetadata = o.customMetadata;

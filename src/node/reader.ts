@@ -4,7 +4,7 @@
  * Output shapes follow nitro-cli `describe-eif` (eif-format.md §6.3).
  */
 import { closeSync } from 'node:fs';
-import { crc32 } from '../core/index.js';
+import { crc32, initCore } from '../core/index.js';
 import { CRC_OFFSET, EIF_HEADER_SIZE, SECTION_HEADER_SIZE, SectionType } from '../eif/header.js';
 import { type EifLayout, isMeasured, readLayout } from '../eif/layout.js';
 import { measurementsFromInner, sectionRoles } from '../eif/measure.js';
@@ -45,6 +45,7 @@ export async function readEifLayout(path: string): Promise<EifLayout> {
 
 /** Structure, measurements, CRC and metadata of an EIF file, in one pass. Throws EifError on bad structure. */
 export async function inspectEifFile(path: string, opts: ReadOptions = {}): Promise<EifFileInspection> {
+  await initCore();
   const { fd, size } = openInput(path, 'EIF file');
   let pipeline: HashPipeline | undefined;
   try {
