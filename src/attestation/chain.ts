@@ -58,6 +58,8 @@ const CACHE_LIMIT = 256;
 interface CacheEntry {
   readonly cert: ParsedCertificate;
   readonly key: Promise<CryptoKey>;
+  /** The key itself once imported, so a link check can start synchronously. */
+  keyObject: CryptoKey | undefined;
   /** SHA-256 of each certificate whose key has verified this one's signature. */
   readonly verifiedUnder: Set<string>;
 }
@@ -89,15 +91,38 @@ export interface ChainCheck {
   readonly issues: AttestationIssue[];
   /** Every certificate that could be parsed, root first. */
   readonly certificates: CertificateSummary[];
-  /** The leaf's key, when the leaf parsed and is a P-384 EC key (imported even if the chain failed). */
-  readonly leafKey: Promise<CryptoKey> | undefined;
   /** The ECDSA link checks still running; resolves to the issues they found (empty when all verified). */
   readonly signatures: Promise<AttestationIssue[]>;
 }
 
+/** The leaf certificate, parsed, with the import of its key already started (so the COSE check starts early). */
+export interface LeafStart {
+  readonly der: Uint8Array;
+  /** Undefined when the leaf does not parse (the chain check reports why). */
+  readonly cert: ParsedCertificate | undefined;
+  /** The leaf's key when it is an uncompressed P-384 point; rejects if WebCrypto refuses the point. */
+  readonly key: Promise<CryptoKey> | undefined;
+}
+
+/** Parse the leaf and start importing its key. Never throws. */
+export function startLeaf(der: Uint8Array): LeafStart {
+  let cert: ParsedCertificate | undefined;
+  try {
+    cert = parseCertificate(der, LEAF_LABEL);
+  } catch {
+    return { der, cert: undefined, key: undefined };
+  }
+  if (!isP384Key(cert)) return { der, cert, key: undefined };
+  const key = importEcdsaPublicKey(cert.publicKey, ES384, 'raw');
+  key.catch(() => undefined); // the caller handles it; no unhandled rejection if it is never awaited
+  return { der, cert, key };
+}
+
+const LEAF_LABEL = 'certificate (leaf)';
+
 interface Link {
   readonly der: Uint8Array;
-  readonly hash: string;
+  hash: string;
   readonly label: string;
   cert?: ParsedCertificate;
   cached?: CacheEntry;
@@ -112,43 +137,40 @@ function summary(l: Link, role: CertificateSummary['role']): CertificateSummary 
     serial: toHex(c.serial),
     notBefore: new Date(c.notBefore).toISOString(),
     notAfter: new Date(c.notAfter).toISOString(),
-    sha256: l.hash,
+    sha256: l.hash || (l.hash = sha256Hex(l.der)),
   };
 }
 
 const NO_SIGNATURES: Promise<AttestationIssue[]> = Promise.resolve([]);
 
 /**
- * Check the chain `cabundle ‖ leaf` at time `at` (ms) against `anchors`. Structural checks run synchronously;
- * the ECDSA checks are started and returned as a promise so the caller can run them alongside the COSE check.
+ * Check the chain `cabundle ‖ leaf` at time `at` (ms) against `anchors`. The ECDSA link checks are started first
+ * (at once, on WebCrypto's worker threads) and returned as a promise; the structural checks then run here while
+ * they proceed.
  */
 export function checkChain(
   cabundle: readonly Uint8Array[],
-  leafDer: Uint8Array,
+  leaf: LeafStart,
   at: number,
   anchors: readonly TrustAnchor[],
   useCache = true,
 ): ChainCheck {
   const n = cabundle.length;
   const links: Link[] = cabundle.map((der, i) => ({ der, hash: sha256Hex(der), label: i === 0 ? 'cabundle[0] (root)' : `cabundle[${i}]` }));
-  links.push({ der: leafDer, hash: sha256Hex(leafDer), label: 'certificate (leaf)' });
-  const certificates: CertificateSummary[] = [];
+  links.push({ der: leaf.der, hash: '', label: LEAF_LABEL, cert: leaf.cert });
   const role = (i: number): CertificateSummary['role'] => (i === 0 ? 'root' : i === n ? 'leaf' : 'intermediate');
-  const parseAll = (): void => {
-    for (let i = 0; i < links.length; i++) {
-      const l = links[i]!;
-      try {
-        l.cached = i < n && useCache ? cache.get(l.hash) : undefined;
-        l.cert ??= l.cached?.cert ?? parseCertificate(l.der, l.label);
-        certificates.push(summary(l, role(i)));
-      } catch {
-        // summaries are best effort; the structural pass reports the problem
-      }
+  for (let i = 0; i < n; i++) {
+    const l = links[i]!;
+    l.cached = useCache ? cache.get(l.hash) : undefined;
+    try {
+      l.cert = l.cached?.cert ?? parseCertificate(l.der, l.label);
+    } catch {
+      // reported in order by the structural pass
     }
-  };
+  }
+  const summaries = (): CertificateSummary[] => links.filter((l) => l.cert).map((l) => summary(l, role(links.indexOf(l))));
 
   if (!anchors.some((a) => a.sha256 === links[0]!.hash)) {
-    parseAll();
     return {
       issues: [
         issue(
@@ -156,25 +178,19 @@ export function checkChain(
           `cabundle[0] is not a pinned root (its SHA-256 is ${links[0]!.hash}; pinned: ${anchors.map((a) => a.sha256.slice(0, 16) + '…').join(', ')})`,
         ),
       ],
-      certificates,
-      leafKey: undefined,
+      certificates: summaries(),
       signatures: NO_SIGNATURES,
     };
   }
 
-  parseAll();
-  let leafKey: Promise<CryptoKey> | undefined;
-  const leaf = links[n]!.cert;
-  if (leaf && isP384Key(leaf)) {
-    leafKey = importEcdsaPublicKey(leaf.publicKey, ES384, 'raw');
-    leafKey.catch(() => undefined); // handled by the caller; avoid an unhandled rejection if unused
-  }
+  const signatures = verifyLinks(links, n, useCache);
   try {
     for (let i = 0; i < links.length; i++) checkStructure(links, i, n, at);
   } catch (e) {
-    return { issues: [toIssue(e, 'ATT_CERT_MALFORMED')], certificates, leafKey, signatures: NO_SIGNATURES };
+    signatures.catch(() => undefined);
+    return { issues: [toIssue(e, 'ATT_CERT_MALFORMED')], certificates: summaries(), signatures: NO_SIGNATURES };
   }
-  return { issues: [], certificates, leafKey, signatures: verifyLinks(links, n, useCache) };
+  return { issues: [], certificates: summaries(), signatures };
 }
 
 function fail(code: ConstructorParameters<typeof AttestationFailure>[0], message: string): never {
@@ -241,39 +257,70 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Key of certificate `l`: from the cache when it is there, else imported. */
-function keyOf(l: Link): Promise<CryptoKey> {
-  return l.cached?.key ?? importEcdsaPublicKey(l.cert!.publicKey, ES384, 'raw');
+/** Start the ECDSA check of `child` with `parentKey` now when the key is at hand, else when it resolves. */
+function verifyWith(parentKey: CryptoKey | Promise<CryptoKey>, child: Link): Promise<boolean> {
+  let raw: Uint8Array;
+  try {
+    raw = certificateSignatureRaw(child.cert!, ES384.size, child.label);
+  } catch {
+    return Promise.resolve(false); // malformed: the structural pass reports it
+  }
+  const tbs = child.cert!.tbs;
+  return parentKey instanceof Promise ? parentKey.then((k) => ecdsaVerify(k, ES384, raw, tbs)) : ecdsaVerify(parentKey, ES384, raw, tbs);
 }
 
-/** Run every ECDSA link check not already proven by the cache, all at once. */
+/**
+ * Start every ECDSA link check not already proven by the cache, all at once (each as soon as its issuer key is
+ * available: immediately for cached issuers). On full success, remember the root and intermediates.
+ */
 async function verifyLinks(links: Link[], n: number, useCache: boolean): Promise<AttestationIssue[]> {
-  const keys = links.map((l, i) => (i < n ? keyOf(l) : undefined));
-  for (const k of keys) k?.catch(() => undefined);
-  const checks = links.map(async (l, i): Promise<AttestationIssue | undefined> => {
+  const keys: (Promise<CryptoKey> | undefined)[] = links.map((l, i) => {
+    if (i === n || !l.cert || !isP384Key(l.cert)) return undefined;
+    if (l.cached) return l.cached.key;
+    const k = importEcdsaPublicKey(l.cert.publicKey, ES384, 'raw');
+    k.catch(() => undefined);
+    return k;
+  });
+  const pending: (Promise<boolean> | undefined)[] = links.map((l, i) => {
     if (i === 0) return undefined;
     const parent = links[i - 1]!;
     if (l.cached?.verifiedUnder.has(parent.hash)) return undefined;
+    const key = parent.cached?.keyObject ?? keys[i - 1];
+    if (!key || !l.cert) return Promise.resolve(false);
+    const p = verifyWith(key, l);
+    p.catch(() => undefined);
+    return p;
+  });
+  const problems: AttestationIssue[] = [];
+  for (let i = 1; i < links.length; i++) {
+    const p = pending[i];
+    if (!p) continue;
     let ok: boolean;
     try {
-      const key = await keys[i - 1]!;
-      ok = await ecdsaVerify(key, ES384, certificateSignatureRaw(l.cert!, ES384.size, l.label), l.cert!.tbs);
+      ok = await p;
     } catch (e) {
-      return toIssue(e, 'ATT_CERT_MALFORMED');
+      problems.push(toIssue(e, 'ATT_CERT_MALFORMED'));
+      continue;
     }
-    if (!ok) return issue('ATT_CERT_SIGNATURE_INVALID', `${l.label} (${l.cert!.subjectText}): signature does not verify with the key of ${parent.label}`);
-    return undefined;
-  });
-  const results = await Promise.all(checks);
-  const problems = results.filter((r): r is AttestationIssue => r !== undefined);
+    const l = links[i]!;
+    if (!ok) {
+      problems.push(issue('ATT_CERT_SIGNATURE_INVALID', `${l.label} (${l.cert?.subjectText ?? '?'}): signature does not verify with the key of ${links[i - 1]!.label}`));
+    }
+  }
   if (problems.length === 0 && useCache) {
     // Every link verified: remember the root and intermediates (never the leaf) with the link that proved them.
     for (let i = 0; i < n; i++) {
       const l = links[i]!;
-      const entry = l.cached ?? cache.get(l.hash) ?? { cert: l.cert!, key: keys[i]!, verifiedUnder: new Set<string>() };
+      const entry = l.cached ?? cache.get(l.hash) ?? newEntry(l.cert!, keys[i]!);
       if (i > 0) entry.verifiedUnder.add(links[i - 1]!.hash);
       remember(l.hash, entry);
     }
   }
   return problems.slice(0, 1);
+}
+
+function newEntry(cert: ParsedCertificate, key: Promise<CryptoKey>): CacheEntry {
+  const entry: CacheEntry = { cert, key, keyObject: undefined, verifiedUnder: new Set<string>() };
+  key.then((k) => (entry.keyObject = k), () => undefined);
+  return entry;
 }
