@@ -311,7 +311,7 @@ async function verifyLinks(links: Link[], n: number, useCache: boolean): Promise
     // Every link verified: remember the root and intermediates (never the leaf) with the link that proved them.
     for (let i = 0; i < n; i++) {
       const l = links[i]!;
-      const entry = l.cached ?? cache.get(l.hash) ?? newEntry(l.cert!, keys[i]!);
+      const entry = l.cached ?? cache.get(l.hash) ?? newEntry(l, keys[i]!);
       if (i > 0) entry.verifiedUnder.add(links[i - 1]!.hash);
       remember(l.hash, entry);
     }
@@ -319,7 +319,9 @@ async function verifyLinks(links: Link[], n: number, useCache: boolean): Promise
   return problems.slice(0, 1);
 }
 
-function newEntry(cert: ParsedCertificate, key: Promise<CryptoKey>): CacheEntry {
+/** A cache entry owning a private copy of the DER, so it neither pins nor trusts the caller's buffer. */
+function newEntry(l: Link, key: Promise<CryptoKey>): CacheEntry {
+  const cert = parseCertificate(l.der.slice(), l.label);
   const entry: CacheEntry = { cert, key, keyObject: undefined, verifiedUnder: new Set<string>() };
   key.then((k) => (entry.keyObject = k), () => undefined);
   return entry;

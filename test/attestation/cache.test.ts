@@ -81,3 +81,15 @@ describe('verified-intermediate cache', () => {
     expect(certificateCacheSize()).toBe(0);
   });
 });
+
+describe('cache ownership', () => {
+  it('cached certificates do not alias the caller\'s buffer', async () => {
+    clearCertificateCache();
+    const pki = await makePki(T);
+    const d = await makeDocument(pki, T);
+    const buf = d.slice();
+    expect((await inspectAttestation(buf, { at: T, roots: [pki.root.der] })).ok).toBe(true);
+    buf.fill(0); // the caller reuses its buffer
+    expect((await inspectAttestation(d, { at: T, roots: [pki.root.der] })).ok).toBe(true);
+  });
+});
