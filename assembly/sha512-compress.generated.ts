@@ -11,6 +11,34 @@ function sig1(x: u64): u64 { return rotr<u64>(x, 19) ^ rotr<u64>(x, 61) ^ (x >> 
 
 /** Scratch for W_t + K_t, t = 0..79, written by the SIMD message schedule, read by the scalar rounds. */
 const WK: usize = memory.data(640, 16);
+/** K_0..K_79 (§4.2.3), for the vector W + K additions. */
+const KT: usize = memory.data<u64>([
+  0x428a2f98d728ae22, 0x7137449123ef65cd, 0xb5c0fbcfec4d3b2f, 0xe9b5dba58189dbbc,
+  0x3956c25bf348b538, 0x59f111f1b605d019, 0x923f82a4af194f9b, 0xab1c5ed5da6d8118,
+  0xd807aa98a3030242, 0x12835b0145706fbe, 0x243185be4ee4b28c, 0x550c7dc3d5ffb4e2,
+  0x72be5d74f27b896f, 0x80deb1fe3b1696b1, 0x9bdc06a725c71235, 0xc19bf174cf692694,
+  0xe49b69c19ef14ad2, 0xefbe4786384f25e3, 0x0fc19dc68b8cd5b5, 0x240ca1cc77ac9c65,
+  0x2de92c6f592b0275, 0x4a7484aa6ea6e483, 0x5cb0a9dcbd41fbd4, 0x76f988da831153b5,
+  0x983e5152ee66dfab, 0xa831c66d2db43210, 0xb00327c898fb213f, 0xbf597fc7beef0ee4,
+  0xc6e00bf33da88fc2, 0xd5a79147930aa725, 0x06ca6351e003826f, 0x142929670a0e6e70,
+  0x27b70a8546d22ffc, 0x2e1b21385c26c926, 0x4d2c6dfc5ac42aed, 0x53380d139d95b3df,
+  0x650a73548baf63de, 0x766a0abb3c77b2a8, 0x81c2c92e47edaee6, 0x92722c851482353b,
+  0xa2bfe8a14cf10364, 0xa81a664bbc423001, 0xc24b8b70d0f89791, 0xc76c51a30654be30,
+  0xd192e819d6ef5218, 0xd69906245565a910, 0xf40e35855771202a, 0x106aa07032bbd1b8,
+  0x19a4c116b8d2d0c8, 0x1e376c085141ab53, 0x2748774cdf8eeb99, 0x34b0bcb5e19b48a8,
+  0x391c0cb3c5c95a63, 0x4ed8aa4ae3418acb, 0x5b9cca4f7763e373, 0x682e6ff3d6b2b8a3,
+  0x748f82ee5defb2fc, 0x78a5636f43172f60, 0x84c87814a1f0ab72, 0x8cc702081a6439ec,
+  0x90befffa23631e28, 0xa4506cebde82bde9, 0xbef9a3f7b2c67915, 0xc67178f2e372532b,
+  0xca273eceea26619c, 0xd186b8c721c0c207, 0xeada7dd6cde0eb1e, 0xf57d4f7fee6ed178,
+  0x06f067aa72176fba, 0x0a637dc5a2c898a6, 0x113f9804bef90dae, 0x1b710b35131c471b,
+  0x28db77f523047d84, 0x32caab7b40c72493, 0x3c9ebe0a15c9bebc, 0x431d67c49c100d4c,
+  0x4cc5d4becb3e42b6, 0x597f299cfc657e2a, 0x5fcb6fab3ad6faec, 0x6c44198c4a475817,
+], 16);
+/** Byte-shuffle masks: per-lane byte swap (big-endian load) at +0, per-lane ROTR 8 at +16. */
+const MASKS: usize = memory.data<u8>([
+  7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8,
+  1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8,
+], 16);
 
 /**
  * Compress `blocks` consecutive 128-byte blocks starting at `src` into the eight 64-bit chaining values stored
@@ -21,29 +49,30 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
   while (blocks > 0) {
     let a = load<u64>(h, 0), b = load<u64>(h, 8), c = load<u64>(h, 16), d = load<u64>(h, 24);
     let e = load<u64>(h, 32), f = load<u64>(h, 40), g = load<u64>(h, 48), hh = load<u64>(h, 56);
-    let x0 = i8x16.swizzle(v128.load(src, 0), v128(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8));
-    v128.store(WK, i64x2.add(x0, i64x2(0x428a2f98d728ae22, 0x7137449123ef65cd)), 0);
-    let x1 = i8x16.swizzle(v128.load(src, 16), v128(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8));
-    v128.store(WK, i64x2.add(x1, i64x2(0xb5c0fbcfec4d3b2f, 0xe9b5dba58189dbbc)), 16);
-    let x2 = i8x16.swizzle(v128.load(src, 32), v128(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8));
-    v128.store(WK, i64x2.add(x2, i64x2(0x3956c25bf348b538, 0x59f111f1b605d019)), 32);
-    let x3 = i8x16.swizzle(v128.load(src, 48), v128(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8));
-    v128.store(WK, i64x2.add(x3, i64x2(0x923f82a4af194f9b, 0xab1c5ed5da6d8118)), 48);
-    let x4 = i8x16.swizzle(v128.load(src, 64), v128(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8));
-    v128.store(WK, i64x2.add(x4, i64x2(0xd807aa98a3030242, 0x12835b0145706fbe)), 64);
-    let x5 = i8x16.swizzle(v128.load(src, 80), v128(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8));
-    v128.store(WK, i64x2.add(x5, i64x2(0x243185be4ee4b28c, 0x550c7dc3d5ffb4e2)), 80);
-    let x6 = i8x16.swizzle(v128.load(src, 96), v128(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8));
-    v128.store(WK, i64x2.add(x6, i64x2(0x72be5d74f27b896f, 0x80deb1fe3b1696b1)), 96);
-    let x7 = i8x16.swizzle(v128.load(src, 112), v128(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8));
-    v128.store(WK, i64x2.add(x7, i64x2(0x9bdc06a725c71235, 0xc19bf174cf692694)), 112);
+    let bswap = v128.load(MASKS, 0);
+    let x0 = i8x16.swizzle(v128.load(src, 0), bswap);
+    v128.store(WK, i64x2.add(x0, v128.load(KT, 0)), 0);
+    let x1 = i8x16.swizzle(v128.load(src, 16), bswap);
+    v128.store(WK, i64x2.add(x1, v128.load(KT, 16)), 16);
+    let x2 = i8x16.swizzle(v128.load(src, 32), bswap);
+    v128.store(WK, i64x2.add(x2, v128.load(KT, 32)), 32);
+    let x3 = i8x16.swizzle(v128.load(src, 48), bswap);
+    v128.store(WK, i64x2.add(x3, v128.load(KT, 48)), 48);
+    let x4 = i8x16.swizzle(v128.load(src, 64), bswap);
+    v128.store(WK, i64x2.add(x4, v128.load(KT, 64)), 64);
+    let x5 = i8x16.swizzle(v128.load(src, 80), bswap);
+    v128.store(WK, i64x2.add(x5, v128.load(KT, 80)), 80);
+    let x6 = i8x16.swizzle(v128.load(src, 96), bswap);
+    v128.store(WK, i64x2.add(x6, v128.load(KT, 96)), 96);
+    let x7 = i8x16.swizzle(v128.load(src, 112), bswap);
+    v128.store(WK, i64x2.add(x7, v128.load(KT, 112)), 112);
     let s0: v128, s1: v128, y: v128;
     let bc = b ^ c, ab: u64;
     y = i64x2.shuffle(x0, x1, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x7, 19), i64x2.shl(x7, 45)), v128.or(i64x2.shr_u(x7, 61), i64x2.shl(x7, 3))), i64x2.shr_u(x7, 6));
     x0 = i64x2.add(i64x2.add(x0, s0), i64x2.add(s1, i64x2.shuffle(x4, x5, 1, 2)));
-    v128.store(WK, i64x2.add(x0, i64x2(0xe49b69c19ef14ad2, 0xefbe4786384f25e3)), 128);
+    v128.store(WK, i64x2.add(x0, v128.load(KT, 128)), 128);
     t1 = hh + load<u64>(WK, 0) + (g ^ (e & (f ^ g))) + rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 23), 4), 14);
     ab = a ^ b;
     t2 = rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 5), 6), 28) + (b ^ (ab & bc));
@@ -57,10 +86,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x1, x2, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x0, 19), i64x2.shl(x0, 45)), v128.or(i64x2.shr_u(x0, 61), i64x2.shl(x0, 3))), i64x2.shr_u(x0, 6));
     x1 = i64x2.add(i64x2.add(x1, s0), i64x2.add(s1, i64x2.shuffle(x5, x6, 1, 2)));
-    v128.store(WK, i64x2.add(x1, i64x2(0x0fc19dc68b8cd5b5, 0x240ca1cc77ac9c65)), 144);
+    v128.store(WK, i64x2.add(x1, v128.load(KT, 144)), 144);
     t1 = f + load<u64>(WK, 16) + (e ^ (c & (d ^ e))) + rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 23), 4), 14);
     ab = g ^ hh;
     t2 = rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 5), 6), 28) + (hh ^ (ab & bc));
@@ -74,10 +103,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x2, x3, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x1, 19), i64x2.shl(x1, 45)), v128.or(i64x2.shr_u(x1, 61), i64x2.shl(x1, 3))), i64x2.shr_u(x1, 6));
     x2 = i64x2.add(i64x2.add(x2, s0), i64x2.add(s1, i64x2.shuffle(x6, x7, 1, 2)));
-    v128.store(WK, i64x2.add(x2, i64x2(0x2de92c6f592b0275, 0x4a7484aa6ea6e483)), 160);
+    v128.store(WK, i64x2.add(x2, v128.load(KT, 160)), 160);
     t1 = d + load<u64>(WK, 32) + (c ^ (a & (b ^ c))) + rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 23), 4), 14);
     ab = e ^ f;
     t2 = rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 5), 6), 28) + (f ^ (ab & bc));
@@ -91,10 +120,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x3, x4, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x2, 19), i64x2.shl(x2, 45)), v128.or(i64x2.shr_u(x2, 61), i64x2.shl(x2, 3))), i64x2.shr_u(x2, 6));
     x3 = i64x2.add(i64x2.add(x3, s0), i64x2.add(s1, i64x2.shuffle(x7, x0, 1, 2)));
-    v128.store(WK, i64x2.add(x3, i64x2(0x5cb0a9dcbd41fbd4, 0x76f988da831153b5)), 176);
+    v128.store(WK, i64x2.add(x3, v128.load(KT, 176)), 176);
     t1 = b + load<u64>(WK, 48) + (a ^ (g & (hh ^ a))) + rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 23), 4), 14);
     ab = c ^ d;
     t2 = rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 5), 6), 28) + (d ^ (ab & bc));
@@ -108,10 +137,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x4, x5, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x3, 19), i64x2.shl(x3, 45)), v128.or(i64x2.shr_u(x3, 61), i64x2.shl(x3, 3))), i64x2.shr_u(x3, 6));
     x4 = i64x2.add(i64x2.add(x4, s0), i64x2.add(s1, i64x2.shuffle(x0, x1, 1, 2)));
-    v128.store(WK, i64x2.add(x4, i64x2(0x983e5152ee66dfab, 0xa831c66d2db43210)), 192);
+    v128.store(WK, i64x2.add(x4, v128.load(KT, 192)), 192);
     t1 = hh + load<u64>(WK, 64) + (g ^ (e & (f ^ g))) + rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 23), 4), 14);
     ab = a ^ b;
     t2 = rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 5), 6), 28) + (b ^ (ab & bc));
@@ -125,10 +154,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x5, x6, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x4, 19), i64x2.shl(x4, 45)), v128.or(i64x2.shr_u(x4, 61), i64x2.shl(x4, 3))), i64x2.shr_u(x4, 6));
     x5 = i64x2.add(i64x2.add(x5, s0), i64x2.add(s1, i64x2.shuffle(x1, x2, 1, 2)));
-    v128.store(WK, i64x2.add(x5, i64x2(0xb00327c898fb213f, 0xbf597fc7beef0ee4)), 208);
+    v128.store(WK, i64x2.add(x5, v128.load(KT, 208)), 208);
     t1 = f + load<u64>(WK, 80) + (e ^ (c & (d ^ e))) + rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 23), 4), 14);
     ab = g ^ hh;
     t2 = rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 5), 6), 28) + (hh ^ (ab & bc));
@@ -142,10 +171,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x6, x7, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x5, 19), i64x2.shl(x5, 45)), v128.or(i64x2.shr_u(x5, 61), i64x2.shl(x5, 3))), i64x2.shr_u(x5, 6));
     x6 = i64x2.add(i64x2.add(x6, s0), i64x2.add(s1, i64x2.shuffle(x2, x3, 1, 2)));
-    v128.store(WK, i64x2.add(x6, i64x2(0xc6e00bf33da88fc2, 0xd5a79147930aa725)), 224);
+    v128.store(WK, i64x2.add(x6, v128.load(KT, 224)), 224);
     t1 = d + load<u64>(WK, 96) + (c ^ (a & (b ^ c))) + rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 23), 4), 14);
     ab = e ^ f;
     t2 = rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 5), 6), 28) + (f ^ (ab & bc));
@@ -159,10 +188,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x7, x0, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x6, 19), i64x2.shl(x6, 45)), v128.or(i64x2.shr_u(x6, 61), i64x2.shl(x6, 3))), i64x2.shr_u(x6, 6));
     x7 = i64x2.add(i64x2.add(x7, s0), i64x2.add(s1, i64x2.shuffle(x3, x4, 1, 2)));
-    v128.store(WK, i64x2.add(x7, i64x2(0x06ca6351e003826f, 0x142929670a0e6e70)), 240);
+    v128.store(WK, i64x2.add(x7, v128.load(KT, 240)), 240);
     t1 = b + load<u64>(WK, 112) + (a ^ (g & (hh ^ a))) + rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 23), 4), 14);
     ab = c ^ d;
     t2 = rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 5), 6), 28) + (d ^ (ab & bc));
@@ -176,10 +205,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x0, x1, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x7, 19), i64x2.shl(x7, 45)), v128.or(i64x2.shr_u(x7, 61), i64x2.shl(x7, 3))), i64x2.shr_u(x7, 6));
     x0 = i64x2.add(i64x2.add(x0, s0), i64x2.add(s1, i64x2.shuffle(x4, x5, 1, 2)));
-    v128.store(WK, i64x2.add(x0, i64x2(0x27b70a8546d22ffc, 0x2e1b21385c26c926)), 256);
+    v128.store(WK, i64x2.add(x0, v128.load(KT, 256)), 256);
     t1 = hh + load<u64>(WK, 128) + (g ^ (e & (f ^ g))) + rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 23), 4), 14);
     ab = a ^ b;
     t2 = rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 5), 6), 28) + (b ^ (ab & bc));
@@ -193,10 +222,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x1, x2, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x0, 19), i64x2.shl(x0, 45)), v128.or(i64x2.shr_u(x0, 61), i64x2.shl(x0, 3))), i64x2.shr_u(x0, 6));
     x1 = i64x2.add(i64x2.add(x1, s0), i64x2.add(s1, i64x2.shuffle(x5, x6, 1, 2)));
-    v128.store(WK, i64x2.add(x1, i64x2(0x4d2c6dfc5ac42aed, 0x53380d139d95b3df)), 272);
+    v128.store(WK, i64x2.add(x1, v128.load(KT, 272)), 272);
     t1 = f + load<u64>(WK, 144) + (e ^ (c & (d ^ e))) + rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 23), 4), 14);
     ab = g ^ hh;
     t2 = rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 5), 6), 28) + (hh ^ (ab & bc));
@@ -210,10 +239,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x2, x3, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x1, 19), i64x2.shl(x1, 45)), v128.or(i64x2.shr_u(x1, 61), i64x2.shl(x1, 3))), i64x2.shr_u(x1, 6));
     x2 = i64x2.add(i64x2.add(x2, s0), i64x2.add(s1, i64x2.shuffle(x6, x7, 1, 2)));
-    v128.store(WK, i64x2.add(x2, i64x2(0x650a73548baf63de, 0x766a0abb3c77b2a8)), 288);
+    v128.store(WK, i64x2.add(x2, v128.load(KT, 288)), 288);
     t1 = d + load<u64>(WK, 160) + (c ^ (a & (b ^ c))) + rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 23), 4), 14);
     ab = e ^ f;
     t2 = rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 5), 6), 28) + (f ^ (ab & bc));
@@ -227,10 +256,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x3, x4, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x2, 19), i64x2.shl(x2, 45)), v128.or(i64x2.shr_u(x2, 61), i64x2.shl(x2, 3))), i64x2.shr_u(x2, 6));
     x3 = i64x2.add(i64x2.add(x3, s0), i64x2.add(s1, i64x2.shuffle(x7, x0, 1, 2)));
-    v128.store(WK, i64x2.add(x3, i64x2(0x81c2c92e47edaee6, 0x92722c851482353b)), 304);
+    v128.store(WK, i64x2.add(x3, v128.load(KT, 304)), 304);
     t1 = b + load<u64>(WK, 176) + (a ^ (g & (hh ^ a))) + rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 23), 4), 14);
     ab = c ^ d;
     t2 = rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 5), 6), 28) + (d ^ (ab & bc));
@@ -244,10 +273,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x4, x5, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x3, 19), i64x2.shl(x3, 45)), v128.or(i64x2.shr_u(x3, 61), i64x2.shl(x3, 3))), i64x2.shr_u(x3, 6));
     x4 = i64x2.add(i64x2.add(x4, s0), i64x2.add(s1, i64x2.shuffle(x0, x1, 1, 2)));
-    v128.store(WK, i64x2.add(x4, i64x2(0xa2bfe8a14cf10364, 0xa81a664bbc423001)), 320);
+    v128.store(WK, i64x2.add(x4, v128.load(KT, 320)), 320);
     t1 = hh + load<u64>(WK, 192) + (g ^ (e & (f ^ g))) + rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 23), 4), 14);
     ab = a ^ b;
     t2 = rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 5), 6), 28) + (b ^ (ab & bc));
@@ -261,10 +290,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x5, x6, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x4, 19), i64x2.shl(x4, 45)), v128.or(i64x2.shr_u(x4, 61), i64x2.shl(x4, 3))), i64x2.shr_u(x4, 6));
     x5 = i64x2.add(i64x2.add(x5, s0), i64x2.add(s1, i64x2.shuffle(x1, x2, 1, 2)));
-    v128.store(WK, i64x2.add(x5, i64x2(0xc24b8b70d0f89791, 0xc76c51a30654be30)), 336);
+    v128.store(WK, i64x2.add(x5, v128.load(KT, 336)), 336);
     t1 = f + load<u64>(WK, 208) + (e ^ (c & (d ^ e))) + rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 23), 4), 14);
     ab = g ^ hh;
     t2 = rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 5), 6), 28) + (hh ^ (ab & bc));
@@ -278,10 +307,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x6, x7, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x5, 19), i64x2.shl(x5, 45)), v128.or(i64x2.shr_u(x5, 61), i64x2.shl(x5, 3))), i64x2.shr_u(x5, 6));
     x6 = i64x2.add(i64x2.add(x6, s0), i64x2.add(s1, i64x2.shuffle(x2, x3, 1, 2)));
-    v128.store(WK, i64x2.add(x6, i64x2(0xd192e819d6ef5218, 0xd69906245565a910)), 352);
+    v128.store(WK, i64x2.add(x6, v128.load(KT, 352)), 352);
     t1 = d + load<u64>(WK, 224) + (c ^ (a & (b ^ c))) + rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 23), 4), 14);
     ab = e ^ f;
     t2 = rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 5), 6), 28) + (f ^ (ab & bc));
@@ -295,10 +324,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x7, x0, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x6, 19), i64x2.shl(x6, 45)), v128.or(i64x2.shr_u(x6, 61), i64x2.shl(x6, 3))), i64x2.shr_u(x6, 6));
     x7 = i64x2.add(i64x2.add(x7, s0), i64x2.add(s1, i64x2.shuffle(x3, x4, 1, 2)));
-    v128.store(WK, i64x2.add(x7, i64x2(0xf40e35855771202a, 0x106aa07032bbd1b8)), 368);
+    v128.store(WK, i64x2.add(x7, v128.load(KT, 368)), 368);
     t1 = b + load<u64>(WK, 240) + (a ^ (g & (hh ^ a))) + rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 23), 4), 14);
     ab = c ^ d;
     t2 = rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 5), 6), 28) + (d ^ (ab & bc));
@@ -312,10 +341,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x0, x1, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x7, 19), i64x2.shl(x7, 45)), v128.or(i64x2.shr_u(x7, 61), i64x2.shl(x7, 3))), i64x2.shr_u(x7, 6));
     x0 = i64x2.add(i64x2.add(x0, s0), i64x2.add(s1, i64x2.shuffle(x4, x5, 1, 2)));
-    v128.store(WK, i64x2.add(x0, i64x2(0x19a4c116b8d2d0c8, 0x1e376c085141ab53)), 384);
+    v128.store(WK, i64x2.add(x0, v128.load(KT, 384)), 384);
     t1 = hh + load<u64>(WK, 256) + (g ^ (e & (f ^ g))) + rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 23), 4), 14);
     ab = a ^ b;
     t2 = rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 5), 6), 28) + (b ^ (ab & bc));
@@ -329,10 +358,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x1, x2, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x0, 19), i64x2.shl(x0, 45)), v128.or(i64x2.shr_u(x0, 61), i64x2.shl(x0, 3))), i64x2.shr_u(x0, 6));
     x1 = i64x2.add(i64x2.add(x1, s0), i64x2.add(s1, i64x2.shuffle(x5, x6, 1, 2)));
-    v128.store(WK, i64x2.add(x1, i64x2(0x2748774cdf8eeb99, 0x34b0bcb5e19b48a8)), 400);
+    v128.store(WK, i64x2.add(x1, v128.load(KT, 400)), 400);
     t1 = f + load<u64>(WK, 272) + (e ^ (c & (d ^ e))) + rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 23), 4), 14);
     ab = g ^ hh;
     t2 = rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 5), 6), 28) + (hh ^ (ab & bc));
@@ -346,10 +375,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x2, x3, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x1, 19), i64x2.shl(x1, 45)), v128.or(i64x2.shr_u(x1, 61), i64x2.shl(x1, 3))), i64x2.shr_u(x1, 6));
     x2 = i64x2.add(i64x2.add(x2, s0), i64x2.add(s1, i64x2.shuffle(x6, x7, 1, 2)));
-    v128.store(WK, i64x2.add(x2, i64x2(0x391c0cb3c5c95a63, 0x4ed8aa4ae3418acb)), 416);
+    v128.store(WK, i64x2.add(x2, v128.load(KT, 416)), 416);
     t1 = d + load<u64>(WK, 288) + (c ^ (a & (b ^ c))) + rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 23), 4), 14);
     ab = e ^ f;
     t2 = rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 5), 6), 28) + (f ^ (ab & bc));
@@ -363,10 +392,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x3, x4, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x2, 19), i64x2.shl(x2, 45)), v128.or(i64x2.shr_u(x2, 61), i64x2.shl(x2, 3))), i64x2.shr_u(x2, 6));
     x3 = i64x2.add(i64x2.add(x3, s0), i64x2.add(s1, i64x2.shuffle(x7, x0, 1, 2)));
-    v128.store(WK, i64x2.add(x3, i64x2(0x5b9cca4f7763e373, 0x682e6ff3d6b2b8a3)), 432);
+    v128.store(WK, i64x2.add(x3, v128.load(KT, 432)), 432);
     t1 = b + load<u64>(WK, 304) + (a ^ (g & (hh ^ a))) + rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 23), 4), 14);
     ab = c ^ d;
     t2 = rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 5), 6), 28) + (d ^ (ab & bc));
@@ -380,10 +409,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x4, x5, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x3, 19), i64x2.shl(x3, 45)), v128.or(i64x2.shr_u(x3, 61), i64x2.shl(x3, 3))), i64x2.shr_u(x3, 6));
     x4 = i64x2.add(i64x2.add(x4, s0), i64x2.add(s1, i64x2.shuffle(x0, x1, 1, 2)));
-    v128.store(WK, i64x2.add(x4, i64x2(0x748f82ee5defb2fc, 0x78a5636f43172f60)), 448);
+    v128.store(WK, i64x2.add(x4, v128.load(KT, 448)), 448);
     t1 = hh + load<u64>(WK, 320) + (g ^ (e & (f ^ g))) + rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 23), 4), 14);
     ab = a ^ b;
     t2 = rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 5), 6), 28) + (b ^ (ab & bc));
@@ -397,10 +426,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x5, x6, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x4, 19), i64x2.shl(x4, 45)), v128.or(i64x2.shr_u(x4, 61), i64x2.shl(x4, 3))), i64x2.shr_u(x4, 6));
     x5 = i64x2.add(i64x2.add(x5, s0), i64x2.add(s1, i64x2.shuffle(x1, x2, 1, 2)));
-    v128.store(WK, i64x2.add(x5, i64x2(0x84c87814a1f0ab72, 0x8cc702081a6439ec)), 464);
+    v128.store(WK, i64x2.add(x5, v128.load(KT, 464)), 464);
     t1 = f + load<u64>(WK, 336) + (e ^ (c & (d ^ e))) + rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 23), 4), 14);
     ab = g ^ hh;
     t2 = rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 5), 6), 28) + (hh ^ (ab & bc));
@@ -414,10 +443,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x6, x7, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x5, 19), i64x2.shl(x5, 45)), v128.or(i64x2.shr_u(x5, 61), i64x2.shl(x5, 3))), i64x2.shr_u(x5, 6));
     x6 = i64x2.add(i64x2.add(x6, s0), i64x2.add(s1, i64x2.shuffle(x2, x3, 1, 2)));
-    v128.store(WK, i64x2.add(x6, i64x2(0x90befffa23631e28, 0xa4506cebde82bde9)), 480);
+    v128.store(WK, i64x2.add(x6, v128.load(KT, 480)), 480);
     t1 = d + load<u64>(WK, 352) + (c ^ (a & (b ^ c))) + rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 23), 4), 14);
     ab = e ^ f;
     t2 = rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 5), 6), 28) + (f ^ (ab & bc));
@@ -431,10 +460,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x7, x0, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x6, 19), i64x2.shl(x6, 45)), v128.or(i64x2.shr_u(x6, 61), i64x2.shl(x6, 3))), i64x2.shr_u(x6, 6));
     x7 = i64x2.add(i64x2.add(x7, s0), i64x2.add(s1, i64x2.shuffle(x3, x4, 1, 2)));
-    v128.store(WK, i64x2.add(x7, i64x2(0xbef9a3f7b2c67915, 0xc67178f2e372532b)), 496);
+    v128.store(WK, i64x2.add(x7, v128.load(KT, 496)), 496);
     t1 = b + load<u64>(WK, 368) + (a ^ (g & (hh ^ a))) + rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 23), 4), 14);
     ab = c ^ d;
     t2 = rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 5), 6), 28) + (d ^ (ab & bc));
@@ -448,10 +477,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x0, x1, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x7, 19), i64x2.shl(x7, 45)), v128.or(i64x2.shr_u(x7, 61), i64x2.shl(x7, 3))), i64x2.shr_u(x7, 6));
     x0 = i64x2.add(i64x2.add(x0, s0), i64x2.add(s1, i64x2.shuffle(x4, x5, 1, 2)));
-    v128.store(WK, i64x2.add(x0, i64x2(0xca273eceea26619c, 0xd186b8c721c0c207)), 512);
+    v128.store(WK, i64x2.add(x0, v128.load(KT, 512)), 512);
     t1 = hh + load<u64>(WK, 384) + (g ^ (e & (f ^ g))) + rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 23), 4), 14);
     ab = a ^ b;
     t2 = rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 5), 6), 28) + (b ^ (ab & bc));
@@ -465,10 +494,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x1, x2, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x0, 19), i64x2.shl(x0, 45)), v128.or(i64x2.shr_u(x0, 61), i64x2.shl(x0, 3))), i64x2.shr_u(x0, 6));
     x1 = i64x2.add(i64x2.add(x1, s0), i64x2.add(s1, i64x2.shuffle(x5, x6, 1, 2)));
-    v128.store(WK, i64x2.add(x1, i64x2(0xeada7dd6cde0eb1e, 0xf57d4f7fee6ed178)), 528);
+    v128.store(WK, i64x2.add(x1, v128.load(KT, 528)), 528);
     t1 = f + load<u64>(WK, 400) + (e ^ (c & (d ^ e))) + rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 23), 4), 14);
     ab = g ^ hh;
     t2 = rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 5), 6), 28) + (hh ^ (ab & bc));
@@ -482,10 +511,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x2, x3, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x1, 19), i64x2.shl(x1, 45)), v128.or(i64x2.shr_u(x1, 61), i64x2.shl(x1, 3))), i64x2.shr_u(x1, 6));
     x2 = i64x2.add(i64x2.add(x2, s0), i64x2.add(s1, i64x2.shuffle(x6, x7, 1, 2)));
-    v128.store(WK, i64x2.add(x2, i64x2(0x06f067aa72176fba, 0x0a637dc5a2c898a6)), 544);
+    v128.store(WK, i64x2.add(x2, v128.load(KT, 544)), 544);
     t1 = d + load<u64>(WK, 416) + (c ^ (a & (b ^ c))) + rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 23), 4), 14);
     ab = e ^ f;
     t2 = rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 5), 6), 28) + (f ^ (ab & bc));
@@ -499,10 +528,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x3, x4, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x2, 19), i64x2.shl(x2, 45)), v128.or(i64x2.shr_u(x2, 61), i64x2.shl(x2, 3))), i64x2.shr_u(x2, 6));
     x3 = i64x2.add(i64x2.add(x3, s0), i64x2.add(s1, i64x2.shuffle(x7, x0, 1, 2)));
-    v128.store(WK, i64x2.add(x3, i64x2(0x113f9804bef90dae, 0x1b710b35131c471b)), 560);
+    v128.store(WK, i64x2.add(x3, v128.load(KT, 560)), 560);
     t1 = b + load<u64>(WK, 432) + (a ^ (g & (hh ^ a))) + rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 23), 4), 14);
     ab = c ^ d;
     t2 = rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 5), 6), 28) + (d ^ (ab & bc));
@@ -516,10 +545,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x4, x5, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x3, 19), i64x2.shl(x3, 45)), v128.or(i64x2.shr_u(x3, 61), i64x2.shl(x3, 3))), i64x2.shr_u(x3, 6));
     x4 = i64x2.add(i64x2.add(x4, s0), i64x2.add(s1, i64x2.shuffle(x0, x1, 1, 2)));
-    v128.store(WK, i64x2.add(x4, i64x2(0x28db77f523047d84, 0x32caab7b40c72493)), 576);
+    v128.store(WK, i64x2.add(x4, v128.load(KT, 576)), 576);
     t1 = hh + load<u64>(WK, 448) + (g ^ (e & (f ^ g))) + rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 23), 4), 14);
     ab = a ^ b;
     t2 = rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 5), 6), 28) + (b ^ (ab & bc));
@@ -533,10 +562,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x5, x6, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x4, 19), i64x2.shl(x4, 45)), v128.or(i64x2.shr_u(x4, 61), i64x2.shl(x4, 3))), i64x2.shr_u(x4, 6));
     x5 = i64x2.add(i64x2.add(x5, s0), i64x2.add(s1, i64x2.shuffle(x1, x2, 1, 2)));
-    v128.store(WK, i64x2.add(x5, i64x2(0x3c9ebe0a15c9bebc, 0x431d67c49c100d4c)), 592);
+    v128.store(WK, i64x2.add(x5, v128.load(KT, 592)), 592);
     t1 = f + load<u64>(WK, 464) + (e ^ (c & (d ^ e))) + rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 23), 4), 14);
     ab = g ^ hh;
     t2 = rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 5), 6), 28) + (hh ^ (ab & bc));
@@ -550,10 +579,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x6, x7, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x5, 19), i64x2.shl(x5, 45)), v128.or(i64x2.shr_u(x5, 61), i64x2.shl(x5, 3))), i64x2.shr_u(x5, 6));
     x6 = i64x2.add(i64x2.add(x6, s0), i64x2.add(s1, i64x2.shuffle(x2, x3, 1, 2)));
-    v128.store(WK, i64x2.add(x6, i64x2(0x4cc5d4becb3e42b6, 0x597f299cfc657e2a)), 608);
+    v128.store(WK, i64x2.add(x6, v128.load(KT, 608)), 608);
     t1 = d + load<u64>(WK, 480) + (c ^ (a & (b ^ c))) + rotr<u64>(a ^ rotr<u64>(a ^ rotr<u64>(a, 23), 4), 14);
     ab = e ^ f;
     t2 = rotr<u64>(e ^ rotr<u64>(e ^ rotr<u64>(e, 5), 6), 28) + (f ^ (ab & bc));
@@ -567,10 +596,10 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x7, x0, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.shuffle(y, y, 1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8)), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x6, 19), i64x2.shl(x6, 45)), v128.or(i64x2.shr_u(x6, 61), i64x2.shl(x6, 3))), i64x2.shr_u(x6, 6));
     x7 = i64x2.add(i64x2.add(x7, s0), i64x2.add(s1, i64x2.shuffle(x3, x4, 1, 2)));
-    v128.store(WK, i64x2.add(x7, i64x2(0x5fcb6fab3ad6faec, 0x6c44198c4a475817)), 624);
+    v128.store(WK, i64x2.add(x7, v128.load(KT, 624)), 624);
     t1 = b + load<u64>(WK, 496) + (a ^ (g & (hh ^ a))) + rotr<u64>(g ^ rotr<u64>(g ^ rotr<u64>(g, 23), 4), 14);
     ab = c ^ d;
     t2 = rotr<u64>(c ^ rotr<u64>(c ^ rotr<u64>(c, 5), 6), 28) + (d ^ (ab & bc));

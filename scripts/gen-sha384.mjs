@@ -84,6 +84,17 @@ function rounds(wk, pre) {
 if (VARIANT === 'simd') {
   emit('/** Scratch for W_t + K_t, t = 0..79, written by the SIMD message schedule, read by the scalar rounds. */');
   emit('const WK: usize = memory.data(640, 16);');
+  // Vector constants live in linear memory: V8 (11.x) materialises a v128.const through two 64-bit GPR moves and
+  // an insert each time, which costs scalar ALU slots in the middle of the rounds; a memory operand costs a load.
+  emit('/** K_0..K_79 (§4.2.3), for the vector W + K additions. */');
+  emit('const KT: usize = memory.data<u64>([');
+  for (let i = 0; i < 80; i += 4) emit(`  ${K.slice(i, i + 4).map(hex).join(', ')},`);
+  emit('], 16);');
+  emit('/** Byte-shuffle masks: per-lane byte swap (big-endian load) at +0, per-lane ROTR 8 at +16. */');
+  emit('const MASKS: usize = memory.data<u8>([');
+  emit('  7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8,');
+  emit('  1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8,');
+  emit('], 16);');
   emit('');
 }
 emit('/**');
@@ -105,11 +116,10 @@ if (VARIANT === 'scalar') {
   );
 } else if (VARIANT === 'simd') {
   // X0..X7 hold the last 16 schedule words as pairs (W_2k, W_2k+1), as i64x2. Big-endian load = per-lane byte swap.
-  const BSWAP = '7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8';
-  const ROT8 = '1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8';
-  const kpair = (t) => `i64x2(${hex(K[t])}, ${hex(K[t + 1])})`;
+  const kpair = (t) => `v128.load(KT, ${t * 8})`;
+  emit('    let bswap = v128.load(MASKS, 0);');
   for (let j = 0; j < 8; j++) {
-    emit(`    let x${j} = i8x16.swizzle(v128.load(src, ${j * 16}), v128(${BSWAP}));`);
+    emit(`    let x${j} = i8x16.swizzle(v128.load(src, ${j * 16}), bswap);`);
     emit(`    v128.store(WK, i64x2.add(x${j}, ${kpair(2 * j)}), ${j * 16});`);
   }
   emit('    let s0: v128, s1: v128, y: v128;');
@@ -120,7 +130,7 @@ if (VARIANT === 'scalar') {
     const X = (k) => `x${(j + k) % 8}`;
     emit(`    y = i64x2.shuffle(${X(0)}, ${X(1)}, 1, 2);`); // W_{t-15}, W_{t-14}
     // ROTR8 of each lane is a byte rotation: one shuffle instead of two shifts and an or.
-    emit(`    s0 = v128.xor(v128.xor(${rotr('y', 1)}, i8x16.shuffle(y, y, ${ROT8})), i64x2.shr_u(y, 7));`);
+    emit(`    s0 = v128.xor(v128.xor(${rotr('y', 1)}, i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));`);
     emit(`    s1 = v128.xor(v128.xor(${rotr(X(7), 19)}, ${rotr(X(7), 61)}), i64x2.shr_u(${X(7)}, 6));`);
     emit(`    ${X(0)} = i64x2.add(i64x2.add(${X(0)}, s0), i64x2.add(s1, i64x2.shuffle(${X(4)}, ${X(5)}, 1, 2)));`);
     emit(`    v128.store(WK, i64x2.add(${X(0)}, ${kpair(t)}), ${t * 8});`);
