@@ -34,11 +34,8 @@ const KT: usize = memory.data<u64>([
   0x28db77f523047d84, 0x32caab7b40c72493, 0x3c9ebe0a15c9bebc, 0x431d67c49c100d4c,
   0x4cc5d4becb3e42b6, 0x597f299cfc657e2a, 0x5fcb6fab3ad6faec, 0x6c44198c4a475817,
 ], 16);
-/** Byte-shuffle masks: per-lane byte swap (big-endian load) at +0, per-lane ROTR 8 at +16. */
-const MASKS: usize = memory.data<u8>([
-  7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8,
-  1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8,
-], 16);
+/** Byte-shuffle mask: per-lane byte swap (big-endian load). */
+const MASKS: usize = memory.data<u8>([7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8], 16);
 
 /**
  * Compress `blocks` consecutive 128-byte blocks starting at `src` into the eight 64-bit chaining values stored
@@ -69,7 +66,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     let s0: v128, s1: v128, y: v128;
     let bc = b ^ c, ab: u64;
     y = i64x2.shuffle(x0, x1, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x7, 19), i64x2.shl(x7, 45)), v128.or(i64x2.shr_u(x7, 61), i64x2.shl(x7, 3))), i64x2.shr_u(x7, 6));
     x0 = i64x2.add(i64x2.add(x0, s0), i64x2.add(s1, i64x2.shuffle(x4, x5, 1, 2)));
     v128.store(WK, i64x2.add(x0, v128.load(KT, 128)), 128);
@@ -86,7 +83,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x1, x2, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x0, 19), i64x2.shl(x0, 45)), v128.or(i64x2.shr_u(x0, 61), i64x2.shl(x0, 3))), i64x2.shr_u(x0, 6));
     x1 = i64x2.add(i64x2.add(x1, s0), i64x2.add(s1, i64x2.shuffle(x5, x6, 1, 2)));
     v128.store(WK, i64x2.add(x1, v128.load(KT, 144)), 144);
@@ -103,7 +100,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x2, x3, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x1, 19), i64x2.shl(x1, 45)), v128.or(i64x2.shr_u(x1, 61), i64x2.shl(x1, 3))), i64x2.shr_u(x1, 6));
     x2 = i64x2.add(i64x2.add(x2, s0), i64x2.add(s1, i64x2.shuffle(x6, x7, 1, 2)));
     v128.store(WK, i64x2.add(x2, v128.load(KT, 160)), 160);
@@ -120,7 +117,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x3, x4, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x2, 19), i64x2.shl(x2, 45)), v128.or(i64x2.shr_u(x2, 61), i64x2.shl(x2, 3))), i64x2.shr_u(x2, 6));
     x3 = i64x2.add(i64x2.add(x3, s0), i64x2.add(s1, i64x2.shuffle(x7, x0, 1, 2)));
     v128.store(WK, i64x2.add(x3, v128.load(KT, 176)), 176);
@@ -137,7 +134,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x4, x5, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x3, 19), i64x2.shl(x3, 45)), v128.or(i64x2.shr_u(x3, 61), i64x2.shl(x3, 3))), i64x2.shr_u(x3, 6));
     x4 = i64x2.add(i64x2.add(x4, s0), i64x2.add(s1, i64x2.shuffle(x0, x1, 1, 2)));
     v128.store(WK, i64x2.add(x4, v128.load(KT, 192)), 192);
@@ -154,7 +151,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x5, x6, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x4, 19), i64x2.shl(x4, 45)), v128.or(i64x2.shr_u(x4, 61), i64x2.shl(x4, 3))), i64x2.shr_u(x4, 6));
     x5 = i64x2.add(i64x2.add(x5, s0), i64x2.add(s1, i64x2.shuffle(x1, x2, 1, 2)));
     v128.store(WK, i64x2.add(x5, v128.load(KT, 208)), 208);
@@ -171,7 +168,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x6, x7, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x5, 19), i64x2.shl(x5, 45)), v128.or(i64x2.shr_u(x5, 61), i64x2.shl(x5, 3))), i64x2.shr_u(x5, 6));
     x6 = i64x2.add(i64x2.add(x6, s0), i64x2.add(s1, i64x2.shuffle(x2, x3, 1, 2)));
     v128.store(WK, i64x2.add(x6, v128.load(KT, 224)), 224);
@@ -188,7 +185,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x7, x0, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x6, 19), i64x2.shl(x6, 45)), v128.or(i64x2.shr_u(x6, 61), i64x2.shl(x6, 3))), i64x2.shr_u(x6, 6));
     x7 = i64x2.add(i64x2.add(x7, s0), i64x2.add(s1, i64x2.shuffle(x3, x4, 1, 2)));
     v128.store(WK, i64x2.add(x7, v128.load(KT, 240)), 240);
@@ -205,7 +202,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x0, x1, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x7, 19), i64x2.shl(x7, 45)), v128.or(i64x2.shr_u(x7, 61), i64x2.shl(x7, 3))), i64x2.shr_u(x7, 6));
     x0 = i64x2.add(i64x2.add(x0, s0), i64x2.add(s1, i64x2.shuffle(x4, x5, 1, 2)));
     v128.store(WK, i64x2.add(x0, v128.load(KT, 256)), 256);
@@ -222,7 +219,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x1, x2, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x0, 19), i64x2.shl(x0, 45)), v128.or(i64x2.shr_u(x0, 61), i64x2.shl(x0, 3))), i64x2.shr_u(x0, 6));
     x1 = i64x2.add(i64x2.add(x1, s0), i64x2.add(s1, i64x2.shuffle(x5, x6, 1, 2)));
     v128.store(WK, i64x2.add(x1, v128.load(KT, 272)), 272);
@@ -239,7 +236,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x2, x3, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x1, 19), i64x2.shl(x1, 45)), v128.or(i64x2.shr_u(x1, 61), i64x2.shl(x1, 3))), i64x2.shr_u(x1, 6));
     x2 = i64x2.add(i64x2.add(x2, s0), i64x2.add(s1, i64x2.shuffle(x6, x7, 1, 2)));
     v128.store(WK, i64x2.add(x2, v128.load(KT, 288)), 288);
@@ -256,7 +253,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x3, x4, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x2, 19), i64x2.shl(x2, 45)), v128.or(i64x2.shr_u(x2, 61), i64x2.shl(x2, 3))), i64x2.shr_u(x2, 6));
     x3 = i64x2.add(i64x2.add(x3, s0), i64x2.add(s1, i64x2.shuffle(x7, x0, 1, 2)));
     v128.store(WK, i64x2.add(x3, v128.load(KT, 304)), 304);
@@ -273,7 +270,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x4, x5, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x3, 19), i64x2.shl(x3, 45)), v128.or(i64x2.shr_u(x3, 61), i64x2.shl(x3, 3))), i64x2.shr_u(x3, 6));
     x4 = i64x2.add(i64x2.add(x4, s0), i64x2.add(s1, i64x2.shuffle(x0, x1, 1, 2)));
     v128.store(WK, i64x2.add(x4, v128.load(KT, 320)), 320);
@@ -290,7 +287,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x5, x6, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x4, 19), i64x2.shl(x4, 45)), v128.or(i64x2.shr_u(x4, 61), i64x2.shl(x4, 3))), i64x2.shr_u(x4, 6));
     x5 = i64x2.add(i64x2.add(x5, s0), i64x2.add(s1, i64x2.shuffle(x1, x2, 1, 2)));
     v128.store(WK, i64x2.add(x5, v128.load(KT, 336)), 336);
@@ -307,7 +304,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x6, x7, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x5, 19), i64x2.shl(x5, 45)), v128.or(i64x2.shr_u(x5, 61), i64x2.shl(x5, 3))), i64x2.shr_u(x5, 6));
     x6 = i64x2.add(i64x2.add(x6, s0), i64x2.add(s1, i64x2.shuffle(x2, x3, 1, 2)));
     v128.store(WK, i64x2.add(x6, v128.load(KT, 352)), 352);
@@ -324,7 +321,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x7, x0, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x6, 19), i64x2.shl(x6, 45)), v128.or(i64x2.shr_u(x6, 61), i64x2.shl(x6, 3))), i64x2.shr_u(x6, 6));
     x7 = i64x2.add(i64x2.add(x7, s0), i64x2.add(s1, i64x2.shuffle(x3, x4, 1, 2)));
     v128.store(WK, i64x2.add(x7, v128.load(KT, 368)), 368);
@@ -341,7 +338,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x0, x1, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x7, 19), i64x2.shl(x7, 45)), v128.or(i64x2.shr_u(x7, 61), i64x2.shl(x7, 3))), i64x2.shr_u(x7, 6));
     x0 = i64x2.add(i64x2.add(x0, s0), i64x2.add(s1, i64x2.shuffle(x4, x5, 1, 2)));
     v128.store(WK, i64x2.add(x0, v128.load(KT, 384)), 384);
@@ -358,7 +355,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x1, x2, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x0, 19), i64x2.shl(x0, 45)), v128.or(i64x2.shr_u(x0, 61), i64x2.shl(x0, 3))), i64x2.shr_u(x0, 6));
     x1 = i64x2.add(i64x2.add(x1, s0), i64x2.add(s1, i64x2.shuffle(x5, x6, 1, 2)));
     v128.store(WK, i64x2.add(x1, v128.load(KT, 400)), 400);
@@ -375,7 +372,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x2, x3, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x1, 19), i64x2.shl(x1, 45)), v128.or(i64x2.shr_u(x1, 61), i64x2.shl(x1, 3))), i64x2.shr_u(x1, 6));
     x2 = i64x2.add(i64x2.add(x2, s0), i64x2.add(s1, i64x2.shuffle(x6, x7, 1, 2)));
     v128.store(WK, i64x2.add(x2, v128.load(KT, 416)), 416);
@@ -392,7 +389,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x3, x4, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x2, 19), i64x2.shl(x2, 45)), v128.or(i64x2.shr_u(x2, 61), i64x2.shl(x2, 3))), i64x2.shr_u(x2, 6));
     x3 = i64x2.add(i64x2.add(x3, s0), i64x2.add(s1, i64x2.shuffle(x7, x0, 1, 2)));
     v128.store(WK, i64x2.add(x3, v128.load(KT, 432)), 432);
@@ -409,7 +406,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x4, x5, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x3, 19), i64x2.shl(x3, 45)), v128.or(i64x2.shr_u(x3, 61), i64x2.shl(x3, 3))), i64x2.shr_u(x3, 6));
     x4 = i64x2.add(i64x2.add(x4, s0), i64x2.add(s1, i64x2.shuffle(x0, x1, 1, 2)));
     v128.store(WK, i64x2.add(x4, v128.load(KT, 448)), 448);
@@ -426,7 +423,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x5, x6, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x4, 19), i64x2.shl(x4, 45)), v128.or(i64x2.shr_u(x4, 61), i64x2.shl(x4, 3))), i64x2.shr_u(x4, 6));
     x5 = i64x2.add(i64x2.add(x5, s0), i64x2.add(s1, i64x2.shuffle(x1, x2, 1, 2)));
     v128.store(WK, i64x2.add(x5, v128.load(KT, 464)), 464);
@@ -443,7 +440,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x6, x7, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x5, 19), i64x2.shl(x5, 45)), v128.or(i64x2.shr_u(x5, 61), i64x2.shl(x5, 3))), i64x2.shr_u(x5, 6));
     x6 = i64x2.add(i64x2.add(x6, s0), i64x2.add(s1, i64x2.shuffle(x2, x3, 1, 2)));
     v128.store(WK, i64x2.add(x6, v128.load(KT, 480)), 480);
@@ -460,7 +457,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x7, x0, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x6, 19), i64x2.shl(x6, 45)), v128.or(i64x2.shr_u(x6, 61), i64x2.shl(x6, 3))), i64x2.shr_u(x6, 6));
     x7 = i64x2.add(i64x2.add(x7, s0), i64x2.add(s1, i64x2.shuffle(x3, x4, 1, 2)));
     v128.store(WK, i64x2.add(x7, v128.load(KT, 496)), 496);
@@ -477,7 +474,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x0, x1, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x7, 19), i64x2.shl(x7, 45)), v128.or(i64x2.shr_u(x7, 61), i64x2.shl(x7, 3))), i64x2.shr_u(x7, 6));
     x0 = i64x2.add(i64x2.add(x0, s0), i64x2.add(s1, i64x2.shuffle(x4, x5, 1, 2)));
     v128.store(WK, i64x2.add(x0, v128.load(KT, 512)), 512);
@@ -494,7 +491,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x1, x2, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x0, 19), i64x2.shl(x0, 45)), v128.or(i64x2.shr_u(x0, 61), i64x2.shl(x0, 3))), i64x2.shr_u(x0, 6));
     x1 = i64x2.add(i64x2.add(x1, s0), i64x2.add(s1, i64x2.shuffle(x5, x6, 1, 2)));
     v128.store(WK, i64x2.add(x1, v128.load(KT, 528)), 528);
@@ -511,7 +508,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x2, x3, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x1, 19), i64x2.shl(x1, 45)), v128.or(i64x2.shr_u(x1, 61), i64x2.shl(x1, 3))), i64x2.shr_u(x1, 6));
     x2 = i64x2.add(i64x2.add(x2, s0), i64x2.add(s1, i64x2.shuffle(x6, x7, 1, 2)));
     v128.store(WK, i64x2.add(x2, v128.load(KT, 544)), 544);
@@ -528,7 +525,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x3, x4, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x2, 19), i64x2.shl(x2, 45)), v128.or(i64x2.shr_u(x2, 61), i64x2.shl(x2, 3))), i64x2.shr_u(x2, 6));
     x3 = i64x2.add(i64x2.add(x3, s0), i64x2.add(s1, i64x2.shuffle(x7, x0, 1, 2)));
     v128.store(WK, i64x2.add(x3, v128.load(KT, 560)), 560);
@@ -545,7 +542,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     e += t1;
     a = t1 + t2;
     y = i64x2.shuffle(x4, x5, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x3, 19), i64x2.shl(x3, 45)), v128.or(i64x2.shr_u(x3, 61), i64x2.shl(x3, 3))), i64x2.shr_u(x3, 6));
     x4 = i64x2.add(i64x2.add(x4, s0), i64x2.add(s1, i64x2.shuffle(x0, x1, 1, 2)));
     v128.store(WK, i64x2.add(x4, v128.load(KT, 576)), 576);
@@ -562,7 +559,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     c += t1;
     g = t1 + t2;
     y = i64x2.shuffle(x5, x6, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x4, 19), i64x2.shl(x4, 45)), v128.or(i64x2.shr_u(x4, 61), i64x2.shl(x4, 3))), i64x2.shr_u(x4, 6));
     x5 = i64x2.add(i64x2.add(x5, s0), i64x2.add(s1, i64x2.shuffle(x1, x2, 1, 2)));
     v128.store(WK, i64x2.add(x5, v128.load(KT, 592)), 592);
@@ -579,7 +576,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     a += t1;
     e = t1 + t2;
     y = i64x2.shuffle(x6, x7, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x5, 19), i64x2.shl(x5, 45)), v128.or(i64x2.shr_u(x5, 61), i64x2.shl(x5, 3))), i64x2.shr_u(x5, 6));
     x6 = i64x2.add(i64x2.add(x6, s0), i64x2.add(s1, i64x2.shuffle(x2, x3, 1, 2)));
     v128.store(WK, i64x2.add(x6, v128.load(KT, 608)), 608);
@@ -596,7 +593,7 @@ export function sha512Compress(h: usize, src: usize, blocks: i32): void {
     g += t1;
     c = t1 + t2;
     y = i64x2.shuffle(x7, x0, 1, 2);
-    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));
+    s0 = v128.xor(v128.xor(v128.or(i64x2.shr_u(y, 1), i64x2.shl(y, 63)), v128.or(i64x2.shr_u(y, 8), i64x2.shl(y, 56))), i64x2.shr_u(y, 7));
     s1 = v128.xor(v128.xor(v128.or(i64x2.shr_u(x6, 19), i64x2.shl(x6, 45)), v128.or(i64x2.shr_u(x6, 61), i64x2.shl(x6, 3))), i64x2.shr_u(x6, 6));
     x7 = i64x2.add(i64x2.add(x7, s0), i64x2.add(s1, i64x2.shuffle(x3, x4, 1, 2)));
     v128.store(WK, i64x2.add(x7, v128.load(KT, 624)), 624);

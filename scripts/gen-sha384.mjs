@@ -90,11 +90,8 @@ if (VARIANT === 'simd') {
   emit('const KT: usize = memory.data<u64>([');
   for (let i = 0; i < 80; i += 4) emit(`  ${K.slice(i, i + 4).map(hex).join(', ')},`);
   emit('], 16);');
-  emit('/** Byte-shuffle masks: per-lane byte swap (big-endian load) at +0, per-lane ROTR 8 at +16. */');
-  emit('const MASKS: usize = memory.data<u8>([');
-  emit('  7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8,');
-  emit('  1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8,');
-  emit('], 16);');
+  emit('/** Byte-shuffle mask: per-lane byte swap (big-endian load). */');
+  emit('const MASKS: usize = memory.data<u8>([7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8], 16);');
   emit('');
 }
 emit('/**');
@@ -129,8 +126,7 @@ if (VARIANT === 'scalar') {
     const j = (t / 2) % 8;
     const X = (k) => `x${(j + k) % 8}`;
     emit(`    y = i64x2.shuffle(${X(0)}, ${X(1)}, 1, 2);`); // W_{t-15}, W_{t-14}
-    // ROTR8 of each lane is a byte rotation: one shuffle instead of two shifts and an or.
-    emit(`    s0 = v128.xor(v128.xor(${rotr('y', 1)}, i8x16.swizzle(y, v128.load(MASKS, 16))), i64x2.shr_u(y, 7));`);
+    emit(`    s0 = v128.xor(v128.xor(${rotr('y', 1)}, ${rotr('y', 8)}), i64x2.shr_u(y, 7));`);
     emit(`    s1 = v128.xor(v128.xor(${rotr(X(7), 19)}, ${rotr(X(7), 61)}), i64x2.shr_u(${X(7)}, 6));`);
     emit(`    ${X(0)} = i64x2.add(i64x2.add(${X(0)}, s0), i64x2.add(s1, i64x2.shuffle(${X(4)}, ${X(5)}, 1, 2)));`);
     emit(`    v128.store(WK, i64x2.add(${X(0)}, ${kpair(t)}), ${t * 8});`);
