@@ -125,7 +125,7 @@ export function planSections(sizes: {
   ];
   if (sizes.signature !== undefined) list.push([SectionType.Signature, sizes.signature]);
   if (list.length > MAX_NUM_SECTIONS) {
-    throw new EifError('TOO_MANY_SECTIONS', `${list.length} sections; an EIF holds at most ${MAX_NUM_SECTIONS} (so at most ${MAX_NUM_SECTIONS - 4} ramdisks)`);
+    throw new EifError('TOO_MANY_SECTIONS', `${list.length} sections; an EIF holds at most ${MAX_NUM_SECTIONS}: ${MAX_NUM_SECTIONS - 3} ramdisks, ${MAX_NUM_SECTIONS - 4} when signed`);
   }
   let offset = EIF_HEADER_SIZE;
   return list.map(([type, size], index) => {
@@ -199,6 +199,7 @@ export async function buildEifBytes(input: BuildBytesInput): Promise<BuildResult
   const meta = encodeMetadata(metadata);
   const datas = [input.kernel, cmd, meta, ...input.ramdisks];
   const unsigned = planSections({ kernel: input.kernel.length, cmdline: cmd.length, metadata: meta.length, ramdisks: input.ramdisks.map((r) => r.length) });
+  if (input.signer) planSections({ kernel: 0, cmdline: 0, metadata: 0, ramdisks: input.ramdisks.map(() => 0), signature: 0 }); // fail before hashing
   const roles = sectionRoles(unsigned);
   const acc = new PcrAccumulator();
   datas.forEach((d, i) => acc.feed(d, roles[i]!));

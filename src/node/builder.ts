@@ -88,6 +88,7 @@ export async function buildEif(o: BuildEifOptions): Promise<BuildFileResult> {
     });
     const sizes = { kernel: kernel.size, cmdline: cmd.length, metadata: meta.length, ramdisks: ramdisks.map((r) => r.size) };
     const plan = planSections(sizes);
+    if (o.signer) planSections({ ...sizes, signature: 0 }); // room for the signature section: fail before hashing
     const roles = sectionRoles(plan);
     const measured = kernel.size + cmd.length + sizes.ramdisks.reduce((a, b) => a + b, 0);
     const total = measured + meta.length;

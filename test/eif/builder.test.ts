@@ -108,3 +108,33 @@ describeShared('AWS eif_build vectors (../shared/test-vectors/eif/synthetic)', (
     expect(Buffer.from(r.eif.subarray(off, off + metaBytes.length)).equals(Buffer.from(metaBytes))).toBe(true);
   });
 });
+
+describe('builder input checks', () => {
+  it('a cmdline with a NUL byte is refused (CMDLINE_NUL); argv cannot carry one, the library can', async () => {
+    await expect(buildEifBytes({ kernel: new Uint8Array(1), cmdline: 'console=ttyS0\0x', ramdisks: [new Uint8Array(1)] })).rejects.toMatchObject({ code: 'CMDLINE_NUL' });
+  });
+  it('no ramdisk is refused (NO_RAMDISK)', async () => {
+    await expect(buildEifBytes({ kernel: new Uint8Array(1), cmdline: 'x', ramdisks: [] })).rejects.toMatchObject({ code: 'NO_RAMDISK' });
+  });
+  it('at most 29 ramdisks (28 when signed) fit the 32-entry section table (TOO_MANY_SECTIONS)', async () => {
+    const rd = Array.from({ length: 30 }, () => new Uint8Array(1));
+    await expect(buildEifBytes({ kernel: new Uint8Array(1), cmdline: 'x', ramdisks: rd })).rejects.toMatchObject({ code: 'TOO_MANY_SECTIONS' });
+    const ok = await buildEifBytes({ kernel: new Uint8Array(1), cmdline: 'x', ramdisks: rd.slice(1) });
+    expect(new DataView(ok.eif.buffer).getUint16(26)).toBe(32);
+    let signed = false;
+    const signer = { signatureSection: async () => ((signed = true), { data: new Uint8Array(1), pcr8: '' }) };
+    await expect(buildEifBytes({ kernel: new Uint8Array(1), cmdline: 'x', ramdisks: rd.slice(1), signer })).rejects.toMatchObject({ code: 'TOO_MANY_SECTIONS' });
+    expect(signed).toBe(false);
+  });
+  it('SOURCE_DATE_EPOCH must be whole seconds', async () => {
+    await expect(buildEifBytes({ kernel: new Uint8Array(1), cmdline: 'x', ramdisks: [new Uint8Array(1)], sourceDateEpoch: '1.5' })).rejects.toMatchObject({ code: 'BAD_SOURCE_DATE_EPOCH' });
+    const r = await buildEifBytes({ kernel: new Uint8Array(1), cmdline: 'x', ramdisks: [new Uint8Array(1)], sourceDateEpoch: '1700000000' });
+    expect(r.metadata.buildTime).toBe('2023-11-14T22:13:20+00:00');
+  });
+  it('without a pin, BuildTime is now in chrono\'s RFC 3339 form', async () => {
+    const r = await buildEifBytes({ kernel: new Uint8Array(1), cmdline: 'x', ramdisks: [new Uint8Array(1)], now: () => new Date(Date.UTC(2025, 5, 1, 12, 0, 0, 250)) });
+    expect(r.metadata.buildTime).toBe('2025-06-01T12:00:00.250+00:00');
+    expect(r.metadata.imageName).toBe('bzImage');
+    expect(r.metadata.imageVersion).toBe('1.0');
+  });
+});
