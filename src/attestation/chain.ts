@@ -17,9 +17,9 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ES384 } from '../signing/algorithms.js';
-import { toHex } from '../util/hex.js';
+import { bytesEqual, toHex } from '../util/hex.js';
 import { ecdsaVerify, importEcdsaPublicKey } from '../cose/verify.js';
-import { AttestationFailure, issue, toIssue, type AttestationIssue } from './errors.js';
+import { fail, issue, toIssue, type AttestationIssue } from './errors.js';
 import {
   certificateSignatureRaw,
   KU_DIGITAL_SIGNATURE,
@@ -193,10 +193,6 @@ export function checkChain(
   return { issues: [], certificates: summaries(), signatures };
 }
 
-function fail(code: ConstructorParameters<typeof AttestationFailure>[0], message: string): never {
-  throw new AttestationFailure(code, message);
-}
-
 /** The synchronous checks of certificate `i` (0 = root, n = leaf). Throws AttestationFailure. */
 function checkStructure(links: Link[], i: number, n: number, at: number): void {
   const l = links[i]!;
@@ -231,7 +227,7 @@ function checkStructure(links: Link[], i: number, n: number, at: number): void {
   }
   if (i > 0) {
     const parent = links[i - 1]!.cert!;
-    if (!sameBytes(c.issuer, parent.subject)) {
+    if (!bytesEqual(c.issuer, parent.subject)) {
       fail('ATT_CHAIN_ISSUER_MISMATCH', `${name}: issuer "${c.issuerText}" is not the subject of the previous certificate ("${parent.subjectText}")`);
     }
   }
@@ -249,12 +245,6 @@ function checkStructure(links: Link[], i: number, n: number, at: number): void {
 /** An EC P-384 key given as an uncompressed point (the form AWS uses; importable as 'raw'). */
 function isP384Key(c: ParsedCertificate): boolean {
   return c.keyAlgorithm === OID_EC_PUBLIC_KEY && c.keyCurve === OID_SECP384R1 && c.publicKey.length === 97 && c.publicKey[0] === 0x04;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Start the ECDSA check of `child` with `parentKey` now when the key is at hand, else when it resolves. */

@@ -15,7 +15,8 @@ import { describeKind, type CborMap, type CborNode } from '../cbor/node.js';
 import { checkEcdsaSignatureShape } from '../cose/verify.js';
 import { decodeCoseSign1 } from '../cose/sign1.js';
 import { ES384 } from '../signing/algorithms.js';
-import { AttestationFailure } from './errors.js';
+import { bytesEqual } from '../util/hex.js';
+import { fail } from './errors.js';
 import type { CertificateSummary } from './chain.js';
 
 /** Largest document accepted: a 16 KiB payload plus the envelope, with room to spare (§2.2 step 1). */
@@ -65,16 +66,6 @@ export interface DecodeDocumentOptions {
   readonly maxOptionalFieldBytes?: number;
 }
 
-function fail(code: ConstructorParameters<typeof AttestationFailure>[0], message: string): never {
-  throw new AttestationFailure(code, message);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 const MANDATORY = ['module_id', 'digest', 'timestamp', 'pcrs', 'certificate', 'cabundle'] as const;
 const OPTIONAL = ['public_key', 'user_data', 'nonce'] as const;
 const KNOWN_FIELDS = new Set<string>([...MANDATORY, ...OPTIONAL]);
@@ -90,7 +81,7 @@ export function decodeAttestationDocument(bytes: Uint8Array, options: DecodeDocu
     fail('ATT_INPUT_TOO_LARGE', `the document is ${bytes.length} bytes (limit ${MAX_DOCUMENT_BYTES})`);
   }
   const sign1 = decodeCoseSign1(bytes, { cbor: { maxDepth: 4, maxItems: 64 } });
-  if (!sameBytes(sign1.protectedBytes, PROTECTED_ES384)) {
+  if (!bytesEqual(sign1.protectedBytes, PROTECTED_ES384)) {
     fail('ATT_COSE_HEADER', 'protected header must be exactly {1: -35} (a1 01 38 22), i.e. alg ES384 and nothing else');
   }
   if (sign1.unprotectedHeader.entries.length !== 0) fail('ATT_COSE_HEADER', 'unprotected header must be an empty map');

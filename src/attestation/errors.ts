@@ -82,6 +82,11 @@ export class AttestationFailure extends EifError {
   }
 }
 
+/** Throw an {@link AttestationFailure}. */
+export function fail(code: AttestationErrorCode, message: string): never {
+  throw new AttestationFailure(code, message);
+}
+
 export function issue(code: AttestationErrorCode, message: string): AttestationIssue {
   return { code, message };
 }

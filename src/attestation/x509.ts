@@ -18,6 +18,7 @@ import {
   ecdsaDerToRaw,
   type Tlv,
 } from '../signing/der.js';
+import { bytesEqual } from '../util/hex.js';
 import { AttestationFailure } from './errors.js';
 
 export const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
@@ -115,7 +116,7 @@ export function parseCertificate(der: Uint8Array, label: string): ParsedCertific
   if (serial.length > 21) r.fail('serialNumber longer than 20 octets');
   const tbsAlg = next();
   if (algorithmId(r, tbsAlg, 'signature') !== signatureAlgorithm ||
-    !sameBytes(r.whole(tbsAlg), r.whole(algT))) {
+    !bytesEqual(r.whole(tbsAlg), r.whole(algT))) {
     r.fail('tbsCertificate signature algorithm differs from signatureAlgorithm');
   }
   const issuerT = next();
@@ -166,12 +167,6 @@ export function parseCertificate(der: Uint8Array, label: string): ParsedCertific
 /** ECDSA signature of a certificate as fixed-width r‖s for `size`-byte scalars (ATT_CERT_MALFORMED if not DER). */
 export function certificateSignatureRaw(cert: ParsedCertificate, size: number, label: string): Uint8Array {
   return ecdsaDerToRaw(cert.signatureValue, size, 'ATT_CERT_MALFORMED', `${label}: signatureValue`);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** DER INTEGER content rules: non-empty and minimal (X.690 §8.3.2). */

@@ -6,25 +6,20 @@
  */
 import { mapGet } from '../cbor/node.js';
 import { algorithmForCoseAlg, ES256, ES384, ES512, type EcdsaAlgorithm } from '../signing/algorithms.js';
+import { fromHex } from '../util/hex.js';
 import { sigStructure1 } from './sign1-encode.js';
 import { CoseError, type CoseSign1 } from './sign1.js';
 
 /** Group orders n (big-endian, `alg.size` bytes) for the scalar range check 0 < r, s < n. */
 const ORDERS: Record<string, Uint8Array> = {
-  [ES256.name]: hexBytes('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551'),
-  [ES384.name]: hexBytes(
+  [ES256.name]: fromHex('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551'),
+  [ES384.name]: fromHex(
     'ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973',
   ),
-  [ES512.name]: hexBytes(
+  [ES512.name]: fromHex(
     '01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409',
   ),
 };
-
-function hexBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
 
 /** The algorithm named by the protected header's `alg` (label 1). Only the protected header counts. */
 export function coseSign1Algorithm(sign1: CoseSign1): EcdsaAlgorithm {

@@ -6,7 +6,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { closeSync, readFileSync, readSync } from 'node:fs';
 import { EifError, usageError } from '../../errors.js';
-import { toHex } from '../../util/hex.js';
+import { fromHex, toHex } from '../../util/hex.js';
 import {
   decodeAttestationInput,
   inspectAttestation,
@@ -99,9 +99,11 @@ function readInput(path: string, what: string, limit: number): Uint8Array {
 
 function hexFlag(value: string | undefined, flag: string): Uint8Array | undefined {
   if (value === undefined) return undefined;
-  const t = value.trim().replace(/^0x/i, '');
-  if (t.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(t)) throw usageError(`${flag}: not valid hex`);
-  return Uint8Array.from(t.match(/../g) ?? [], (b) => parseInt(b, 16));
+  try {
+    return fromHex(value, flag);
+  } catch (e) {
+    throw usageError((e as Error).message);
+  }
 }
 
 /** --root files (PEM or DER), checked here so a bad anchor is a usage error. */
