@@ -247,8 +247,8 @@ function isP384Key(c: ParsedCertificate): boolean {
   return c.keyAlgorithm === OID_EC_PUBLIC_KEY && c.keyCurve === OID_SECP384R1 && c.publicKey.length === 97 && c.publicKey[0] === 0x04;
 }
 
-/** Start the ECDSA check of `child` with `parentKey` now when the key is at hand, else when it resolves. */
-function verifyWith(parentKey: CryptoKey | Promise<CryptoKey>, child: Link): Promise<boolean> {
+/** Start the ECDSA check of `child`'s signature with its issuer's key. */
+function verifyWith(parentKey: CryptoKey, child: Link): Promise<boolean> {
   let raw: Uint8Array;
   try {
     raw = certificateSignatureRaw(child.cert!, ES384.size, child.label);
@@ -256,35 +256,49 @@ function verifyWith(parentKey: CryptoKey | Promise<CryptoKey>, child: Link): Pro
     return Promise.resolve(false); // malformed: the structural pass reports it
   }
   const tbs = child.cert!.tbs;
-  return parentKey instanceof Promise ? parentKey.then((k) => ecdsaVerify(k, ES384, raw, tbs)) : ecdsaVerify(parentKey, ES384, raw, tbs);
+  return ecdsaVerify(parentKey, ES384, raw, tbs);
 }
 
 /**
- * Start every ECDSA link check not already proven by the cache, all at once (each as soon as its issuer key is
- * available: immediately for cached issuers). On full success, remember the root and intermediates.
+ * Start every ECDSA link check not already proven by the cache, root to leaf, each as soon as its issuer's key is
+ * available (at once for cached issuers; right after the import otherwise, so the worker threads start while later
+ * keys are still being imported). On full success, remember the root and intermediates.
  */
 async function verifyLinks(links: Link[], n: number, useCache: boolean): Promise<AttestationIssue[]> {
-  const keys: (Promise<CryptoKey> | undefined)[] = links.map((l, i) => {
-    if (i === n || !l.cert || !isP384Key(l.cert)) return undefined;
-    if (l.cached) return l.cached.key;
-    const k = importEcdsaPublicKey(l.cert.publicKey, ES384, 'raw');
-    k.catch(() => undefined);
-    return k;
-  });
-  const pending: (Promise<boolean> | undefined)[] = links.map((l, i) => {
-    if (i === 0) return undefined;
-    const parent = links[i - 1]!;
-    if (l.cached?.verifiedUnder.has(parent.hash)) return undefined;
-    const key = parent.cached?.keyObject ?? keys[i - 1];
-    if (!key || !l.cert) return Promise.resolve(false);
-    const p = verifyWith(key, l);
+  const keys: (Promise<CryptoKey> | undefined)[] = [];
+  const pending: (Promise<boolean> | AttestationIssue | undefined)[] = [undefined];
+  for (let i = 0; i < n; i++) {
+    const l = links[i]!;
+    const child = links[i + 1]!;
+    if (l.cert && isP384Key(l.cert)) {
+      keys[i] = l.cached ? l.cached.key : importEcdsaPublicKey(l.cert.publicKey, ES384, 'raw');
+      keys[i]!.catch(() => undefined);
+    }
+    if (child.cached?.verifiedUnder.has(l.hash)) {
+      pending.push(undefined);
+      continue;
+    }
+    let key: CryptoKey | undefined = l.cached?.keyObject;
+    if (!key && keys[i]) {
+      try {
+        key = await keys[i];
+      } catch {
+        pending.push(issue('ATT_CERT_MALFORMED', `${l.label}: the public key is not a valid P-384 point`));
+        continue;
+      }
+    }
+    const p = key && child.cert ? verifyWith(key, child) : Promise.resolve(false);
     p.catch(() => undefined);
-    return p;
-  });
+    pending.push(p);
+  }
   const problems: AttestationIssue[] = [];
   for (let i = 1; i < links.length; i++) {
     const p = pending[i];
     if (!p) continue;
+    if (!(p instanceof Promise)) {
+      problems.push(p);
+      continue;
+    }
     let ok: boolean;
     try {
       ok = await p;

@@ -397,6 +397,16 @@ describe('chain hostile cases', () => {
     await expectReject(await doc(field('certificate', cb.bytes(forged.der))), 'ATT_CERT_SIGNATURE_INVALID');
   });
 
+  for (const role of ['zonal', 'leaf'] as const) {
+    it(`${role} key not on the curve → ATT_CERT_MALFORMED (no crash)`, async () => {
+      const good = await newKey();
+      const spki = good.spki.slice();
+      spki[spki.length - 1]! ^= 0x01; // change y: the point leaves the curve
+      const p = await makePki(T, { keys: { [role]: { ...good, spki } } });
+      await expectReject(await doc({}, p), 'ATT_CERT_MALFORMED', p);
+    });
+  }
+
   it('malformed certificate DER (truncated) → ATT_CERT_MALFORMED', async () => {
     await expectReject(await doc(field('certificate', cb.bytes(pki.leaf.der.subarray(0, 300)))), 'ATT_CERT_MALFORMED');
   });
