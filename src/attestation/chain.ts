@@ -95,30 +95,29 @@ export interface ChainCheck {
   readonly signatures: Promise<AttestationIssue[]>;
 }
 
-/** The leaf certificate, parsed, with the import of its key already started (so the COSE check starts early). */
-export interface LeafStart {
-  readonly der: Uint8Array;
-  /** Undefined when the leaf does not parse (the chain check reports why). */
-  readonly cert: ParsedCertificate | undefined;
-  /** The leaf's key when it is an uncompressed P-384 point; rejects if WebCrypto refuses the point. */
-  readonly key: Promise<CryptoKey> | undefined;
-}
-
-/** Parse the leaf and start importing its key. Never throws. */
-export function startLeaf(der: Uint8Array): LeafStart {
-  let cert: ParsedCertificate | undefined;
-  try {
-    cert = parseCertificate(der, LEAF_LABEL);
-  } catch {
-    return { der, cert: undefined, key: undefined };
-  }
-  if (!isP384Key(cert)) return { der, cert, key: undefined };
-  const key = importEcdsaPublicKey(cert.publicKey, ES384, 'raw');
-  key.catch(() => undefined); // the caller handles it; no unhandled rejection if it is never awaited
-  return { der, cert, key };
+/** A chain whose ECDSA checks are under way; {@link ChainStart.finish} runs the structural pass. */
+export interface ChainStart {
+  finish(at: number): ChainCheck;
 }
 
 const LEAF_LABEL = 'certificate (leaf)';
+
+/** The leaf certificate, parsed (undefined when it does not parse: the structural pass reports why). */
+export function parseLeaf(der: Uint8Array): ParsedCertificate | undefined {
+  try {
+    return parseCertificate(der, LEAF_LABEL);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The leaf's key when it is an uncompressed P-384 point; the promise rejects if WebCrypto refuses the point. */
+export function importLeafKey(leaf: ParsedCertificate | undefined): Promise<CryptoKey> | undefined {
+  if (!leaf || !isP384Key(leaf)) return undefined;
+  const key = importEcdsaPublicKey(leaf.publicKey, ES384, 'raw');
+  key.catch(() => undefined); // the caller handles it; no unhandled rejection if it is never awaited
+  return key;
+}
 
 interface Link {
   readonly der: Uint8Array;
@@ -144,20 +143,21 @@ function summary(l: Link, role: CertificateSummary['role']): CertificateSummary 
 const NO_SIGNATURES: Promise<AttestationIssue[]> = Promise.resolve([]);
 
 /**
- * Check the chain `cabundle ‖ leaf` at time `at` (ms) against `anchors`. The ECDSA link checks are started first
- * (at once, on WebCrypto's worker threads) and returned as a promise; the structural checks then run here while
- * they proceed.
+ * Start checking the chain `cabundle ‖ leaf` against `anchors`: match the root, look up / parse the certificates,
+ * and start every ECDSA link check not proven by the cache (WebCrypto runs them on its worker threads; a link
+ * whose issuer key is cached starts synchronously, here). `finish(at)` then runs the structural pass at time `at`
+ * while they proceed.
  */
-export function checkChain(
+export function beginChain(
   cabundle: readonly Uint8Array[],
-  leaf: LeafStart,
-  at: number,
+  leafDer: Uint8Array,
+  leaf: ParsedCertificate | undefined,
   anchors: readonly TrustAnchor[],
   useCache = true,
-): ChainCheck {
+): ChainStart {
   const n = cabundle.length;
   const links: Link[] = cabundle.map((der, i) => ({ der, hash: sha256Hex(der), label: i === 0 ? 'cabundle[0] (root)' : `cabundle[${i}]` }));
-  links.push({ der: leaf.der, hash: '', label: LEAF_LABEL, cert: leaf.cert });
+  links.push({ der: leafDer, hash: '', label: LEAF_LABEL, cert: leaf });
   const role = (i: number): CertificateSummary['role'] => (i === 0 ? 'root' : i === n ? 'leaf' : 'intermediate');
   for (let i = 0; i < n; i++) {
     const l = links[i]!;
@@ -168,29 +168,32 @@ export function checkChain(
       // reported in order by the structural pass
     }
   }
-  const summaries = (): CertificateSummary[] => links.filter((l) => l.cert).map((l) => summary(l, role(links.indexOf(l))));
+  const summaries = (): CertificateSummary[] => links.flatMap((l, i) => (l.cert ? [summary(l, role(i))] : []));
 
   if (!anchors.some((a) => a.sha256 === links[0]!.hash)) {
+    const root = links[0]!.hash;
+    const pinned = anchors.map((a) => a.sha256.slice(0, 16) + '…').join(', ');
     return {
-      issues: [
-        issue(
-          'ATT_ROOT_UNTRUSTED',
-          `cabundle[0] is not a pinned root (its SHA-256 is ${links[0]!.hash}; pinned: ${anchors.map((a) => a.sha256.slice(0, 16) + '…').join(', ')})`,
-        ),
-      ],
-      certificates: summaries(),
-      signatures: NO_SIGNATURES,
+      finish: () => ({
+        issues: [issue('ATT_ROOT_UNTRUSTED', `cabundle[0] is not a pinned root (its SHA-256 is ${root}; pinned: ${pinned})`)],
+        certificates: summaries(),
+        signatures: NO_SIGNATURES,
+      }),
     };
   }
 
   const signatures = verifyLinks(links, n, useCache);
-  try {
-    for (let i = 0; i < links.length; i++) checkStructure(links, i, n, at);
-  } catch (e) {
-    signatures.catch(() => undefined);
-    return { issues: [toIssue(e, 'ATT_CERT_MALFORMED')], certificates: summaries(), signatures: NO_SIGNATURES };
-  }
-  return { issues: [], certificates: summaries(), signatures };
+  return {
+    finish(at: number): ChainCheck {
+      try {
+        for (let i = 0; i < links.length; i++) checkStructure(links, i, n, at);
+      } catch (e) {
+        signatures.catch(() => undefined);
+        return { issues: [toIssue(e, 'ATT_CERT_MALFORMED')], certificates: summaries(), signatures: NO_SIGNATURES };
+      }
+      return { issues: [], certificates: summaries(), signatures };
+    },
+  };
 }
 
 /** The synchronous checks of certificate `i` (0 = root, n = leaf). Throws AttestationFailure. */
