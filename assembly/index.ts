@@ -154,22 +154,22 @@ export function crc32Update(prev: u32, len: i32): u32 {
     const w2 = load<u32>(p, 8);
     const w3 = load<u32>(p, 12);
     crc =
-      load<u32>(CRC_T + (<usize>(w0 & 0xff) << 2), 15360) ^
-      load<u32>(CRC_T + (<usize>((w0 >>> 8) & 0xff) << 2), 14336) ^
-      load<u32>(CRC_T + (<usize>((w0 >>> 16) & 0xff) << 2), 13312) ^
-      load<u32>(CRC_T + (<usize>(w0 >>> 24) << 2), 12288) ^
-      load<u32>(CRC_T + (<usize>(w1 & 0xff) << 2), 11264) ^
-      load<u32>(CRC_T + (<usize>((w1 >>> 8) & 0xff) << 2), 10240) ^
-      load<u32>(CRC_T + (<usize>((w1 >>> 16) & 0xff) << 2), 9216) ^
-      load<u32>(CRC_T + (<usize>(w1 >>> 24) << 2), 8192) ^
-      load<u32>(CRC_T + (<usize>(w2 & 0xff) << 2), 7168) ^
-      load<u32>(CRC_T + (<usize>((w2 >>> 8) & 0xff) << 2), 6144) ^
-      load<u32>(CRC_T + (<usize>((w2 >>> 16) & 0xff) << 2), 5120) ^
-      load<u32>(CRC_T + (<usize>(w2 >>> 24) << 2), 4096) ^
-      load<u32>(CRC_T + (<usize>(w3 & 0xff) << 2), 3072) ^
-      load<u32>(CRC_T + (<usize>((w3 >>> 8) & 0xff) << 2), 2048) ^
-      load<u32>(CRC_T + (<usize>((w3 >>> 16) & 0xff) << 2), 1024) ^
-      load<u32>(CRC_T + (<usize>(w3 >>> 24) << 2), 0);
+      load<u32>(<usize>((w0 << 2) & 0x3fc), CRC_T + 15360) ^
+      load<u32>(<usize>((w0 >>> 6) & 0x3fc), CRC_T + 14336) ^
+      load<u32>(<usize>((w0 >>> 14) & 0x3fc), CRC_T + 13312) ^
+      load<u32>(<usize>((w0 >>> 22) & 0x3fc), CRC_T + 12288) ^
+      load<u32>(<usize>((w1 << 2) & 0x3fc), CRC_T + 11264) ^
+      load<u32>(<usize>((w1 >>> 6) & 0x3fc), CRC_T + 10240) ^
+      load<u32>(<usize>((w1 >>> 14) & 0x3fc), CRC_T + 9216) ^
+      load<u32>(<usize>((w1 >>> 22) & 0x3fc), CRC_T + 8192) ^
+      load<u32>(<usize>((w2 << 2) & 0x3fc), CRC_T + 7168) ^
+      load<u32>(<usize>((w2 >>> 6) & 0x3fc), CRC_T + 6144) ^
+      load<u32>(<usize>((w2 >>> 14) & 0x3fc), CRC_T + 5120) ^
+      load<u32>(<usize>((w2 >>> 22) & 0x3fc), CRC_T + 4096) ^
+      load<u32>(<usize>((w3 << 2) & 0x3fc), CRC_T + 3072) ^
+      load<u32>(<usize>((w3 >>> 6) & 0x3fc), CRC_T + 2048) ^
+      load<u32>(<usize>((w3 >>> 14) & 0x3fc), CRC_T + 1024) ^
+      load<u32>(<usize>((w3 >>> 22) & 0x3fc), CRC_T + 0);
     p += 16;
     n -= 16;
   }
