@@ -13,7 +13,8 @@
  *
  * Speed: intermediates already verified are cached, keyed by the SHA-256 of their DER, together with the hash
  * of the certificate whose key verified them; a later document with the same link skips that ECDSA check but
- * still re-checks structure, names and validity at its own T. Leaves are never cached. Browser-safe.
+ * still re-checks structure, names and validity at its own T. Leaves are never cached. A pinned root is parsed
+ * and its key imported once, when a document first names it. Browser-safe.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ES384 } from '../signing/algorithms.js';
@@ -66,14 +67,43 @@ interface CacheEntry {
 
 const cache = new Map<string, CacheEntry>();
 
-/** Forget every cached certificate (benchmarks of cold verification; tests). */
-export function clearCertificateCache(): void {
+/** Pinned roots in use, parsed and with their key imported once (trust configuration, not verified data). */
+const anchorCache = new Map<string, CacheEntry>();
+const ANCHOR_LIMIT = 16;
+
+/**
+ * Forget every cached intermediate (a "cold" verification: a new enclave). With `includeAnchors`, also the
+ * prepared pinned roots (the very first verification of a process).
+ */
+export function clearCertificateCache(includeAnchors = false): void {
   cache.clear();
+  if (includeAnchors) anchorCache.clear();
 }
 
-/** Number of cached certificates (for tests). */
+/** Number of cached intermediates (for tests). */
 export function certificateCacheSize(): number {
   return cache.size;
+}
+
+/** The prepared entry of a pinned root that `cabundle[0]` matched. */
+function anchorEntry(l: Link): CacheEntry | undefined {
+  let e = anchorCache.get(l.hash);
+  if (!e) {
+    let cert: ParsedCertificate;
+    try {
+      cert = parseCertificate(l.der.slice(), l.label);
+    } catch {
+      return undefined; // reported by the structural pass
+    }
+    if (!isP384Key(cert)) return undefined;
+    const key = importEcdsaPublicKey(cert.publicKey, ES384, 'raw');
+    e = { cert, key, keyObject: undefined, verifiedUnder: new Set<string>() };
+    const entry = e;
+    key.then((k) => (entry.keyObject = k), () => anchorCache.delete(l.hash));
+    if (anchorCache.size >= ANCHOR_LIMIT) anchorCache.delete(anchorCache.keys().next().value!);
+    anchorCache.set(l.hash, e);
+  }
+  return e;
 }
 
 function remember(hash: string, entry: CacheEntry): void {
@@ -159,9 +189,10 @@ export function beginChain(
   const links: Link[] = cabundle.map((der, i) => ({ der, hash: sha256Hex(der), label: i === 0 ? 'cabundle[0] (root)' : `cabundle[${i}]` }));
   links.push({ der: leafDer, hash: '', label: LEAF_LABEL, cert: leaf });
   const role = (i: number): CertificateSummary['role'] => (i === 0 ? 'root' : i === n ? 'leaf' : 'intermediate');
+  const trusted = anchors.some((a) => a.sha256 === links[0]!.hash);
   for (let i = 0; i < n; i++) {
     const l = links[i]!;
-    l.cached = useCache ? cache.get(l.hash) : undefined;
+    l.cached = !useCache ? undefined : i > 0 ? cache.get(l.hash) : trusted ? anchorEntry(l) : undefined;
     try {
       l.cert = l.cached?.cert ?? parseCertificate(l.der, l.label);
     } catch {
@@ -170,7 +201,7 @@ export function beginChain(
   }
   const summaries = (): CertificateSummary[] => links.flatMap((l, i) => (l.cert ? [summary(l, role(i))] : []));
 
-  if (!anchors.some((a) => a.sha256 === links[0]!.hash)) {
+  if (!trusted) {
     const root = links[0]!.hash;
     const pinned = anchors.map((a) => a.sha256.slice(0, 16) + '…').join(', ');
     return {
@@ -315,11 +346,11 @@ async function verifyLinks(links: Link[], n: number, useCache: boolean): Promise
     }
   }
   if (problems.length === 0 && useCache) {
-    // Every link verified: remember the root and intermediates (never the leaf) with the link that proved them.
-    for (let i = 0; i < n; i++) {
+    // Every link verified: remember the intermediates (never the leaf) with the link that proved them.
+    for (let i = 1; i < n; i++) {
       const l = links[i]!;
       const entry = l.cached ?? cache.get(l.hash) ?? newEntry(l, keys[i]!);
-      if (i > 0) entry.verifiedUnder.add(links[i - 1]!.hash);
+      entry.verifiedUnder.add(links[i - 1]!.hash);
       remember(l.hash, entry);
     }
   }

@@ -11,21 +11,21 @@ import { defaultSpecs, makeCertificate, makeDocument, makePki, newKey, setField 
 
 const T = Date.UTC(2026, 8, 21, 12, 0, 0);
 
-beforeEach(() => clearCertificateCache());
+beforeEach(() => clearCertificateCache(true));
 
 describe('verified-intermediate cache', () => {
-  it('holds the root and intermediates after a success, never the leaf', async () => {
+  it('holds the intermediates after a success, never the leaf (nor the root: anchors are kept apart)', async () => {
     const pki = await makePki(T);
     const r = await inspectAttestation(await makeDocument(pki, T), { at: T, roots: [pki.root.der] });
     expect(r.ok).toBe(true);
-    expect(certificateCacheSize()).toBe(4);
+    expect(certificateCacheSize()).toBe(3);
     // a second document of the same instance with a new leaf: the cache does not grow
     const leafKey = await newKey();
     const leaf2 = await makeCertificate(defaultSpecs(T).leaf, leafKey, { key: pki.instance.key, name: pki.instance.name });
     const pki2 = { ...pki, leaf: leaf2 };
     const r2 = await inspectAttestation(await makeDocument(pki2, T), { at: T, roots: [pki.root.der] });
     expect(r2.ok).toBe(true);
-    expect(certificateCacheSize()).toBe(4);
+    expect(certificateCacheSize()).toBe(3);
   });
 
   it('is not filled by a failed verification', async () => {
@@ -91,5 +91,25 @@ describe('cache ownership', () => {
     expect((await inspectAttestation(buf, { at: T, roots: [pki.root.der] })).ok).toBe(true);
     buf.fill(0); // the caller reuses its buffer
     expect((await inspectAttestation(d, { at: T, roots: [pki.root.der] })).ok).toBe(true);
+  });
+});
+
+describe('prepared anchors', () => {
+  it('a root prepared for one call is not trusted by a later call that does not pin it', async () => {
+    const a = await makePki(T);
+    const b = await makePki(T);
+    const d = await makeDocument(a, T);
+    expect((await inspectAttestation(d, { at: T, roots: [a.root.der] })).ok).toBe(true);
+    expect((await inspectAttestation(d, { at: T, roots: [b.root.der] })).errors.map((e) => e.code)).toEqual(['ATT_ROOT_UNTRUSTED']);
+    expect((await inspectAttestation(d, { at: T })).errors.map((e) => e.code)).toEqual(['ATT_ROOT_UNTRUSTED']);
+  });
+
+  it('the root is still checked structurally (validity) when prepared', async () => {
+    const a = await makePki(T, { specs: { root: { notBefore: T - 1000, notAfter: T + 1000 } } });
+    const d = await makeDocument(a, T);
+    expect((await inspectAttestation(d, { at: T, roots: [a.root.der] })).ok).toBe(true);
+    const r = await inspectAttestation(d, { at: T + 2000, roots: [a.root.der] });
+    expect(r.errors[0]!.code).toBe('ATT_CERT_VALIDITY');
+    expect(r.errors[0]!.message).toContain('cabundle[0]');
   });
 });
