@@ -98,7 +98,7 @@ async function authenticate(
   const leafKey = importLeafKey(leaf);
   const cose = leafKey
     ? leafKey.then(
-        (key) => ecdsaVerify(key, ES384, doc.signature, sigStructure1(PROTECTED_ES384, doc.payload)),
+        (key) => ecdsaVerify(key, ES384, doc.signature, sigStructure1(PROTECTED_ES384, doc.payload)).catch(() => false),
         () => undefined,
       )
     : Promise.resolve(undefined);
