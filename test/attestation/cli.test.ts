@@ -197,3 +197,15 @@ describe.skipIf(!HAVE_CLI || !HAVE_SHARED)('eif attest on genuine documents', ()
     expect(eif(['attest', 'inspect', sharedPath('attestation', genuine[0]!.file)]).status).toBe(1);
   });
 });
+
+describe.skipIf(!HAVE_CLI)('eif attest flag placement', () => {
+  const dir = tempDir();
+  it('repeatable flags before the document do not swallow it', async () => {
+    const pki = await makePki(T);
+    writeFileSync(join(dir, 'root.der'), pki.root.der);
+    writeFileSync(join(dir, 'doc.cbor'), await makeDocument(pki, T));
+    const p0 = toHex(defaultPcrs().get(0)!);
+    const r = eif(['attest', 'verify', '--pcr', `0=${p0}`, '--root', join(dir, 'root.der'), '--at', AT, join(dir, 'doc.cbor')]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+});

@@ -27,13 +27,14 @@ import { printJson } from '../output.js';
 interface CommonArgs {
   doc: string;
   at?: string;
-  root?: string[];
+  /** A string, or an array when the flag is repeated. */
+  root?: string | string[];
   json: boolean;
 }
 
 interface VerifyArgs extends CommonArgs {
   eif?: string;
-  pcr?: string[];
+  pcr?: string | string[];
   policy?: string;
   nonce?: string;
   'user-data'?: string;
@@ -107,8 +108,9 @@ function hexFlag(value: string | undefined, flag: string): Uint8Array | undefine
 }
 
 /** --root files (PEM or DER), checked here so a bad anchor is a usage error. */
-function loadRoots(files: string[] | undefined): Uint8Array[] | undefined {
-  if (!files || files.length === 0) return undefined;
+function loadRoots(flag: string | string[] | undefined): Uint8Array[] | undefined {
+  const files = flag === undefined ? [] : ([] as string[]).concat(flag);
+  if (files.length === 0) return undefined;
   return files.map((f) => {
     const bytes = readInput(f, 'root certificate', 1 << 20);
     try {
@@ -194,7 +196,7 @@ const common = (y: Argv): Argv =>
   y
     .positional('doc', { type: 'string', describe: "attestation document: a file or '-' for stdin (raw CBOR, base64 or hex)", demandOption: true })
     .option('at', { type: 'string', describe: 'verification time: RFC 3339 or epoch milliseconds (default now)' })
-    .option('root', { type: 'string', array: true, describe: 'trust anchor certificate (PEM or DER); replaces the AWS Nitro root' })
+    .option('root', { type: 'string', describe: 'trust anchor certificate (PEM or DER); replaces the AWS Nitro root (repeatable)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' });
 
 const inspectCommand: CommandModule<object, CommonArgs> = {
@@ -214,9 +216,9 @@ const inspectCommand: CommandModule<object, CommonArgs> = {
 };
 
 /** Expected PCRs from repeated --pcr N=HEX flags. */
-function pcrFlags(list: string[] | undefined): Record<number, string> {
+function pcrFlags(flag: string | string[] | undefined): Record<number, string> {
   const out: Record<number, string> = {};
-  for (const item of list ?? []) {
+  for (const item of flag === undefined ? [] : ([] as string[]).concat(flag)) {
     const m = /^(?:PCR)?(\d{1,2})=(?:0x)?([0-9a-fA-F]+)$/i.exec(item.trim());
     if (!m || Number(m[1]) > 31) throw usageError(`--pcr ${JSON.stringify(item)}: expected N=HEX with N in 0..31`);
     if (m[2]!.length !== 96) throw usageError(`--pcr ${item}: a PCR is 48 bytes (96 hex digits), found ${m[2]!.length} digits`);
@@ -278,7 +280,7 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
   builder: (y: Argv) =>
     common(y)
       .option('eif', { type: 'string', describe: 'expect the PCR0/1/2 (and PCR8 if signed) of this enclave image' })
-      .option('pcr', { type: 'string', array: true, describe: 'expected PCR as N=HEX (repeatable)' })
+      .option('pcr', { type: 'string', describe: 'expected PCR as N=HEX (repeatable)' })
       .option('policy', { type: 'string', describe: 'JSON policy file (eif build / describe output, {"PCR0": …}, or {"pcrs": …, "nonce": …})' })
       .option('nonce', { type: 'string', describe: 'expected nonce (hex; compared as bytes)' })
       .option('user-data', { type: 'string', describe: 'expected user_data (hex)' })
