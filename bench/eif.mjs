@@ -1,9 +1,17 @@
 #!/usr/bin/env node
 // EIF suite: `eif build`, `eif describe` and `eif verify` of an image with a large ramdisk, timed as whole
 // commands (wall clock, process start included) against `openssl dgst -sha384` of that ramdisk in the same round,
-// plus peak RSS at two image sizes (it must stay flat). Run alone: `node bench/eif.mjs [--quick] [--json]`.
+// plus peak RSS at two image sizes (it must stay flat). Under bench/run.mjs, or alone:
+// `node bench/eif.mjs [--quick] [--json]`. MB/s = ramdisk bytes / wall time; "time ratio" = our time / openssl's.
 //
 // Targets (issue: core): build ≤ 2.0x openssl (aim 1.8x), describe/verify ≤ 1.8x (aim 1.6x), RSS ≤ 128 MiB.
+
+export const meta = {
+  name: 'eif',
+  order: 30,
+  description: 'eif build / describe / verify of an image with a 1 GiB ramdisk vs openssl dgst -sha384 of it (whole commands)',
+  processes: 1,
+};
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync, readFileSync, existsSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
@@ -36,12 +44,15 @@ function timed(cmd, args) {
   return { secs, rssMiB: m ? Number(m[1]) / 1024 : undefined, others };
 }
 
-export async function run({ quick = false, log = (s) => process.stderr.write(s + '\n'), dir } = {}) {
+export async function run(ctx = {}) {
+  const quick = ctx.quick ?? false;
+  const log = ctx.log ?? ((s) => process.stderr.write(s + '\n'));
+  const dir = ctx.dir;
   if (!existsSync(join(here, '..', 'dist', 'cli', 'main.js'))) throw new Error('build first: npm run build');
   const openssl = spawnSync('openssl', ['version']).status === 0;
   if (!openssl) throw new Error('the EIF suite needs the openssl CLI as its native reference');
   const work = dir ?? mkdtempSync(join(tmpdir(), 'eifkit-bench-'));
-  const rounds = quick ? 3 : 5;
+  const rounds = ctx.rounds ?? (quick ? 3 : 5);
   const bigMiB = quick ? 256 : 1024;
   const smallMiB = quick ? 64 : 256;
   try {
@@ -96,17 +107,48 @@ export async function run({ quick = false, log = (s) => process.stderr.write(s +
         [`peak RSS MiB (${smallMiB} MiB image)`]: o.name === 'eif build' ? smallRss.build.toFixed(0) : o.name === 'eif describe' ? smallRss.describe.toFixed(0) : '',
       };
     });
-    return {
-      suite: 'eif',
-      imageMiB: bigMiB,
+    const bytes = bigMiB * MiB;
+    const stat = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
+    const comparison = {
+      title: 'eif',
+      param: `${bigMiB} MiB ramdisk`,
+      reference: ops[0].name,
       rounds,
-      rows,
-      samples: per,
-      table: formatTable(rows),
+      cleanRounds: rounds,
+      series: ops.map((o) => ({
+        impl: o.name,
+        param: `${bigMiB} MiB ramdisk`,
+        mbps: stat(per[o.name].map((x) => bytes / x.secs / 1e6)),
+        ratio: stat(per[o.name].map((x) => 1 / x.ratio)),
+        timeRatio: stat(per[o.name].map((x) => x.ratio)),
+        rssMiB: per[o.name][0].rssMiB === undefined ? undefined : median(per[o.name].map((x) => x.rssMiB)),
+        rssSmallMiB: o.name === 'eif build' ? smallRss.build : o.name === 'eif describe' ? smallRss.describe : undefined,
+      })),
     };
+    return { comparisons: [comparison], extra: { imageMiB: bigMiB, smallImageMiB: smallMiB, rows, samples: per }, table: formatTable(rows), imageMiB: bigMiB, rounds };
   } finally {
     if (!dir) rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Targets from the core issue, as time ratios to openssl (lower is better) and peak RSS. */
+export function checks(comparisons) {
+  const c = comparisons[0];
+  const by = (n) => c.series.find((s) => s.impl === n);
+  const t = (n) => (by(n).timeRatio ? by(n).timeRatio.median : 1 / by(n).ratio.median);
+  const out = [
+    { name: 'eif build ≤ 2.0x openssl time (aim 1.8x)', value: `${t('eif build').toFixed(2)}x`, ok: t('eif build') <= 2.0 },
+    { name: 'eif describe ≤ 1.8x openssl time (aim 1.6x)', value: `${t('eif describe').toFixed(2)}x`, ok: t('eif describe') <= 1.8 },
+    { name: 'eif verify ≤ 1.8x openssl time (aim 1.6x)', value: `${t('eif verify').toFixed(2)}x`, ok: t('eif verify') <= 1.8 },
+  ];
+  for (const n of ['eif build', 'eif describe', 'eif verify']) {
+    const s = by(n);
+    if (s.rssMiB !== undefined) {
+      const small = s.rssSmallMiB !== undefined ? `, ${s.rssSmallMiB.toFixed(0)} MiB at the small image` : '';
+      out.push({ name: `${n} peak RSS ≤ 128 MiB, flat in image size`, value: `${s.rssMiB.toFixed(0)} MiB${small}`, ok: s.rssMiB <= 128 });
+    }
+  }
+  return out;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

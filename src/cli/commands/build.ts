@@ -3,7 +3,6 @@
  * Differences on purpose: --version is honoured; BuildTime comes from --build-time, else SOURCE_DATE_EPOCH, else now.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { buildEif } from '../../node/builder.js';
 import { printJson } from '../output.js';
 import { progressBar } from '../progress.js';
 import { usageError } from '../../errors.js';
@@ -69,6 +68,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       if (Array.isArray(a[k])) throw usageError(`--${k} may be given only once`);
     }
     const signer = await signerFor(a);
+    const { buildEif } = await import('../../node/builder.js');
     const r = await buildEif({
       kernel: a.kernel,
       cmdline: a.cmdline,

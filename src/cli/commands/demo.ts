@@ -6,10 +6,6 @@ import type { Argv, CommandModule } from 'yargs';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { sampleInputs } from '../../eif/sample.js';
-import { buildEif } from '../../node/builder.js';
-import { describeEif } from '../../node/describe.js';
-import { verifyEif } from '../../node/verify.js';
 
 interface DemoArgs {
   output: string;
@@ -27,6 +23,10 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       describe: 'where to write the sample EIF',
     }) as unknown as Argv<DemoArgs>,
   handler: async (a) => {
+    const { sampleInputs } = await import('../../eif/sample.js');
+    const { buildEif } = await import('../../node/builder.js');
+    const { describeEif } = await import('../../node/describe.js');
+    const { verifyEif } = await import('../../node/verify.js');
     const output = resolve(a.output);
     mkdirSync(dirname(output), { recursive: true });
     const inputs = sampleInputs();

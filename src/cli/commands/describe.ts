@@ -1,6 +1,5 @@
 /** `eif describe <file>` and nitro-cli's spelling `eif describe-eif --eif-path <file>` (eif-format.md §6.3). */
 import type { Argv, CommandModule } from 'yargs';
-import { describeEif } from '../../node/describe.js';
 import { printJson } from '../output.js';
 import { progressBar } from '../progress.js';
 import { usageError } from '../../errors.js';
@@ -13,6 +12,7 @@ interface DescribeArgs {
 
 async function run(path: string | undefined, quiet: boolean): Promise<void> {
   if (path === undefined) throw usageError('name the EIF file (eif describe FILE or --eif-path FILE)');
+  const { describeEif } = await import('../../node/describe.js');
   const r = await describeEif(path, { onProgress: progressBar('reading', !quiet) });
   for (const w of r.warnings) process.stderr.write(`eif: warning: ${w}\n`);
   printJson(r.describe);

@@ -5,15 +5,10 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { usageError } from '../../errors.js';
-import {
-  describeEnclaves,
-  openConsole,
-  pipeConsole,
-  runEnclave,
-  terminateAllEnclaves,
-  terminateEnclave,
-} from '../../launcher/launcher.js';
-import { type Finding, PreflightError } from '../../launcher/preflight.js';
+import type { Finding } from '../../launcher/preflight.js';
+
+/** The launcher is loaded only by the commands that use it (keeps every other command's start-up short). */
+const launcher = () => import('../../launcher/launcher.js');
 import { parseCpuList } from '../../launcher/sizing.js';
 import { printJson } from '../output.js';
 
@@ -116,6 +111,8 @@ async function runHandler(a: RunArgs): Promise<void> {
   if (s.cpuIds && s.cpuIds.length === 0) throw usageError('--cpu-ids lists no CPU');
   if (s.cid === 0) process.stderr.write('eif: note: --enclave-cid 0 means an automatically assigned CID\n');
   let announced = false;
+  const { runEnclave, pipeConsole, openConsole } = await launcher();
+  const { PreflightError } = await import('../../launcher/preflight.js');
   try {
     const { result } = await runEnclave({
       eifPath: s.eifPath,
@@ -170,7 +167,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
 export const describeEnclavesCommand: CommandModule<object, object> = {
   command: 'describe-enclaves',
   describe: 'List running enclaves with state, CPUs, memory and measurements (nitro-cli JSON)',
-  handler: async () => printJson(await describeEnclaves()),
+  handler: async () => printJson(await (await launcher()).describeEnclaves()),
 };
 
 interface TerminateArgs {
@@ -188,12 +185,12 @@ export const terminateEnclaveCommand: CommandModule<object, TerminateArgs> = {
   handler: async (a) => {
     if ((a['enclave-id'] === undefined) === !a.all) throw usageError('give exactly one of --enclave-id and --all');
     if (a.all) {
-      const r = await terminateAllEnclaves();
+      const r = await (await launcher()).terminateAllEnclaves();
       for (const t of r) process.stderr.write(`Successfully terminated enclave ${t.EnclaveID}.\n`);
       printJson(r);
       return;
     }
-    const r = await terminateEnclave(a['enclave-id']!);
+    const r = await (await launcher()).terminateEnclave(a['enclave-id']!);
     process.stderr.write(`Successfully terminated enclave ${r.EnclaveID}.\n`);
     printJson(r);
   },
@@ -214,6 +211,7 @@ export const consoleCommand: CommandModule<object, ConsoleArgs> = {
   handler: async (a) => {
     const t = a['disconnect-timeout'];
     if (t !== undefined && !(Number.isFinite(t) && t > 0)) throw usageError('--disconnect-timeout must be a positive number of seconds');
+    const { pipeConsole, openConsole } = await launcher();
     await pipeConsole(openConsole(a['enclave-id'], undefined, t === undefined ? undefined : Math.ceil(t * 1000)), process.stdout);
   },
 };

@@ -7,7 +7,6 @@ import type { Argv, CommandModule } from 'yargs';
 import { closeSync, readFileSync } from 'node:fs';
 import { createSha384, coreInstance } from '../../core/index.js';
 import { pcr3FromRoleArn, pcr4FromInstanceId, pcrExtend } from '../../eif/pcr.js';
-import { pcr8FromCertificatePem } from '../../signing/certificate.js';
 import { toHex } from '../../util/hex.js';
 import { openInput } from '../../node/file-source.js';
 import { printJson } from '../output.js';
@@ -49,13 +48,14 @@ export const pcrCommand: CommandModule<object, PcrArgs> = {
       .option('role-arn', { type: 'string', describe: 'parent instance IAM role ARN: PCR3' })
       .option('instance-id', { type: 'string', describe: 'parent instance ID: PCR4' })
       .example('$0 pcr --role-arn arn:aws:iam::123456789012:role/Webserver', 'PCR3') as unknown as Argv<PcrArgs>,
-  handler: (a) => {
+  handler: async (a) => {
     const given = (['input', 'signing-certificate', 'role-arn', 'instance-id'] as const).filter((k) => a[k] !== undefined);
     if (given.length !== 1) throw usageError('give exactly one of --input, --signing-certificate, --role-arn, --instance-id');
     if (a.input !== undefined) printJson({ PCR: pcrOfFile(a.input) });
     else if (a['signing-certificate'] !== undefined) {
       const { fd } = openInput(a['signing-certificate'], 'signing certificate');
       closeSync(fd);
+      const { pcr8FromCertificatePem } = await import('../../signing/certificate.js');
       printJson({ PCR8: pcr8FromCertificatePem(new Uint8Array(readFileSync(a['signing-certificate']))) });
     } else if (a['role-arn'] !== undefined) printJson({ PCR3: pcr3FromRoleArn(a['role-arn']) });
     else printJson({ PCR4: pcr4FromInstanceId(a['instance-id']!) });

@@ -6,8 +6,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { usageError } from '../../errors.js';
 import { checkOutputPath } from '../../node/atomic.js';
-import { signEifFile } from '../../node/sign-file.js';
-import { signerFromFlags } from '../../node/signer-flags.js';
 import { printJson } from '../output.js';
 
 interface SignArgs {
@@ -40,6 +38,8 @@ export const signCommand: CommandModule<object, SignArgs> = {
       const keyFile = a['private-key'] !== undefined && !a['private-key'].startsWith('arn:') ? [a['private-key']] : [];
       checkOutputPath(a.output, [a['signing-certificate'], ...keyFile]);
     }
+    const { signerFromFlags } = await import('../../node/signer-flags.js');
+    const { signEifFile } = await import('../../node/sign-file.js');
     const signer = await signerFromFlags({
       signingCertificate: a['signing-certificate'],
       privateKey: a['private-key'],

@@ -1,7 +1,7 @@
 /** `eif verify <file> [--pcr0 HEX] … [--expect measurements.json] [--signing-certificate PEM]`: exit 0 only when all hold. */
 import type { Argv, CommandModule } from 'yargs';
 import { readFileSync } from 'node:fs';
-import { type PcrName, normaliseExpected, readExpectFile, verifyEif } from '../../node/verify.js';
+import type { PcrName } from '../../node/verify.js';
 import { openInput } from '../../node/file-source.js';
 import { closeSync } from 'node:fs';
 import { printJson } from '../output.js';
@@ -39,6 +39,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
   handler: async (a) => {
     const path = a.file ?? a['eif-path'];
     if (path === undefined) throw usageError('name the EIF file (eif verify FILE)');
+    const { normaliseExpected, readExpectFile, verifyEif } = await import('../../node/verify.js');
     const expected = {
       ...(a.expect !== undefined ? readExpectFile(a.expect) : {}),
       ...normaliseExpected({ PCR0: a.pcr0, PCR1: a.pcr1, PCR2: a.pcr2, PCR8: a.pcr8 } as Record<PcrName, string | undefined>, 'the command line'),
