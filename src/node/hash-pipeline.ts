@@ -10,7 +10,19 @@
 import { Worker } from 'node:worker_threads';
 import { readSync, writeSync } from 'node:fs';
 import { EifError } from '../errors.js';
-import { coreInstance, crc32, crc32FromIo } from '../core/index.js';
+import * as zlib from 'node:zlib';
+import { coreInstance, crc32 as wasmCrc32, crc32FromIo } from '../core/index.js';
+
+/**
+ * CRC-32 for the pipeline's main thread. zlib's (Node ≥ 20.15) is about twice the WASM table code here, and the
+ * main thread's CPU is on the critical path of a two-core build; the result is the same function (tests compare
+ * both). EIFKIT_CRC=wasm forces the WASM core's.
+ */
+type Crc32 = (data: Uint8Array, previous: number) => number;
+const zlibCrc32 = (zlib as unknown as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
+export const pipelineCrc32: Crc32 =
+  zlibCrc32 && process.env.EIFKIT_CRC !== 'wasm' ? (d, p) => zlibCrc32(d, p) : (d, p) => wasmCrc32(d, p);
+const crc32 = pipelineCrc32;
 import { PcrAccumulator, ROLE_FORK } from '../eif/measure.js';
 
 export const SLOT_SIZE = 1 << 20;
