@@ -1,0 +1,273 @@
+/**
+ * The work behind `eif attest inspect|verify <doc>` (the yargs definitions are in ./attest.ts, which loads this
+ * module only when an attest command runs).
+ *
+ * `eif attest inspect|verify <doc>` — attestation documents on the command line (attestation.md §2.2; design in
+ * docs/attestation.md). `<doc>` is a file or `-` (stdin), raw CBOR, base64 or hex. Exit status: 0 authentic /
+ * valid, 1 not (reasons printed), 2 usage error (bad flag, unreadable file).
+ */
+import { closeSync, readFileSync, readSync } from 'node:fs';
+import { EifError, usageError } from '../../errors.js';
+import { fromHex, toHex } from '../../util/hex.js';
+import {
+  decodeAttestationInput,
+  inspectAttestation,
+  parseDuration,
+  parsePolicyJson,
+  parseTrustAnchors,
+  verifyAttestation,
+  type AttestationDocument,
+  type AttestationPolicy,
+  type AttestationResult,
+  type EifMeasurements,
+} from '../../attestation/index.js';
+import { MAX_DOCUMENT_BYTES } from '../../attestation/document.js';
+import { openInput } from '../../node/file-source.js';
+import { measureEif } from '../../node/reader.js';
+import { printJson } from '../output.js';
+
+export interface CommonArgs {
+  doc: string;
+  at?: string;
+  /** A string, or an array when the flag is repeated. */
+  root?: string | string[];
+  json: boolean;
+}
+
+export interface VerifyArgs extends CommonArgs {
+  eif?: string;
+  pcr?: string | string[];
+  policy?: string;
+  nonce?: string;
+  'user-data'?: string;
+  'public-key'?: string;
+  'max-age'?: string;
+  'allow-debug': boolean;
+}
+
+/** Largest input read (a base64 document is 4/3 of the raw size, hex twice; whitespace on top). */
+const MAX_INPUT = 4 * MAX_DOCUMENT_BYTES;
+
+/** RFC 3339 date-time or epoch milliseconds → ms. */
+export function parseTime(text: string): number {
+  const t = text.trim();
+  if (/^\d{1,16}$/.test(t)) return Number(t);
+  if (/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(t)) {
+    const ms = Date.parse(t.replace(' ', 'T'));
+    if (Number.isFinite(ms)) return ms;
+  }
+  throw usageError(`--at: ${JSON.stringify(text)} is neither an RFC 3339 time (2025-11-10T17:20:10Z) nor epoch milliseconds`);
+}
+
+/** Read a whole file (or stdin for '-') up to `limit` bytes; a missing/unreadable file is a usage error. */
+function readInput(path: string, what: string, limit: number): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (path === '-') {
+    const buf = new Uint8Array(65536);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(0, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        if ((e as NodeJS.ErrnoException).code === 'EOF') break;
+        throw usageError(`cannot read ${what} from stdin: ${(e as Error).message}`);
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > limit) break;
+      chunks.push(buf.slice(0, n));
+    }
+    if (total > limit) throw new EifError('ATT_INPUT_TOO_LARGE', `${what} on stdin is larger than ${limit} bytes`);
+    const out = new Uint8Array(total);
+    let o = 0;
+    for (const c of chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
+    return out;
+  }
+  let data: Buffer;
+  try {
+    data = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'not found' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
+    throw usageError(`${what} ${path}: ${why}`, 'USAGE_INPUT');
+  }
+  if (data.length > limit) throw new EifError('ATT_INPUT_TOO_LARGE', `${what} ${path} is ${data.length} bytes (limit ${limit})`);
+  return new Uint8Array(data.buffer, data.byteOffset, data.length);
+}
+
+function hexFlag(value: string | undefined, flag: string): Uint8Array | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return fromHex(value, flag);
+  } catch (e) {
+    throw usageError((e as Error).message);
+  }
+}
+
+/** --root files (PEM or DER), checked here so a bad anchor is a usage error. */
+function loadRoots(flag: string | string[] | undefined): Uint8Array[] | undefined {
+  const files = flag === undefined ? [] : ([] as string[]).concat(flag);
+  if (files.length === 0) return undefined;
+  return files.map((f) => {
+    const bytes = readInput(f, 'root certificate', 1 << 20);
+    try {
+      parseTrustAnchors([bytes]);
+    } catch (e) {
+      throw usageError(`--root ${f}: ${(e as Error).message}`, 'ATT_ROOTS_INVALID');
+    }
+    return bytes;
+  });
+}
+
+function hexOrNull(b: Uint8Array | null): string | null {
+  return b === null ? null : toHex(b);
+}
+
+/** The document as JSON: byte fields as lowercase hex, times as ISO 8601. */
+function documentJson(d: AttestationDocument): Record<string, unknown> {
+  return {
+    moduleId: d.moduleId,
+    digest: d.digest,
+    timestamp: d.timestamp,
+    time: new Date(d.timestamp).toISOString(),
+    debug: d.debug,
+    pcrs: Object.fromEntries(Object.entries(d.pcrs).map(([i, v]) => [i, toHex(v)])),
+    publicKey: hexOrNull(d.publicKey),
+    userData: hexOrNull(d.userData),
+    nonce: hexOrNull(d.nonce),
+    tagged: d.tagged,
+    indefiniteMap: d.indefiniteMap,
+    chain: d.chain,
+  };
+}
+
+function optionalText(b: Uint8Array | null): string {
+  if (b === null) return 'null';
+  return b.length === 0 ? "h'' (empty)" : `${toHex(b)} (${b.length} bytes)`;
+}
+
+function printReport(source: string, encoding: string, r: AttestationResult, verdictOk: string, verdictBad: string): void {
+  const out: string[] = [`document      ${source} (${encoding})`];
+  const d = r.document;
+  if (d) {
+    out.push(
+      `module_id     ${d.moduleId}`,
+      `digest        ${d.digest}`,
+      `timestamp     ${new Date(d.timestamp).toISOString()} (${d.timestamp})`,
+      `mode          ${d.debug ? 'DEBUG (PCR0/1/2 all zero)' : 'production'}`,
+      'pcrs',
+    );
+    for (const [i, v] of Object.entries(d.pcrs)) out.push(`  PCR${i.padEnd(3)} ${toHex(v)}`);
+    out.push(`public_key    ${optionalText(d.publicKey)}`, `user_data     ${optionalText(d.userData)}`, `nonce         ${optionalText(d.nonce)}`);
+    if (d.chain.length) {
+      out.push('certificates');
+      for (const c of d.chain) {
+        out.push(`  ${c.role.padEnd(12)} ${c.subject}`, `  ${''.padEnd(12)} valid ${c.notBefore} .. ${c.notAfter}`);
+      }
+    }
+  }
+  out.push(r.ok ? verdictOk : verdictBad);
+  for (const e of r.errors) out.push(`  ${e.code}: ${e.message}`);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+function resultJson(r: AttestationResult, encoding: string): Record<string, unknown> {
+  return { ok: r.ok, errors: r.errors, encoding, document: r.document ? documentJson(r.document) : null };
+}
+
+function readDocument(a: CommonArgs): { bytes: Uint8Array; encoding: string; at: number | undefined; roots: Uint8Array[] | undefined } {
+  const at = a.at === undefined ? undefined : parseTime(a.at);
+  const roots = loadRoots(a.root);
+  // yargs hands a lone '-' over as an empty string
+  const raw = readInput(a.doc === '' ? '-' : a.doc, 'attestation document', MAX_INPUT);
+  try {
+    const { bytes, encoding } = decodeAttestationInput(raw);
+    return { bytes, encoding, at, roots };
+  } catch {
+    // not decodable as text: hand the bytes over, the verifier reports why they are not a document
+    return { bytes: raw, encoding: 'unrecognized', at, roots };
+  }
+}
+
+/** Expected PCRs from repeated --pcr N=HEX flags. */
+function pcrFlags(flag: string | string[] | undefined): Record<number, string> {
+  const out: Record<number, string> = {};
+  for (const item of flag === undefined ? [] : ([] as string[]).concat(flag)) {
+    const m = /^(?:PCR)?(\d{1,2})=(?:0x)?([0-9a-fA-F]+)$/i.exec(item.trim());
+    if (!m || Number(m[1]) > 31) throw usageError(`--pcr ${JSON.stringify(item)}: expected N=HEX with N in 0..31`);
+    if (m[2]!.length !== 96) throw usageError(`--pcr ${item}: a PCR is 48 bytes (96 hex digits), found ${m[2]!.length} digits`);
+    const n = Number(m[1]);
+    if (out[n] !== undefined && out[n]!.toLowerCase() !== m[2]!.toLowerCase()) throw usageError(`--pcr: PCR${n} given twice with different values`);
+    out[n] = m[2]!;
+  }
+  return out;
+}
+
+async function buildPolicy(a: VerifyArgs): Promise<AttestationPolicy> {
+  let fromFile: AttestationPolicy = {};
+  if (a.policy !== undefined) {
+    const text = new TextDecoder().decode(readInput(a.policy, 'policy file', 1 << 20));
+    try {
+      fromFile = parsePolicyJson(text);
+    } catch (e) {
+      throw usageError(`--policy ${a.policy}: ${(e as Error).message}`, 'ATT_POLICY_INVALID');
+    }
+  }
+  let eif: EifMeasurements | undefined;
+  if (a.eif !== undefined) {
+    try {
+      closeSync(openInput(a.eif, 'EIF').fd); // a missing or unreadable file is a usage error
+    } catch (e) {
+      throw usageError((e as Error).message, 'USAGE_INPUT');
+    }
+    try {
+      eif = await measureEif(a.eif);
+    } catch (e) {
+      const code = e instanceof EifError ? `${e.code}: ` : '';
+      throw new EifError('ATT_EIF_UNREADABLE', `cannot measure ${a.eif}: ${code}${(e as Error).message}`);
+    }
+  }
+  let maxAgeMs = fromFile.maxAgeMs;
+  if (a['max-age'] !== undefined) {
+    try {
+      maxAgeMs = parseDuration(a['max-age']);
+    } catch (e) {
+      throw usageError(`--max-age: ${(e as Error).message}`);
+    }
+  }
+  const flagsPcrs = pcrFlags(a.pcr);
+  const expectedPcrs = { ...fromFile.expectedPcrs, ...flagsPcrs };
+  return {
+    expectedPcrs: Object.keys(expectedPcrs).length ? expectedPcrs : undefined,
+    eif,
+    nonce: hexFlag(a.nonce, '--nonce') ?? fromFile.nonce,
+    userData: hexFlag(a['user-data'], '--user-data') ?? fromFile.userData,
+    publicKey: hexFlag(a['public-key'], '--public-key') ?? fromFile.publicKey,
+    maxAgeMs,
+    allowDebug: a['allow-debug'] || fromFile.allowDebug === true,
+  };
+}
+
+/** `eif attest inspect`: authenticity only. */
+export async function runInspect(a: CommonArgs): Promise<void> {
+  const { bytes, encoding, at, roots } = readDocument(a);
+  const r = await inspectAttestation(bytes, { at, roots });
+  if (a.json) printJson(resultJson(r, encoding));
+  else printReport(a.doc || 'stdin', encoding, r, 'verdict       AUTHENTIC', 'verdict       NOT AUTHENTIC');
+  process.exitCode = r.ok ? 0 : 1;
+}
+
+/** `eif attest verify`: authenticity and the policy. */
+export async function runVerify(a: VerifyArgs): Promise<void> {
+  const { bytes, encoding, at, roots } = readDocument(a);
+  const policy = await buildPolicy(a);
+  const r = await verifyAttestation(bytes, { ...policy, at, roots });
+  if (a.json) printJson(resultJson(r, encoding));
+  else printReport(a.doc || 'stdin', encoding, r, 'verdict       VALID', 'verdict       INVALID');
+  process.exitCode = r.ok ? 0 : 1;
+}
