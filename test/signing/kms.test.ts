@@ -12,22 +12,13 @@ import { startKmsStub, type KmsStub } from './kms-stub.js';
 import { createKmsSigner, isKmsKeyArn } from '../../src/node/kms.js';
 import { inspectSignatureSection } from '../../src/signing/verify.js';
 import { EifError } from '../../src/errors.js';
+import { codeOf } from '../helpers/errors.js';
 
 const HAVE_SDK = existsSync(join(REPO_ROOT, 'node_modules', '@aws-sdk', 'client-kms'));
 const PCR0 = Uint8Array.from({ length: 48 }, (_, i) => (i * 11 + 7) & 0xff);
 const SPEC = { 'P-256': 'ECC_NIST_P256', 'P-384': 'ECC_NIST_P384', 'P-521': 'ECC_NIST_P521' } as const;
 const ALG = { 'P-256': 'ECDSA_SHA_256', 'P-384': 'ECDSA_SHA_384', 'P-521': 'ECDSA_SHA_512' } as const;
 const arn = (curve: string) => `arn:aws:kms:eu-west-1:111122223333:key/${curve.toLowerCase()}-1234`;
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'no error';
-  } catch (e) {
-    if (e instanceof EifError) return e.code;
-    throw e;
-  }
-}
 
 describe('KMS key ARNs', () => {
   it('accepts the forms image-format accepts, nothing else', () => {

@@ -8,18 +8,9 @@ import { CURVES, HAVE_OPENSSL, makeEcKey, writeFile, type TestKey } from './keys
 import { createCommandSigner } from '../../src/node/signer-command.js';
 import { inspectSignatureSection } from '../../src/signing/verify.js';
 import { EifError } from '../../src/errors.js';
+import { codeOf } from '../helpers/errors.js';
 
 const PCR0 = Uint8Array.from({ length: 48 }, (_, i) => (i * 3 + 17) & 0xff);
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'no error';
-  } catch (e) {
-    if (e instanceof EifError) return e.code;
-    throw e;
-  }
-}
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

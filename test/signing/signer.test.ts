@@ -14,20 +14,10 @@ import { sigStructure1 } from '../../src/cose/sign1-encode.js';
 import { ecdsaRawToDer } from '../../src/signing/der.js';
 import { pcrOfBytes } from '../../src/eif/pcr.js';
 import { initCore } from '../../src/core/index.js';
-import { EifError } from '../../src/errors.js';
 import { toHex } from '../../src/util/hex.js';
+import { codeOf } from '../helpers/errors.js';
 
 const PCR0 = Uint8Array.from({ length: 48 }, (_, i) => (i * 29 + 5) & 0xff);
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'no error';
-  } catch (e) {
-    if (e instanceof EifError) return e.code;
-    throw e;
-  }
-}
 
 describe.skipIf(!HAVE_OPENSSL)('createPemSigner', () => {
   const dir = tempDir();

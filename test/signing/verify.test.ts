@@ -16,20 +16,11 @@ import { createPemSigner } from '../../src/signing/signer.js';
 import { parseCertificatePem } from '../../src/signing/certificate.js';
 import { EifError } from '../../src/errors.js';
 import { fromHex, toHex } from '../../src/util/hex.js';
+import { codeOf } from '../helpers/errors.js';
 
 const SYN_PCR0 = fromHex('091f733861ce80047477464aae689f6e655f9b1fac7845361b8f45de7627f50d24b2d23d5e62b2aa1ae725129feb7163');
 const PCR0 = Uint8Array.from({ length: 48 }, (_, i) => (i * 7 + 3) & 0xff);
 const OTHER_PCR0 = Uint8Array.from({ length: 48 }, (_, i) => (i * 13 + 1) & 0xff);
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'no error';
-  } catch (e) {
-    if (e instanceof EifError) return e.code;
-    throw e; // anything else is a crash
-  }
-}
 
 function pem(der: Uint8Array): Uint8Array {
   const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n');
