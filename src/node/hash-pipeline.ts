@@ -4,14 +4,15 @@
  *
  * Large images: the two SHA-384 streams run in two worker threads, each with its own WASM instance, fed through a
  * ring of 1 MiB slots in a SharedArrayBuffer (Atomics, no per-chunk messages). The main thread reads, CRCs and
- * writes. Small images (below `PARALLEL_THRESHOLD`) are hashed on the main thread: a worker costs ~40 ms to start.
+ * writes. Small images (below `PARALLEL_THRESHOLD`) are hashed on the main thread: a worker costs ~60 ms to start.
  * Memory stays constant: the ring, one 1 MiB read buffer per thread, nothing proportional to the image.
  */
 import { Worker } from 'node:worker_threads';
 import { readSync, writeSync } from 'node:fs';
-import { EifError } from '../errors.js';
 import * as zlib from 'node:zlib';
+import { EifError } from '../errors.js';
 import { coreInstance, crc32 as wasmCrc32, crc32FromIo } from '../core/index.js';
+import { PcrAccumulator, ROLE_FORK } from '../eif/measure.js';
 
 /**
  * CRC-32 for the pipeline's main thread. zlib's (Node ≥ 20.15) is about twice the WASM table code here, and the
@@ -23,7 +24,6 @@ const zlibCrc32 = (zlib as unknown as { crc32?: (d: Uint8Array, v?: number) => n
 export const pipelineCrc32: Crc32 =
   zlibCrc32 && process.env.EIFKIT_CRC !== 'wasm' ? (d, p) => zlibCrc32(d, p) : (d, p) => wasmCrc32(d, p);
 const crc32 = pipelineCrc32;
-import { PcrAccumulator, ROLE_FORK } from '../eif/measure.js';
 
 export const SLOT_SIZE = 1 << 20;
 export const SLOTS = 8;
