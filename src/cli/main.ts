@@ -8,13 +8,13 @@ import { commands } from './commands/index.js';
 import { printError } from './output.js';
 import { EifError } from '../errors.js';
 import { initCore } from '../core/index.js';
-import { BUILD_TOOL_VERSION } from '../eif/builder.js';
+import { VERSION } from '../version.js';
 
 export async function main(argv: string[]): Promise<number> {
   process.exitCode = 0;
   // `--version` is also `eif build`'s ImageVersion flag (eif_build's name), so yargs' global one is off.
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-    process.stdout.write(`eifkit ${BUILD_TOOL_VERSION}\n`);
+    process.stdout.write(`eifkit ${VERSION}\n`);
     return 0;
   }
   let usageFailure: string | undefined;

@@ -7,6 +7,7 @@
  * small images. The streaming, two-core builder for files is src/node/builder.ts; both share the plan.
  */
 import { EifError } from '../errors.js';
+import { VERSION } from '../version.js';
 import { crc32, crc32Combine, initCore } from '../core/index.js';
 import {
   CRC_OFFSET,
@@ -34,7 +35,7 @@ export type Arch = 'x86_64' | 'aarch64';
 
 /** Our tool's identity, the default BuildTool / BuildToolVersion in metadata. */
 export const BUILD_TOOL = 'eifkit';
-export const BUILD_TOOL_VERSION = '0.1.0';
+export const BUILD_TOOL_VERSION = VERSION;
 
 /** Produces the signature section for a PCR0 (src/signing/signer.ts; docs/signing.md). */
 import type { EifSigner } from '../signing/signer.js';

@@ -253,3 +253,10 @@ describe('eif demo (npm start)', () => {
     expect(eif(['verify', join(d, 'a.eif')]).status).toBe(0);
   });
 });
+
+describe('eif --version', () => {
+  it('prints the package version (one source of truth with package.json)', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
+    expect(eif(['--version']).stdout.trim()).toBe(`eifkit ${pkg.version}`);
+  });
+});
