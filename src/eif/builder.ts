@@ -157,7 +157,12 @@ export function headerFor(sections: readonly Section[], arch: Arch, crc = 0): Ei
  * builder computed while streaming, with crc32Combine (§2).
  */
 export function finalHeaderBytes(sections: readonly Section[], arch: Arch, bodyCrc: number, bodyLength: number): Uint8Array {
-  const bytes = encodeEifHeader(headerFor(sections, arch));
+  return sealHeader(headerFor(sections, arch), bodyCrc, bodyLength);
+}
+
+/** Encode `header` with its CRC: crc32(header[0:544]) combined with the CRC of the `bodyLength` bytes after 548 (§2). */
+export function sealHeader(header: EifHeader, bodyCrc: number, bodyLength: number): Uint8Array {
+  const bytes = encodeEifHeader({ ...header, crc32: 0 });
   const crc = crc32Combine(crc32(bytes.subarray(0, CRC_OFFSET)), bodyCrc, bodyLength);
   new DataView(bytes.buffer).setUint32(CRC_OFFSET, crc >>> 0);
   return bytes;

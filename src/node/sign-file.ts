@@ -11,10 +11,11 @@
  * PCRs do not depend on section positions. Node only.
  */
 import { closeSync, existsSync, fchmodSync, statSync, writeSync } from 'node:fs';
-import { crc32, crc32Combine, initCore } from '../core/index.js';
+import { initCore } from '../core/index.js';
 import { EifError } from '../errors.js';
-import { CRC_OFFSET, EIF_HEADER_SIZE, MAX_NUM_SECTIONS, SECTION_HEADER_SIZE, SectionType, encodeEifHeader, encodeSectionHeader } from '../eif/header.js';
-import { readLayout, type EifLayout } from '../eif/layout.js';
+import { EIF_HEADER_SIZE, MAX_NUM_SECTIONS, SECTION_HEADER_SIZE, SectionType, encodeSectionHeader } from '../eif/header.js';
+import { sealHeader } from '../eif/builder.js';
+import { readLayout } from '../eif/layout.js';
 import { measurementsFromInner, sectionRoles } from '../eif/measure.js';
 import type { Measurements } from '../eif/pcr.js';
 import { fromHex } from '../util/hex.js';
@@ -85,7 +86,11 @@ export async function signEifFile(o: SignEifFileOptions): Promise<SignEifFileRes
     pipeline.push(encodeSectionHeader(SectionType.Signature, sig.data.length), 0);
     pipeline.push(sig.data, 0);
 
-    const header = signedHeader(layout, offsets, sizes, pipeline.crc, pos - EIF_HEADER_SIZE);
+    const header = sealHeader(
+      { ...layout.header, numSections: offsets.length, sectionOffsets: offsets.map(BigInt), sectionSizes: sizes.map(BigInt) },
+      pipeline.crc,
+      pos - EIF_HEADER_SIZE,
+    );
     writeSync(out.fd, header, 0, header.length, 0);
     out.commit();
     return { output: target, measurements: { ...unsigned, PCR8: sig.pcr8 }, replaced, size: pos };
@@ -98,16 +103,3 @@ export async function signEifFile(o: SignEifFileOptions): Promise<SignEifFileRes
   }
 }
 
-/** The input's header with the new section table and the CRC over header[0:544] ‖ body (§2). */
-function signedHeader(layout: EifLayout, offsets: number[], sizes: number[], bodyCrc: number, bodyLength: number): Uint8Array {
-  const bytes = encodeEifHeader({
-    ...layout.header,
-    numSections: offsets.length,
-    sectionOffsets: offsets.map(BigInt),
-    sectionSizes: sizes.map(BigInt),
-    crc32: 0,
-  });
-  const crc = crc32Combine(crc32(bytes.subarray(0, CRC_OFFSET)), bodyCrc, bodyLength);
-  new DataView(bytes.buffer, bytes.byteOffset).setUint32(CRC_OFFSET, crc >>> 0);
-  return bytes;
-}
