@@ -13,6 +13,7 @@ import * as zlib from 'node:zlib';
 import { EifError } from '../errors.js';
 import { coreInstance, crc32 as wasmCrc32, crc32FromIo } from '../core/index.js';
 import { PcrAccumulator, ROLE_FORK } from '../eif/measure.js';
+import { CONSUMED_A, CONSUMED_B, FAILED, META, PUBLISHED } from './hash-ring.js';
 
 /**
  * CRC-32 for the pipeline's main thread. zlib's (Node ≥ 20.15) is about twice the WASM table code here, and the
@@ -30,12 +31,6 @@ export const SLOTS = 8;
 /** Measured bytes from which two worker threads pay off. */
 export const PARALLEL_THRESHOLD = 16 << 20;
 
-// Control block (Int32Array) layout.
-const PUBLISHED = 0;
-const CONSUMED_A = 1;
-const CONSUMED_B = 2;
-const FAILED = 3;
-const META = 8; // per slot: [length, roles]; length -1 = end of stream
 const CTRL_WORDS = META + 2 * SLOTS;
 const STALL_MS = 60_000;
 /** Chunks between two yields to the event loop. */

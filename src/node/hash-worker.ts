@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { coreInstance, initCore } from '../core/index.js';
 import { PcrAccumulator, ROLE_A, ROLE_B, ROLE_FORK } from '../eif/measure.js';
+import { CONSUMED_NEVER_BLOCKS, FAILED, META, PUBLISHED, consumedIndex } from './hash-ring.js';
 
 interface Data {
   ctrlSab: SharedArrayBuffer;
@@ -14,14 +15,11 @@ interface Data {
   slotSize: number;
 }
 
-const PUBLISHED = 0;
-const FAILED = 3;
-const META = 8;
 
 const { ctrlSab, ringSab, role, slots, slotSize } = workerData as Data;
 const ctrl = new Int32Array(ctrlSab);
 const ring = new Uint8Array(ringSab);
-const me = role === 'A' ? 1 : 2;
+const me = consumedIndex(role);
 const mask = role === 'A' ? ROLE_A | ROLE_FORK : ROLE_B;
 
 try {
@@ -48,7 +46,7 @@ try {
   parentPort!.postMessage(role === 'A' ? { ok: true, a: r.a, fork: r.fork } : { ok: true, b: r.b });
 } catch (e) {
   Atomics.store(ctrl, FAILED, 1);
-  Atomics.store(ctrl, me, 0x3fffffff);
+  Atomics.store(ctrl, me, CONSUMED_NEVER_BLOCKS);
   Atomics.notify(ctrl, me);
   parentPort!.postMessage({ ok: false, error: String((e as Error)?.message ?? e) });
 }
