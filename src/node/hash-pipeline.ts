@@ -18,12 +18,12 @@ import { CONSUMED_A, CONSUMED_B, FAILED, META, PUBLISHED } from './hash-ring.js'
 /**
  * CRC-32 for the pipeline's main thread. zlib's (Node ≥ 20.15) is about twice the WASM table code here, and the
  * main thread's CPU is on the critical path of a two-core build; the result is the same function (tests compare
- * both). EIFKIT_CRC=wasm forces the WASM core's.
+ * both). EIF_CRC=wasm forces the WASM core's.
  */
 type Crc32 = (data: Uint8Array, previous: number) => number;
 const zlibCrc32 = (zlib as unknown as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
 export const pipelineCrc32: Crc32 =
-  zlibCrc32 && process.env.EIFKIT_CRC !== 'wasm' ? (d, p) => zlibCrc32(d, p) : (d, p) => wasmCrc32(d, p);
+  zlibCrc32 && process.env.EIF_CRC !== 'wasm' ? (d, p) => zlibCrc32(d, p) : (d, p) => wasmCrc32(d, p);
 const crc32 = pipelineCrc32;
 
 export const SLOT_SIZE = 1 << 20;

@@ -76,17 +76,17 @@ describe('eif describe / describe-eif', () => {
     const alias = eif(['describe-eif', '--eif-path', join(REPO_ROOT, 'test-vectors/eif/three-ramdisks.eif')]);
     expect(alias.stdout).toBe(r.stdout);
   });
-  it('the WASM and zlib CRC paths of the pipeline agree (EIFKIT_CRC=wasm forces the WASM core)', () => {
+  it('the WASM and zlib CRC paths of the pipeline agree (EIF_CRC=wasm forces the WASM core)', () => {
     const out = join(dir, 'crc-wasm.eif');
-    expect(eif(buildArgs(out), { env: { EIFKIT_CRC: 'wasm' } }).status).toBe(0);
+    expect(eif(buildArgs(out), { env: { EIF_CRC: 'wasm' } }).status).toBe(0);
     expect(Buffer.from(readFileSync(out)).equals(Buffer.from(vector('three-ramdisks')))).toBe(true);
     const bad = vector('three-ramdisks');
     bad[exp.section_offsets[2] + 12 + 14] ^= 0x20;
     const p = join(dir, 'crc-wasm-bad.eif');
     writeFileSync(p, bad);
-    for (const EIFKIT_CRC of ['wasm', 'zlib']) {
-      expect(JSON.parse(eif(['describe', join(REPO_ROOT, 'test-vectors/eif/three-ramdisks.eif')], { env: { EIFKIT_CRC } }).stdout).CheckCRC).toBe(true);
-      expect(JSON.parse(eif(['describe', p], { env: { EIFKIT_CRC } }).stdout).CheckCRC).toBe(false);
+    for (const EIF_CRC of ['wasm', 'zlib']) {
+      expect(JSON.parse(eif(['describe', join(REPO_ROOT, 'test-vectors/eif/three-ramdisks.eif')], { env: { EIF_CRC } }).stdout).CheckCRC).toBe(true);
+      expect(JSON.parse(eif(['describe', p], { env: { EIF_CRC } }).stdout).CheckCRC).toBe(false);
     }
   });
   it('a CRC mismatch gives CheckCRC false, and verify fails', () => {
