@@ -39,6 +39,8 @@ export interface Section {
 
 export interface EifLayout {
   header: EifHeader;
+  /** The 548 header bytes as read (the CRC covers bytes [0, 544) of them). */
+  headerBytes: Uint8Array;
   sections: Section[];
   fileSize: number;
   /** True when sections follow each other without gaps from byte 548 and the file ends at the last one. */
@@ -61,7 +63,8 @@ async function readExact(src: ByteSource, offset: number, length: number, what: 
 
 /** Read the header and section table and check every structural rule of Appendix B. Throws EifError. */
 export async function readLayout(src: ByteSource): Promise<EifLayout> {
-  const header = decodeEifHeader(await readExact(src, 0, EIF_HEADER_SIZE, 'the EIF header'));
+  const headerBytes = await readExact(src, 0, EIF_HEADER_SIZE, 'the EIF header');
+  const header = decodeEifHeader(headerBytes);
   const fileSize = src.size;
   if (!SUPPORTED_VERSIONS.includes(header.version)) {
     throw new EifError('EIF_UNSUPPORTED_VERSION', `unsupported EIF version ${header.version} (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
@@ -118,7 +121,7 @@ export async function readLayout(src: ByteSource): Promise<EifLayout> {
   if (pos < fileSize) {
     throw new EifError('EIF_TRAILING_BYTES', `${fileSize - pos} bytes after the last section (which ends at ${pos}); a well-formed EIF ends with its last section`);
   }
-  return { header, sections, fileSize, contiguous, warnings };
+  return { header, headerBytes, sections, fileSize, contiguous, warnings };
 }
 
 /** Which sections must be there, and how often (§1.3, §1.6). */

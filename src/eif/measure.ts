@@ -12,7 +12,7 @@ import { type Sha384, createSha384 } from '../core/index.js';
 import { crc32 } from '../core/index.js';
 import { toHex } from '../util/hex.js';
 import { HASH_ALGORITHM, type Measurements, pcrExtend } from './pcr.js';
-import { CRC_OFFSET, EIF_HEADER_SIZE, SECTION_HEADER_SIZE, SectionType } from './header.js';
+import { CRC_OFFSET, SECTION_HEADER_SIZE, SectionType } from './header.js';
 import { type ByteSource, type EifLayout, type Section, isMeasured } from './layout.js';
 
 /** Role bits of a chunk of measured data. */
@@ -100,8 +100,7 @@ export async function measureSource(
   onProgress?: (done: number) => void,
 ): Promise<MeasureResult> {
   const acc = new PcrAccumulator();
-  const headerBytes = await src.read(0, EIF_HEADER_SIZE);
-  let crc = crc32(headerBytes.subarray(0, CRC_OFFSET));
+  let crc = crc32(layout.headerBytes.subarray(0, CRC_OFFSET));
   const roles = sectionRoles(layout.sections);
   let done = 0;
   let metadata: Uint8Array | undefined;

@@ -6,7 +6,7 @@
  * Byte-identical to src/eif/builder.ts's in-memory builder and to AWS eif_build (eif-format.md Appendix A).
  */
 import { basename } from 'node:path';
-import { closeSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { EifError } from '../errors.js';
 import { EIF_HEADER_SIZE } from '../eif/header.js';
 import { initCore } from '../core/index.js';
@@ -26,7 +26,7 @@ import { measurementsFromInner, sectionRoles } from '../eif/measure.js';
 import { fromHex } from '../util/hex.js';
 import { HashPipeline, PARALLEL_THRESHOLD } from './hash-pipeline.js';
 import { checkOutputPath, openAtomic } from './atomic.js';
-import { openInput } from './file-source.js';
+import { openInput, readInputFile } from './file-source.js';
 
 export interface BuildEifOptions extends MetadataOptions {
   kernel: string;
@@ -49,24 +49,16 @@ export interface BuildFileResult extends BuildResult {
   output: string;
 }
 
-function readMetadataFile(path: string): Uint8Array {
-  const { fd, size } = openInput(path, 'metadata file');
-  try {
-    if (size > CUSTOM_METADATA_MAX_BYTES) {
-      throw new EifError('METADATA_TOO_LARGE', `metadata file ${path} is ${size} bytes; the limit is ${CUSTOM_METADATA_MAX_BYTES} bytes`);
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return new Uint8Array(readFileSync(path));
-}
 
 export async function buildEif(o: BuildEifOptions): Promise<BuildFileResult> {
   await initCore();
   if (o.ramdisks.length === 0) throw new EifError('NO_RAMDISK', 'at least one --ramdisk is required');
   const cmd = cmdlineBytes(o.cmdline);
   let customMetadata = o.customMetadata;
-  if (o.metadataFile !== undefined) customMetadata = parseCustomMetadata(readMetadataFile(o.metadataFile), `metadata file ${o.metadataFile}`);
+  if (o.metadataFile !== undefined) customMetadata = parseCustomMetadata(
+      readInputFile(o.metadataFile, 'metadata file', { bytes: CUSTOM_METADATA_MAX_BYTES, code: 'METADATA_TOO_LARGE' }),
+      `metadata file ${o.metadataFile}`,
+    );
   const metadata = resolveMetadata(
     { ...o, customMetadata },
     { kernelFileName: basename(o.kernel), sourceDateEpoch: o.sourceDateEpoch ?? process.env.SOURCE_DATE_EPOCH, now: o.now },

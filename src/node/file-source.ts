@@ -1,5 +1,5 @@
 /** A {@link ByteSource} over an open file descriptor (positional reads, nothing cached). */
-import { fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { EifError } from '../errors.js';
 import type { ByteSource } from '../eif/layout.js';
 
@@ -34,4 +34,20 @@ export function openInput(path: string, what = 'input file'): { fd: number; size
   const st = fstatSync(fd);
   if (!st.isFile()) throw new EifError('INPUT_NOT_FILE', `${what} is not a regular file: ${path}`);
   return { fd, size: st.size };
+}
+
+/**
+ * Read a whole (small) input file through one open, with openInput's friendly errors. When `limit` is given, a
+ * larger file fails with `limit.code` before anything is read.
+ */
+export function readInputFile(path: string, what: string, limit?: { bytes: number; code: string }): Uint8Array {
+  const { fd, size } = openInput(path, what);
+  try {
+    if (limit && size > limit.bytes) {
+      throw new EifError(limit.code, `${what} ${path} is ${size} bytes; the limit is ${limit.bytes} bytes`);
+    }
+    return fileSource(fd, size).read(0, size) as Uint8Array;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -5,7 +5,7 @@
  */
 import { closeSync } from 'node:fs';
 import { crc32, initCore } from '../core/index.js';
-import { CRC_OFFSET, EIF_HEADER_SIZE, SECTION_HEADER_SIZE, SectionType } from '../eif/header.js';
+import { CRC_OFFSET, SECTION_HEADER_SIZE, SectionType } from '../eif/header.js';
 import { type EifLayout, isMeasured, readLayout } from '../eif/layout.js';
 import { measurementsFromInner, sectionRoles } from '../eif/measure.js';
 import type { Measurements } from '../eif/pcr.js';
@@ -51,12 +51,11 @@ export async function inspectEifFile(path: string, opts: ReadOptions = {}): Prom
   try {
     const src = fileSource(fd, size);
     const layout = await readLayout(src);
-    const header = src.read(0, EIF_HEADER_SIZE) as Uint8Array;
     const measured = layout.sections.filter((s) => isMeasured(s.type)).reduce((n, s) => n + s.size, 0);
     const total = layout.sections.reduce((n, s) => n + s.size, 0);
     pipeline = new HashPipeline({
       parallel: opts.parallel ?? measured >= PARALLEL_THRESHOLD,
-      initialCrc: crc32(header.subarray(0, CRC_OFFSET)),
+      initialCrc: crc32(layout.headerBytes.subarray(0, CRC_OFFSET)),
       onProgress: opts.onProgress && ((done) => opts.onProgress!(done, total)),
     });
     const roles = sectionRoles(layout.sections);

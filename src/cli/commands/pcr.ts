@@ -4,11 +4,11 @@
  * --instance-id ID → {"PCR4": …}. Exactly one of them.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { createSha384, coreInstance } from '../../core/index.js';
 import { pcr3FromRoleArn, pcr4FromInstanceId, pcrExtend } from '../../eif/pcr.js';
 import { toHex } from '../../util/hex.js';
-import { openInput } from '../../node/file-source.js';
+import { openInput, readInputFile } from '../../node/file-source.js';
 import { printJson } from '../output.js';
 import { EifError, usageError } from '../../errors.js';
 import { readSync } from 'node:fs';
@@ -53,10 +53,8 @@ export const pcrCommand: CommandModule<object, PcrArgs> = {
     if (given.length !== 1) throw usageError('give exactly one of --input, --signing-certificate, --role-arn, --instance-id');
     if (a.input !== undefined) printJson({ PCR: pcrOfFile(a.input) });
     else if (a['signing-certificate'] !== undefined) {
-      const { fd } = openInput(a['signing-certificate'], 'signing certificate');
-      closeSync(fd);
       const { pcr8FromCertificatePem } = await import('../../signing/certificate.js');
-      printJson({ PCR8: pcr8FromCertificatePem(new Uint8Array(readFileSync(a['signing-certificate']))) });
+      printJson({ PCR8: pcr8FromCertificatePem(readInputFile(a['signing-certificate'], 'signing certificate')) });
     } else if (a['role-arn'] !== undefined) printJson({ PCR3: pcr3FromRoleArn(a['role-arn']) });
     else printJson({ PCR4: pcr4FromInstanceId(a['instance-id']!) });
   },

@@ -1,9 +1,7 @@
 /** `eif verify <file> [--pcr0 HEX] … [--expect measurements.json] [--signing-certificate PEM]`: exit 0 only when all hold. */
 import type { Argv, CommandModule } from 'yargs';
-import { readFileSync } from 'node:fs';
 import type { PcrName } from '../../node/verify.js';
-import { openInput } from '../../node/file-source.js';
-import { closeSync } from 'node:fs';
+import { readInputFile } from '../../node/file-source.js';
 import { printJson } from '../output.js';
 import { progressBar } from '../progress.js';
 import { usageError } from '../../errors.js';
@@ -46,8 +44,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     };
     let signingCertificatePem: Uint8Array | undefined;
     if (a['signing-certificate'] !== undefined) {
-      closeSync(openInput(a['signing-certificate'], 'signing certificate').fd);
-      signingCertificatePem = new Uint8Array(readFileSync(a['signing-certificate']));
+      signingCertificatePem = readInputFile(a['signing-certificate'], 'signing certificate');
     }
     const r = await verifyEif(path, { expected, signingCertificatePem, onProgress: progressBar('verifying', !a.quiet && !a.json) });
     if (a.json) printJson({ Ok: r.ok, Checks: r.checks, ...(r.measurements ? { Measurements: r.measurements } : {}) });
