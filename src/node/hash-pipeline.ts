@@ -8,6 +8,7 @@
  * Memory stays constant: the ring, one 1 MiB read buffer per thread, nothing proportional to the image.
  */
 import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
 import { readSync, writeSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 import { EifError } from '../errors.js';
@@ -16,14 +17,42 @@ import { PcrAccumulator, ROLE_FORK } from '../eif/measure.js';
 import { CONSUMED_A, CONSUMED_B, FAILED, META, PUBLISHED } from './hash-ring.js';
 
 /**
- * CRC-32 for the pipeline's main thread. zlib's (Node ≥ 20.15) is about twice the WASM table code here, and the
- * main thread's CPU is on the critical path of a two-core build; the result is the same function (tests compare
- * both). EIF_CRC=wasm forces the WASM core's.
+ * CRC-32 for the pipeline's main thread, whose CPU is on the critical path of a two-core build. In order of
+ * preference: @node-rs/crc32 (optional dependency; PCLMUL, ~2x zlib here), zlib.crc32 (Node >= 20.15; ~2x the WASM
+ * table code), the WASM core's. All compute the same function (tests compare them). EIF_CRC=node-rs|zlib|wasm
+ * picks one; a choice that is not available falls back down the list.
  */
 type Crc32 = (data: Uint8Array, previous: number) => number;
-const zlibCrc32 = (zlib as unknown as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
-export const pipelineCrc32: Crc32 =
-  zlibCrc32 && process.env.EIF_CRC !== 'wasm' ? (d, p) => zlibCrc32(d, p) : (d, p) => wasmCrc32(d, p);
+const require = createRequire(import.meta.url);
+
+function nodeRsCrc32(): Crc32 | undefined {
+  try {
+    const m = require('@node-rs/crc32') as { crc32(d: Uint8Array, initial?: number): number };
+    return (d, p) => m.crc32(d, p);
+  } catch {
+    return undefined; // not installed (optional dependency) or no prebuilt binary for this platform
+  }
+}
+
+function zlibCrc32(): Crc32 | undefined {
+  const f = (zlib as unknown as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
+  return f ? (d, p) => f(d, p) : undefined;
+}
+
+export function pickCrc32(choice: string | undefined): { name: string; fn: Crc32 } {
+  const order = ['node-rs', 'zlib', 'wasm'];
+  const start = choice && order.includes(choice) ? order.indexOf(choice) : 0;
+  for (const name of order.slice(start)) {
+    const fn = name === 'node-rs' ? nodeRsCrc32() : name === 'zlib' ? zlibCrc32() : (d: Uint8Array, p: number) => wasmCrc32(d, p);
+    if (fn) return { name, fn };
+  }
+  throw new EifError('INTERNAL', 'no CRC-32 implementation');
+}
+
+const picked = pickCrc32(process.env.EIF_CRC);
+/** Which CRC-32 the pipeline's main thread uses: 'node-rs', 'zlib' or 'wasm'. */
+export const PIPELINE_CRC32: string = picked.name;
+export const pipelineCrc32: Crc32 = picked.fn;
 const crc32 = pipelineCrc32;
 
 export const SLOT_SIZE = 1 << 20;

@@ -76,15 +76,15 @@ describe('eif describe / describe-eif', () => {
     const alias = eif(['describe-eif', '--eif-path', join(REPO_ROOT, 'test-vectors/eif/three-ramdisks.eif')]);
     expect(alias.stdout).toBe(r.stdout);
   });
-  it('the WASM and zlib CRC paths of the pipeline agree (EIF_CRC=wasm forces the WASM core)', () => {
-    const out = join(dir, 'crc-wasm.eif');
-    expect(eif(buildArgs(out), { env: { EIF_CRC: 'wasm' } }).status).toBe(0);
-    expect(Buffer.from(readFileSync(out)).equals(Buffer.from(vector('three-ramdisks')))).toBe(true);
+  it('the node-rs, zlib and WASM CRC paths of the pipeline agree (EIF_CRC picks one)', () => {
     const bad = vector('three-ramdisks');
     bad[exp.section_offsets[2] + 12 + 14] ^= 0x20;
     const p = join(dir, 'crc-wasm-bad.eif');
     writeFileSync(p, bad);
-    for (const EIF_CRC of ['wasm', 'zlib']) {
+    for (const EIF_CRC of ['node-rs', 'zlib', 'wasm']) {
+      const out = join(dir, `crc-${EIF_CRC}.eif`);
+      expect(eif(buildArgs(out), { env: { EIF_CRC } }).status).toBe(0);
+      expect(Buffer.from(readFileSync(out)).equals(Buffer.from(vector('three-ramdisks')))).toBe(true);
       expect(JSON.parse(eif(['describe', join(REPO_ROOT, 'test-vectors/eif/three-ramdisks.eif')], { env: { EIF_CRC } }).stdout).CheckCRC).toBe(true);
       expect(JSON.parse(eif(['describe', p], { env: { EIF_CRC } }).stdout).CheckCRC).toBe(false);
     }
