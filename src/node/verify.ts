@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { EifError } from '../errors.js';
 import type { Measurements } from '../eif/pcr.js';
-import { pcr8FromCertificatePem } from '../signing/certificate.js';
 import { type ReadOptions, inspectEifFile } from './reader.js';
 import { inspectSignature } from './signature-check.js';
 
@@ -100,6 +99,7 @@ export async function verifyEif(path: string, o: VerifyEifOptions = {}): Promise
   }
   const expected = { ...(o.expected ?? {}) };
   if (o.signingCertificatePem) {
+    const { pcr8FromCertificatePem } = await import('../signing/certificate.js'); // loaded only when asked for
     const want = pcr8FromCertificatePem(o.signingCertificatePem);
     if (expected.PCR8 !== undefined && expected.PCR8 !== want) {
       fail('PCR8', 'PCR_MISMATCH', 'the --signing-certificate and the expected PCR8 disagree');
