@@ -14,7 +14,7 @@ import * as zlib from 'node:zlib';
 import { EifError } from '../errors.js';
 import { coreInstance, crc32 as wasmCrc32, crc32FromIo } from '../core/index.js';
 import { PcrAccumulator, ROLE_FORK } from '../eif/measure.js';
-import { CONSUMED_A, CONSUMED_B, FAILED, META, PUBLISHED } from './hash-ring.js';
+import { CONSUMED_A, CONSUMED_B, FAILED, META, PUBLISHED, WANT_A, WANT_B } from './hash-ring.js';
 
 /**
  * CRC-32 for the pipeline's main thread, whose CPU is on the critical path of a two-core build. In order of
@@ -162,14 +162,20 @@ export class HashPipeline {
     this.#outPos += view.length;
   }
 
-  /** Wait until ring slot for sequence `seq` is free (both workers past `seq - SLOTS`). */
+  /**
+   * Wait until the ring slot for sequence `seq` is free (both workers past `seq - SLOTS`). When it is not, wait
+   * until half the ring has drained, so the main thread sleeps and wakes once per SLOTS/2 slots (./hash-ring.ts).
+   */
   #waitForSlot(seq: number): void {
     const ctrl = this.#ctrl!;
-    for (const idx of [CONSUMED_A, CONSUMED_B]) {
+    for (const [idx, want] of [[CONSUMED_A, WANT_A], [CONSUMED_B, WANT_B]] as const) {
+      if (Atomics.load(ctrl, idx) > seq - SLOTS) continue;
+      const target = seq - SLOTS + SLOTS / 2;
+      Atomics.store(ctrl, want, target);
       const started = Date.now();
       for (;;) {
         const c = Atomics.load(ctrl, idx);
-        if (c > seq - SLOTS) break;
+        if (c >= target) break;
         if (Atomics.load(ctrl, FAILED) !== 0) throw new EifError('HASH_WORKER_FAILED', 'a hash worker failed');
         Atomics.wait(ctrl, idx, c, 1000);
         if (Date.now() - started > STALL_MS) throw new EifError('HASH_WORKER_STALLED', 'hash workers made no progress for 60 s');

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { coreInstance, initCore } from '../core/index.js';
 import { PcrAccumulator, ROLE_A, ROLE_B, ROLE_FORK } from '../eif/measure.js';
-import { CONSUMED_NEVER_BLOCKS, FAILED, META, PUBLISHED, consumedIndex } from './hash-ring.js';
+import { CONSUMED_NEVER_BLOCKS, FAILED, META, PUBLISHED, consumedIndex, wantIndex } from './hash-ring.js';
 
 interface Data {
   ctrlSab: SharedArrayBuffer;
@@ -20,6 +20,7 @@ const { ctrlSab, ringSab, role, slots, slotSize } = workerData as Data;
 const ctrl = new Int32Array(ctrlSab);
 const ring = new Uint8Array(ringSab);
 const me = consumedIndex(role);
+const want = wantIndex(role);
 const mask = role === 'A' ? ROLE_A | ROLE_FORK : ROLE_B;
 
 try {
@@ -40,7 +41,7 @@ try {
     }
     seq++;
     Atomics.store(ctrl, me, seq);
-    Atomics.notify(ctrl, me);
+    if (seq >= Atomics.load(ctrl, want)) Atomics.notify(ctrl, me);
   }
   const r = acc.finishInner();
   parentPort!.postMessage(role === 'A' ? { ok: true, a: r.a, fork: r.fork } : { ok: true, b: r.b });
