@@ -48,6 +48,10 @@ export function sha384StateSize(): i32 {
 export function sha384DigestPtr(): usize {
   return DIGEST;
 }
+/** End of the module's static data (the shared builds check that it stays below the ring). */
+export function staticEnd(): usize {
+  return __heap_base;
+}
 
 /** Reset the state area to the SHA-384 initial hash value (FIPS 180-4 §5.3.4). */
 export function sha384Init(): void {
@@ -66,9 +70,17 @@ export function sha384Init(): void {
 
 /** Absorb the first `len` bytes of the I/O region (0 <= len <= IO_SIZE). */
 export function sha384Update(len: i32): void {
-  if (len <= 0) return;
   if (len > IO_SIZE) unreachable();
-  let p = IO;
+  sha384UpdateFrom(IO, len);
+}
+
+/**
+ * Absorb `len` bytes at `src`, anywhere in linear memory but the state area. The Node hash pipeline's "shared"
+ * builds (one shared memory, static data at different bases: docs/core.md) hash ring slots in place with it.
+ */
+export function sha384UpdateFrom(src: usize, len: i32): void {
+  if (len <= 0) return;
+  let p = src;
   let n = <usize>len;
   store<u64>(STATE, load<u64>(STATE, ST_TOTAL) + <u64>n, ST_TOTAL);
   let used = <usize>load<u32>(STATE, ST_USED);

@@ -17,6 +17,10 @@ export interface CoreExports {
   sha384Init(): void;
   /** Absorb the first `len` bytes of the I/O region. */
   sha384Update(len: number): void;
+  /** Absorb `len` bytes at byte offset `src` of `memory` (anywhere but the state area). */
+  sha384UpdateFrom(src: number, len: number): void;
+  /** End of the module's static data. */
+  staticEnd(): number;
   /** Pad, finish, and write the 48-byte digest at sha384DigestPtr(); consumes the state area. */
   sha384Final(): void;
   /** CRC-32 of the first `len` bytes of the I/O region continuing from `prev`; returns a signed i32. */
@@ -41,7 +45,7 @@ export interface CoreInstance {
 let core: CoreInstance | null = null;
 let pending: Promise<void> | null = null;
 
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   const bin = atob(text);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);

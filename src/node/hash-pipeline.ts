@@ -3,7 +3,8 @@
  * optionally written to the output, and handed to the PCR streams (src/eif/measure.ts roles).
  *
  * Large images: the two SHA-384 streams run in two worker threads, each with its own WASM instance, fed through a
- * ring of 1 MiB slots in a SharedArrayBuffer (Atomics, no per-chunk messages). The main thread reads, CRCs and
+ * ring of 1 MiB slots inside the shared WASM memory both instances import (src/core/shared.ts), so a chunk is read
+ * once and hashed in place by both (Atomics, no per-chunk messages). The main thread reads, CRCs and
  * writes. Small images (below `PARALLEL_THRESHOLD`) are hashed on the main thread: a worker costs ~60 ms to start.
  * Memory stays constant: the ring, one 1 MiB read buffer per thread, nothing proportional to the image.
  */
@@ -15,6 +16,7 @@ import { EifError } from '../errors.js';
 import { coreInstance, crc32 as wasmCrc32, crc32FromIo } from '../core/index.js';
 import { PcrAccumulator, ROLE_FORK } from '../eif/measure.js';
 import { CONSUMED_A, CONSUMED_B, FAILED, META, PUBLISHED, WANT_A, WANT_B } from './hash-ring.js';
+import { SHARED_RING_BASE, sharedMemoryPages } from '../core/shared.js';
 
 /**
  * CRC-32 for the pipeline's main thread, whose CPU is on the critical path of a two-core build. In order of
@@ -125,11 +127,14 @@ export class HashPipeline {
       return;
     }
     const ctrlSab = new SharedArrayBuffer(CTRL_WORDS * 4);
-    const ringSab = new SharedArrayBuffer(SLOTS * SLOT_SIZE);
+    // The ring lives in the WASM memory both workers' instances import (src/core/shared.ts): no copies.
+    const pages = sharedMemoryPages(SLOTS * SLOT_SIZE);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     this.#ctrl = new Int32Array(ctrlSab);
-    this.#ring = new Uint8Array(ringSab);
+    this.#ring = new Uint8Array(memory.buffer, SHARED_RING_BASE, SLOTS * SLOT_SIZE);
     for (const role of ['A', 'B'] as const) {
-      const w = new Worker(workerUrl(), { workerData: { ctrlSab, ringSab, role, slots: SLOTS, slotSize: SLOT_SIZE } });
+      const data = { ctrlSab, memory, ringBase: SHARED_RING_BASE, role, slots: SLOTS, slotSize: SLOT_SIZE };
+      const w = new Worker(workerUrl(), { workerData: data });
       this.#workers.push(w);
       this.#results.push(
         new Promise((resolve, reject) => {

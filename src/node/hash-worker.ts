@@ -1,32 +1,46 @@
 /**
  * Worker thread of the hash pipeline (./hash-pipeline.ts): runs one SHA-384 stream (role A: PCR0 with the PCR1
- * fork; role B: PCR2) on its own WASM instance, consuming 1 MiB slots of the shared ring in order.
+ * fork; role B: PCR2) on its own instance of a shared-memory build of the WASM core (src/core/shared.ts), hashing
+ * the 1 MiB slots of the ring in order, in place: the ring is part of the memory both instances import.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { coreInstance, initCore } from '../core/index.js';
-import { PcrAccumulator, ROLE_A, ROLE_B, ROLE_FORK } from '../eif/measure.js';
+import { type SharedCoreExports, instantiateSharedCore } from '../core/shared.js';
+import { ROLE_A, ROLE_B, ROLE_FORK } from '../eif/measure.js';
 import { CONSUMED_NEVER_BLOCKS, FAILED, META, PUBLISHED, consumedIndex, wantIndex } from './hash-ring.js';
 
 interface Data {
   ctrlSab: SharedArrayBuffer;
-  ringSab: SharedArrayBuffer;
+  memory: WebAssembly.Memory;
+  ringBase: number;
   role: 'A' | 'B';
   slots: number;
   slotSize: number;
 }
 
-
-const { ctrlSab, ringSab, role, slots, slotSize } = workerData as Data;
+const { ctrlSab, memory, ringBase, role, slots, slotSize } = workerData as Data;
 const ctrl = new Int32Array(ctrlSab);
-const ring = new Uint8Array(ringSab);
 const me = consumedIndex(role);
 const want = wantIndex(role);
-const mask = role === 'A' ? ROLE_A | ROLE_FORK : ROLE_B;
+const stream = role === 'A' ? ROLE_A : ROLE_B;
+
+/** The 48-byte digest the core just wrote. */
+function digestOut(x: SharedCoreExports): Uint8Array {
+  return new Uint8Array(memory.buffer, x.sha384DigestPtr(), 48).slice();
+}
+
+/** PCR1's inner digest: finish a copy of stream A's state, then put the state back (a fork, src/eif/measure.ts). */
+function fork(x: SharedCoreExports): Uint8Array {
+  const state = new Uint8Array(memory.buffer, x.sha384StatePtr(), 208);
+  const saved = state.slice();
+  x.sha384Final();
+  state.set(saved);
+  return digestOut(x);
+}
 
 try {
-  await initCore();
-  const acc = new PcrAccumulator();
-  const c = coreInstance();
+  const x = await instantiateSharedCore(role, memory);
+  x.sha384Init();
+  let forked: Uint8Array | undefined;
   let seq = 0;
   for (;;) {
     while (Atomics.load(ctrl, PUBLISHED) === seq) Atomics.wait(ctrl, PUBLISHED, seq, 1000);
@@ -34,17 +48,15 @@ try {
     const len = ctrl[META + 2 * slot]!;
     const roles = ctrl[META + 2 * slot + 1]!;
     if (len < 0) break;
-    if (roles & mask) {
-      const io = c.io();
-      io.set(ring.subarray(slot * slotSize, slot * slotSize + len));
-      acc.feedFromIo(len, roles, mask);
-    }
+    if (roles & stream) x.sha384UpdateFrom(ringBase + slot * slotSize, len);
+    if (role === 'A' && roles & ROLE_FORK) forked = fork(x);
     seq++;
     Atomics.store(ctrl, me, seq);
     if (seq >= Atomics.load(ctrl, want)) Atomics.notify(ctrl, me);
   }
-  const r = acc.finishInner();
-  parentPort!.postMessage(role === 'A' ? { ok: true, a: r.a, fork: r.fork } : { ok: true, b: r.b });
+  x.sha384Final();
+  const digest = digestOut(x);
+  parentPort!.postMessage(role === 'A' ? { ok: true, a: digest, fork: forked } : { ok: true, b: digest });
 } catch (e) {
   Atomics.store(ctrl, FAILED, 1);
   Atomics.store(ctrl, me, CONSUMED_NEVER_BLOCKS);

@@ -1,0 +1,47 @@
+/**
+ * The shared-memory builds of the core (asconfig targets shared-a, shared-b), for the Node hash pipeline: both
+ * workers' instances import ONE shared WebAssembly.Memory, so the main thread reads each file chunk once into a
+ * ring slot of that memory and both workers hash it where it lies (`sha384UpdateFrom`), with no copy. The two
+ * builds are the same code with their static data (I/O region, state, scratch, tables) at different bases, so the
+ * instances never share a byte they write. Layout and reasons: docs/core.md. No node:* imports.
+ */
+import { EifError } from '../errors.js';
+import { decodeBase64 } from './wasm.js';
+import { WASM_SHARED_A_BASE64, WASM_SHARED_B_BASE64 } from './wasm-shared-bytes.generated.js';
+
+/** Where build shared-b's static data starts (asconfig.json memoryBase); shared-a's starts near 0. */
+export const SHARED_B_BASE = 2 << 20;
+/** Where the ring starts: above both builds' static data. */
+export const SHARED_RING_BASE = 4 << 20;
+/** Pages (64 KiB) of the shared memory for a ring of `ringBytes`. The builds declare 64 to 1024 pages. */
+export const sharedMemoryPages = (ringBytes: number): number => (SHARED_RING_BASE + ringBytes) / 65536;
+
+/** The exports the pipeline workers use (see assembly/index.ts). */
+export interface SharedCoreExports {
+  sha384Init(): void;
+  /** Absorb `len` bytes at byte offset `src` of the shared memory. */
+  sha384UpdateFrom(src: number, len: number): void;
+  sha384Final(): void;
+  sha384StatePtr(): number;
+  sha384DigestPtr(): number;
+  ioPtr(): number;
+  staticEnd(): number;
+}
+
+export type SharedRole = 'A' | 'B';
+
+/** Compile and instantiate build shared-a (role A) or shared-b (role B) on `memory`, checking the layout. */
+export async function instantiateSharedCore(role: SharedRole, memory: WebAssembly.Memory): Promise<SharedCoreExports> {
+  try {
+    const bytes = decodeBase64(role === 'A' ? WASM_SHARED_A_BASE64 : WASM_SHARED_B_BASE64);
+    const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
+    const x = instance.exports as unknown as SharedCoreExports;
+    const [lo, hi] = role === 'A' ? [0, SHARED_B_BASE] : [SHARED_B_BASE, SHARED_RING_BASE];
+    if (x.ioPtr() < lo || x.staticEnd() > hi) {
+      throw new Error(`static data of build ${role} at ${x.ioPtr()}..${x.staticEnd()}, outside ${lo}..${hi}`);
+    }
+    return x;
+  } catch (e) {
+    throw new EifError('CORE_INIT_FAILED', `cannot instantiate the shared-memory WASM core (${role}): ${String(e)}`, { cause: e });
+  }
+}
