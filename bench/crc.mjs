@@ -1,6 +1,8 @@
 // CRC-32 suite: zlib.crc32 (node:zlib, portable C; the reference) vs eifkit's WASM slice-by-16 (with copy, and
-// the no-copy I/O-region path) and hash-wasm's crc32. 1 MiB pieces (one piece when the buffer is smaller).
+// the no-copy I/O-region path), hash-wasm's crc32, and @node-rs/crc32 (native PCLMUL, what the Node hash pipeline's
+// main thread uses when it is installed). 1 MiB pieces (one piece when the buffer is smaller).
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import * as zlib from 'node:zlib';
 import { createCRC32 } from 'hash-wasm';
 import { KiB, MiB, loadCore, sizeLabel } from './lib.mjs';
@@ -20,6 +22,12 @@ export async function run(ctx) {
   if (typeof zlib.crc32 !== 'function') throw new Error('zlib.crc32 needs Node >= 20.15 / 22.2');
   const core = await loadCore();
   const hw = await createCRC32();
+  let nodeRs;
+  try {
+    nodeRs = createRequire(import.meta.url)('@node-rs/crc32').crc32;
+  } catch {
+    ctx.log?.('crc suite: @node-rs/crc32 is not installed (optional dependency); its row is left out');
+  }
   const data = randomBytes(16 * MiB);
   const comparisons = [];
   for (const size of ctx.quick ? [MiB] : SIZES) {
@@ -63,6 +71,16 @@ export async function run(ctx) {
         },
       },
     ];
+    if (nodeRs) {
+      impls.push({
+        name: '@node-rs/crc32 (native, PCLMUL)',
+        op: () => {
+          let crc = 0;
+          for (const c of chunks) crc = nodeRs(c, crc);
+          sink ^= crc;
+        },
+      });
+    }
     comparisons.push(
       await ctx.compare({ title: 'CRC-32', param: sizeLabel(size), bytes: size, impls, reference: 'zlib.crc32' }),
     );

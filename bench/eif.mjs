@@ -78,6 +78,8 @@ export async function run(ctx = {}) {
       { name: 'eif build', run: () => { const out = join(work, 'out.eif'); const r = timed(process.execPath, buildArgs(big, out)); rmSync(out, { force: true }); return r; } },
       { name: 'eif describe', run: () => timed(process.execPath, [cliRss, 'describe', '--quiet', image]) },
       { name: 'eif verify', run: () => timed(process.execPath, [cliRss, 'verify', '--quiet', image]) },
+      // Not a target: what writing the image's bytes costs this machine natively (build = describe's work + this).
+      { name: 'cp ramdisk to a new file (native write, for scale)', run: () => { const out = join(work, 'copy.img'); const r = timed('cp', [big, out]); rmSync(out, { force: true }); return r; } },
     ];
     const per = Object.fromEntries(ops.map((o) => [o.name, []]));
     for (let r = 0; r < rounds; r++) {
