@@ -3,12 +3,13 @@
  * A handler sets `process.exitCode` (or throws an EifError); this wrapper turns every failure into one line
  * on stderr with a stable code and a non-zero exit.
  */
-import yargs from 'yargs';
 import { commands } from './commands/index.js';
 import { printError } from './output.js';
 import { EifError } from '../errors.js';
 import { initCore } from '../core/index.js';
 import { VERSION } from '../version.js';
+import { streamedBytesHint } from './prestart.js';
+import { PARALLEL_THRESHOLD, prestartHashWorkers } from '../node/hash-workers.js';
 
 export async function main(argv: string[]): Promise<number> {
   process.exitCode = 0;
@@ -17,6 +18,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`eifkit ${VERSION}\n`);
     return 0;
   }
+  // A large image on the command line: start the hash workers now, so they boot while yargs loads (./prestart.ts).
+  if (streamedBytesHint(argv) >= PARALLEL_THRESHOLD) prestartHashWorkers();
+  const { default: yargs } = await import('yargs');
   let usageFailure: string | undefined;
   const parser = yargs(argv)
     .scriptName('eif')

@@ -8,7 +8,7 @@
  * writes. Small images (below `PARALLEL_THRESHOLD`) are hashed on the main thread: a worker costs ~60 ms to start.
  * Memory stays constant: the ring, one 1 MiB read buffer per thread, nothing proportional to the image.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { readSync, writeSync } from 'node:fs';
 import * as zlib from 'node:zlib';
@@ -17,6 +17,9 @@ import { coreInstance, crc32 as wasmCrc32, crc32FromIo } from '../core/index.js'
 import { PcrAccumulator, ROLE_FORK } from '../eif/measure.js';
 import { CONSUMED_A, CONSUMED_B, FAILED, META, PUBLISHED, WANT_A, WANT_B } from './hash-ring.js';
 import { SHARED_RING_BASE, sharedMemoryPages } from '../core/shared.js';
+import { PARALLEL_THRESHOLD, takeHashWorkers } from './hash-workers.js';
+
+export { PARALLEL_THRESHOLD };
 
 /**
  * CRC-32 for the pipeline's main thread, whose CPU is on the critical path of a two-core build. In order of
@@ -59,8 +62,6 @@ const crc32 = pipelineCrc32;
 
 export const SLOT_SIZE = 1 << 20;
 export const SLOTS = 8;
-/** Measured bytes from which two worker threads pay off. */
-export const PARALLEL_THRESHOLD = 16 << 20;
 
 const CTRL_WORDS = META + 2 * SLOTS;
 const STALL_MS = 60_000;
@@ -94,13 +95,6 @@ function readFully(fd: number, target: Uint8Array, length: number, position: num
   }
 }
 
-function workerUrl(): URL {
-  const here = import.meta.url;
-  // Under the test runner this module runs from src/*.ts; workers need the compiled file.
-  if (here.endsWith('.ts')) return new URL('../../dist/node/hash-worker.js', here);
-  return new URL('./hash-worker.js', here);
-}
-
 export class HashPipeline {
   #crc: number;
   #outPos: number;
@@ -132,9 +126,10 @@ export class HashPipeline {
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     this.#ctrl = new Int32Array(ctrlSab);
     this.#ring = new Uint8Array(memory.buffer, SHARED_RING_BASE, SLOTS * SLOT_SIZE);
-    for (const role of ['A', 'B'] as const) {
-      const data = { ctrlSab, memory, ringBase: SHARED_RING_BASE, role, slots: SLOTS, slotSize: SLOT_SIZE };
-      const w = new Worker(workerUrl(), { workerData: data });
+    const workers = takeHashWorkers();
+    for (const [i, role] of (['A', 'B'] as const).entries()) {
+      const w = workers[i]!;
+      w.postMessage({ ctrlSab, memory, ringBase: SHARED_RING_BASE, slots: SLOTS, slotSize: SLOT_SIZE });
       this.#workers.push(w);
       this.#results.push(
         new Promise((resolve, reject) => {
