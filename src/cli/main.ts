@@ -5,7 +5,6 @@
  */
 import { commands } from './commands/index.js';
 import { printError } from './output.js';
-import { EifError } from '../errors.js';
 import { initCore } from '../core/index.js';
 import { VERSION } from '../version.js';
 import { streamedBytesHint } from './prestart.js';
@@ -21,7 +20,6 @@ export async function main(argv: string[]): Promise<number> {
   // A large image on the command line: start the hash workers now, so they boot while yargs loads (./prestart.ts).
   if (streamedBytesHint(argv) >= PARALLEL_THRESHOLD) prestartHashWorkers();
   const { default: yargs } = await import('yargs');
-  let usageFailure: string | undefined;
   const parser = yargs(argv)
     .scriptName('eif')
     .usage('$0 <command> [options]')
@@ -33,24 +31,24 @@ export async function main(argv: string[]): Promise<number> {
     .alias('h', 'help')
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
+    // Throwing (rather than noting the failure and returning) is what stops yargs from running the command's
+    // handler anyway: `eif build … --typo` must not build.
     .fail((msg, err) => {
-      if (err) throw err;
-      usageFailure = msg;
+      throw err ?? new UsageFailure(msg);
     });
   try {
     await initCore();
     await parser.parseAsync();
-    if (usageFailure !== undefined) {
-      parser.showHelp('error');
-      process.stderr.write(`\neif: error USAGE: ${usageFailure}\n`);
-      return 2;
-    }
     return Number(process.exitCode ?? 0);
   } catch (e) {
-    if (usageFailure !== undefined && !(e instanceof EifError)) {
-      process.stderr.write(`eif: error USAGE: ${usageFailure}\n`);
+    if (e instanceof UsageFailure) {
+      parser.showHelp('error');
+      process.stderr.write(`\neif: error USAGE: ${e.message}\n`);
       return 2;
     }
     return printError(e);
   }
 }
+
+/** A usage failure yargs found (unknown flag, missing option, no command). */
+class UsageFailure extends Error {}

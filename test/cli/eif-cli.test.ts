@@ -190,6 +190,15 @@ describe('bad input: stable code, non-zero exit, no stack trace, no partial outp
     errCase(['build', '--kernel', files.kernel, '--cmdline', 'x', '--ramdisk', files.rd[0]!, '--metadata', m, '--output', join(outDir, 'o.eif')], 'METADATA_NOT_JSON');
   });
   it('missing required flags is a usage error (exit 2)', () => errCase(['build', '--kernel', files.kernel], 'USAGE', 2));
+  // Regression: yargs ran the command anyway after an unknown flag, so `build … --typo` wrote its output and
+  // `describe FILE --typo` printed the JSON before the usage error.
+  it('an unknown flag is a usage error and the command does not run', () => {
+    errCase(['build', '--kernel', files.kernel, '--cmdline', 'x', '--ramdisk', files.rd[0]!, '--output', join(outDir, 'o.eif'), '--typo'], 'USAGE', 2);
+    const r = eif(['describe', join(REPO_ROOT, 'test-vectors/eif/three-ramdisks.eif'), '--typo']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('error USAGE: Unknown argument: typo');
+  });
   it('a directory as EIF', () => errCase(['describe', dir], 'INPUT_NOT_FILE'));
   it('describe of a non-EIF', () => errCase(['describe', files.kernel], 'EIF_BAD_MAGIC'));
   it('describe of a truncated EIF', () => {
