@@ -42,6 +42,8 @@ export interface BuildEifOptions extends MetadataOptions {
   now?: () => Date;
   /** Force (true) or forbid (false) worker threads; default: by size. */
   parallel?: boolean;
+  /** Other files the caller read for this build (signing certificate, key file): the output must not replace them. */
+  extraInputs?: string[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -64,7 +66,7 @@ export async function buildEif(o: BuildEifOptions): Promise<BuildFileResult> {
     { kernelFileName: basename(o.kernel), sourceDateEpoch: o.sourceDateEpoch ?? process.env.SOURCE_DATE_EPOCH, now: o.now },
   );
   const meta = encodeMetadata(metadata);
-  const inputPaths = [o.kernel, ...o.ramdisks, ...(o.metadataFile ? [o.metadataFile] : [])];
+  const inputPaths = [o.kernel, ...o.ramdisks, ...(o.metadataFile ? [o.metadataFile] : []), ...(o.extraInputs ?? [])];
   checkOutputPath(o.output, inputPaths);
 
   const opened: { fd: number; size: number }[] = [];

@@ -1,5 +1,5 @@
 /** A {@link ByteSource} over an open file descriptor (positional reads, nothing cached). */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { EifError } from '../errors.js';
 import type { ByteSource } from '../eif/layout.js';
 
@@ -19,11 +19,16 @@ export function fileSource(fd: number, size: number): ByteSource {
   };
 }
 
-/** Open a file for reading with friendly errors (INPUT_NOT_FOUND, INPUT_NOT_FILE, INPUT_UNREADABLE). */
+/**
+ * Open a regular file for reading with friendly errors (INPUT_NOT_FOUND, INPUT_NOT_FILE, INPUT_UNREADABLE).
+ * The open is non-blocking so that a FIFO (whose open would wait for a writer forever) or a device is refused at
+ * once by the fstat check; for a regular file O_NONBLOCK changes nothing.
+ */
 export function openInput(path: string, what = 'input file'): { fd: number; size: number } {
+  if (typeof path !== 'string' || path === '') throw new EifError('INPUT_NOT_FOUND', `${what}: no path given`);
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new EifError('INPUT_NOT_FOUND', `${what} not found: ${path}`);
@@ -32,7 +37,10 @@ export function openInput(path: string, what = 'input file'): { fd: number; size
     throw new EifError('INPUT_UNREADABLE', `cannot open ${what} ${path}: ${(e as Error).message}`);
   }
   const st = fstatSync(fd);
-  if (!st.isFile()) throw new EifError('INPUT_NOT_FILE', `${what} is not a regular file: ${path}`);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new EifError('INPUT_NOT_FILE', `${what} is not a regular file (a FIFO, device or socket): ${path}`);
+  }
   return { fd, size: st.size };
 }
 

@@ -11,9 +11,9 @@
  * PCRs do not depend on section positions. Node only.
  */
 import { closeSync, existsSync, fchmodSync, statSync, writeSync } from 'node:fs';
-import { initCore } from '../core/index.js';
+import { crc32, crc32Combine, initCore } from '../core/index.js';
 import { EifError } from '../errors.js';
-import { EIF_HEADER_SIZE, MAX_NUM_SECTIONS, SECTION_HEADER_SIZE, SectionType, encodeSectionHeader } from '../eif/header.js';
+import { CRC_OFFSET, EIF_HEADER_SIZE, MAX_NUM_SECTIONS, SECTION_HEADER_SIZE, SectionType, encodeSectionHeader } from '../eif/header.js';
 import { sealHeader } from '../eif/builder.js';
 import { readLayout } from '../eif/layout.js';
 import { measurementsFromInner, sectionRoles } from '../eif/measure.js';
@@ -69,12 +69,28 @@ export async function signEifFile(o: SignEifFileOptions): Promise<SignEifFileRes
     const offsets: number[] = [];
     const sizes: number[] = [];
     let pos = EIF_HEADER_SIZE;
-    for (const [i, s] of kept.entries()) {
+    // The input's own CRC (eif-format.md §2) is checked on the way: the output gets a new header and CRC, so a
+    // damaged input would otherwise come out with a valid CRC that hides the damage. A kept section's share is
+    // the change in the pipeline's running CRC; an old signature section (≤ 32 KiB) is read and CRC'd here.
+    const src = fileSource(input.fd, input.size);
+    let inputCrc = crc32(layout.headerBytes.subarray(0, CRC_OFFSET));
+    let k = 0;
+    for (const s of layout.sections) {
+      const len = SECTION_HEADER_SIZE + s.size;
+      if (s.type === SectionType.Signature) {
+        inputCrc = crc32(src.read(s.dataOffset, s.size) as Uint8Array, crc32(src.read(s.offset, SECTION_HEADER_SIZE) as Uint8Array, inputCrc));
+        continue;
+      }
+      const before = pipeline.crc;
       offsets.push(pos);
       sizes.push(s.size);
-      pos += SECTION_HEADER_SIZE + s.size;
+      pos += len;
       pipeline.push(encodeSectionHeader(s.type, s.size), 0);
-      await pipeline.pushFile(input.fd, s.dataOffset, s.size, roles[i]!, `section ${s.index} of ${o.eifPath}`);
+      await pipeline.pushFile(input.fd, s.dataOffset, s.size, roles[k++]!, `section ${s.index} of ${o.eifPath}`);
+      inputCrc = crc32Combine(inputCrc, (pipeline.crc ^ crc32Combine(before, 0, len)) >>> 0, len);
+    }
+    if (inputCrc !== layout.header.crc32) {
+      throw new EifError('EIF_CRC_MISMATCH', `${o.eifPath}: the stored CRC does not match the image's contents (damaged?); refusing to sign it`);
     }
     const inner = await pipeline.finishHashing();
     const unsigned = measurementsFromInner(inner.a, inner.fork, inner.b);

@@ -36,6 +36,13 @@ function readSmallFile(path: string, what: string, code: string): Uint8Array {
   }
 }
 
+/** The files the flags name (certificate, and the key unless it is a KMS ARN): an output must never replace them. */
+export function signingInputFiles(flags: SignerFlags): string[] {
+  const files = flags.signingCertificate !== undefined ? [flags.signingCertificate] : [];
+  if (flags.privateKey !== undefined && !flags.privateKey.startsWith('arn:')) files.push(flags.privateKey);
+  return files;
+}
+
 /** Warnings go to stderr in the CLI's format unless the caller injects its own sink. */
 export function stderrWarn(message: string): void {
   process.stderr.write(`eif: warning: ${message}\n`);

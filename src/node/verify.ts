@@ -2,7 +2,7 @@
  * `eif verify`: structure + contiguity + CRC + signature + expected PCRs, every check reported, ok only when all
  * hold (eif-format.md Appendix B). Structural errors are reported as a failed check, not thrown.
  */
-import { readFileSync } from 'node:fs';
+import { readInputFile } from './file-source.js';
 import { EifError } from '../errors.js';
 import type { Measurements } from '../eif/pcr.js';
 import { type ReadOptions, inspectEifFile } from './reader.js';
@@ -46,14 +46,22 @@ export function normaliseExpected(e: Partial<Record<string, unknown>>, source: s
   return out;
 }
 
+/** An expectations file is a few hundred bytes of JSON (eif build / describe output); 1 MiB is generous. */
+const MAX_EXPECT_FILE = 1 << 20;
+
 /** Read expected measurements from a JSON file: nitro-cli build/describe output or a bare map. */
 export function readExpectFile(path: string): Partial<Record<PcrName, string>> {
   let v: unknown;
+  let bytes: Uint8Array;
   try {
-    v = JSON.parse(readFileSync(path, 'utf8'));
+    bytes = readInputFile(path, 'expectations file', { bytes: MAX_EXPECT_FILE, code: 'EXPECT_TOO_LARGE' });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new EifError('INPUT_NOT_FOUND', `expectations file not found: ${path}`, { exitCode: 2 });
+    if (e instanceof EifError) throw new EifError(e.code, e.message, { exitCode: 2 });
+    throw e;
+  }
+  try {
+    v = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
     throw new EifError('EXPECT_NOT_JSON', `expectations file ${path} is not JSON: ${(e as Error).message}`, { exitCode: 2 });
   }
   const o = v as Record<string, unknown>;

@@ -64,10 +64,11 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       .strictOptions() as unknown as Argv<BuildArgs>,
   handler: async (a) => {
     if (typeof a.cmdline !== 'string') throw usageError('--cmdline takes one string');
-    for (const k of ['kernel', 'output', 'name', 'version', 'metadata'] as const) {
-      if (Array.isArray(a[k])) throw usageError(`--${k} may be given only once`);
+    const bt = a['build-time'];
+    if (bt !== undefined && !isRfc3339(bt)) {
+      process.stderr.write(`eif: warning: --build-time ${JSON.stringify(bt)} is not an RFC 3339 time; it is written as given (as eif_build does)\n`);
     }
-    const signer = await signerFor(a);
+    const { signer, files: signingFiles } = await signerFor(a);
     const { buildEif } = await import('../../node/builder.js');
     const r = await buildEif({
       kernel: a.kernel,
@@ -84,19 +85,34 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       imgOs: a['img-os'],
       imgKernel: a['img-kernel'],
       signer,
+      extraInputs: signingFiles,
       onProgress: progressBar('building', !a.quiet),
     });
+    const cm = r.metadata.customMetadata;
+    if (a.metadata !== undefined && (cm === null || typeof cm !== 'object' || Array.isArray(cm) || !('entries' in cm))) {
+      // eif_build stores any JSON value; nitro-cli's describe-eif flattens an object's keys and fails on anything else.
+      process.stderr.write(`eif: warning: --metadata ${a.metadata} is not a JSON object; it is stored as given, but nitro-cli describe-eif cannot show it\n`);
+    }
     if (a.format === 'eif_build') process.stdout.write(`Output file: ${r.output}\n`);
     printMeasurements(r.measurements, a.format, { Output: r.output, Size: r.size });
   },
 };
 
+/** RFC 3339 date-time (what eif_build writes by default), with a real calendar date. */
+function isRfc3339(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(text);
+  if (!m) return false;
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  return day.getUTCMonth() === mo - 1 && day.getUTCDate() === d && h < 24 && mi < 60 && se < 61;
+}
+
+/** The signer the flags ask for, and the files they name (which the output must not replace). */
 async function signerFor(a: BuildArgs) {
-  if (a['signing-certificate'] === undefined && a['private-key'] === undefined && a['signer-command'] === undefined) return undefined;
-  const { signerFromFlags } = await import('../../node/signer-flags.js');
-  return signerFromFlags({
-    signingCertificate: a['signing-certificate'],
-    privateKey: a['private-key'],
-    signerCommand: a['signer-command'],
-  });
+  if (a['signing-certificate'] === undefined && a['private-key'] === undefined && a['signer-command'] === undefined) {
+    return { signer: undefined, files: [] };
+  }
+  const { signerFromFlags, signingInputFiles } = await import('../../node/signer-flags.js');
+  const flags = { signingCertificate: a['signing-certificate'], privateKey: a['private-key'], signerCommand: a['signer-command'] };
+  return { signer: await signerFromFlags(flags), files: signingInputFiles(flags) };
 }

@@ -26,7 +26,10 @@ export const describeCommand: CommandModule<object, DescribeArgs> = {
       .positional('file', { type: 'string', describe: 'EIF file' })
       .option('eif-path', { type: 'string', describe: 'EIF file (nitro-cli spelling)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' }) as unknown as Argv<DescribeArgs>,
-  handler: (a) => run(a.file ?? a['eif-path'], a.quiet),
+  handler: (a) => {
+    if (a.file !== undefined && a['eif-path'] !== undefined) throw usageError('name the EIF once: FILE or --eif-path, not both');
+    return run(a.file ?? a['eif-path'], a.quiet);
+  },
 };
 
 export const describeEifCommand: CommandModule<object, DescribeArgs> = {

@@ -4,7 +4,6 @@
  * Keys: a PEM file, a KMS key ARN (--private-key) or an external command (--signer-command); docs/signing.md.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { usageError } from '../../errors.js';
 import { checkOutputPath } from '../../node/atomic.js';
 import { printJson } from '../output.js';
 
@@ -31,20 +30,11 @@ export const signCommand: CommandModule<object, SignArgs> = {
       .example('$0 sign --eif-path app.eif --signing-certificate cert.pem --private-key arn:aws:kms:us-east-1:111122223333:key/…', 'sign with a KMS key')
       .strictOptions() as unknown as Argv<SignArgs>,
   handler: async (a) => {
-    for (const k of ['eif-path', 'signing-certificate', 'private-key', 'signer-command', 'output'] as const) {
-      if (Array.isArray(a[k])) throw usageError(`--${k} may be given only once`);
-    }
-    if (a.output !== undefined) {
-      const keyFile = a['private-key'] !== undefined && !a['private-key'].startsWith('arn:') ? [a['private-key']] : [];
-      checkOutputPath(a.output, [a['signing-certificate'], ...keyFile]);
-    }
-    const { signerFromFlags } = await import('../../node/signer-flags.js');
+    const { signerFromFlags, signingInputFiles } = await import('../../node/signer-flags.js');
+    const flags = { signingCertificate: a['signing-certificate'], privateKey: a['private-key'], signerCommand: a['signer-command'] };
+    if (a.output !== undefined) checkOutputPath(a.output, signingInputFiles(flags));
     const { signEifFile } = await import('../../node/sign-file.js');
-    const signer = await signerFromFlags({
-      signingCertificate: a['signing-certificate'],
-      privateKey: a['private-key'],
-      signerCommand: a['signer-command'],
-    });
+    const signer = await signerFromFlags(flags);
     const r = await signEifFile({ eifPath: a['eif-path'], output: a.output, signer: signer! });
     process.stderr.write('Enclave Image successfully signed.\n');
     printJson({ Measurements: r.measurements });

@@ -35,6 +35,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'machine-readable result' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' }) as unknown as Argv<VerifyArgs>,
   handler: async (a) => {
+    if (a.file !== undefined && a['eif-path'] !== undefined) throw usageError('name the EIF once: FILE or --eif-path, not both');
     const path = a.file ?? a['eif-path'];
     if (path === undefined) throw usageError('name the EIF file (eif verify FILE)');
     const { normaliseExpected, readExpectFile, verifyEif } = await import('../../node/verify.js');
