@@ -47,6 +47,9 @@ const SDK_PACKAGE = '@aws-sdk/client-kms';
 
 async function loadSdk(): Promise<KmsSdk> {
   try {
+    // The SDK prints a 9-line notice about its own future Node support on stderr when it loads on Node < 22;
+    // it says nothing about this command, so it is off unless the user set the SDK's switch themselves.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     return (await import(SDK_PACKAGE)) as KmsSdk;
   } catch (e) {
     throw new EifError(

@@ -93,6 +93,19 @@ describe('hostile command lines (audit regressions)', () => {
     expect(JSON.parse(eif(['describe', good]).stdout).CheckCRC).toBe(true);
   });
 
+  it.skipIf(!HAVE_OPENSSL)('the AWS SDK’s notice about its own Node support does not reach the user’s stderr', () => {
+    const keys = join(dir, 'keys3');
+    mkdirSync(keys);
+    const k = makeEcKey(keys, 'k', 'P-384');
+    const r = eif(build(join(dir, 'kms.eif'), '--signing-certificate', k.certPath, '--private-key', 'arn:aws:kms:us-east-1:111122223333:key/abc'), {
+      env: { AWS_EC2_METADATA_DISABLED: 'true', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'eifkit-test-none', AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).not.toMatch(/NodeVersionSupportWarning|AWS SDK for JavaScript/);
+    oneErrorLine(r.stderr, 'SIG_KMS_\\w+');
+    expect(existsSync(join(dir, 'kms.eif'))).toBe(false);
+  });
+
   it('a flag given twice is a usage error, not an internal error or a joined value', () => {
     for (const args of [
       build(join(dir, 'd.eif'), '--build-time', 'a', '--build-time', 'b'),
