@@ -39,7 +39,8 @@ export function openInput(path: string, what = 'input file'): { fd: number; size
   const st = fstatSync(fd);
   if (!st.isFile()) {
     closeSync(fd);
-    throw new EifError('INPUT_NOT_FILE', `${what} is not a regular file (a FIFO, device or socket): ${path}`);
+    const kind = st.isDirectory() ? 'a directory' : 'not a regular file (a FIFO, device or socket)';
+    throw new EifError('INPUT_NOT_FILE', `${what} is ${kind}: ${path}`);
   }
   return { fd, size: st.size };
 }
