@@ -6,7 +6,7 @@
  * docs/attestation.md). `<doc>` is a file or `-` (stdin), raw CBOR, base64 or hex. Exit status: 0 authentic /
  * valid, 1 not (reasons printed), 2 usage error (bad flag, unreadable file).
  */
-import { closeSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { EifError, usageError } from '../../errors.js';
 import { fromHex, toHex } from '../../util/hex.js';
 import {
@@ -22,7 +22,8 @@ import {
   type EifMeasurements,
 } from '../../attestation/index.js';
 import { MAX_DOCUMENT_BYTES } from '../../attestation/document.js';
-import { openInput } from '../../node/file-source.js';
+import { normalizePolicy } from '../../attestation/policy.js';
+import { openInput, readInputFile } from '../../node/file-source.js';
 import { measureEif } from '../../node/reader.js';
 import { printJson } from '../output.js';
 
@@ -47,57 +48,85 @@ export interface VerifyArgs extends CommonArgs {
 
 /** Largest input read (a base64 document is 4/3 of the raw size, hex twice; whitespace on top). */
 const MAX_INPUT = 4 * MAX_DOCUMENT_BYTES;
+/** Largest --policy file (`eif describe` output with 4 KiB of custom metadata is well under this). */
+const MAX_POLICY_BYTES = 64 * 1024;
+/** Largest --root file (a PEM certificate is under 2 KiB). */
+const MAX_ROOT_BYTES = 64 * 1024;
+/** The largest time a Date can hold (ms). */
+const MAX_TIME_MS = 8.64e15;
 
-/** RFC 3339 date-time or epoch milliseconds → ms. */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/** Do the fields name a real instant (no 30 February, 24:00 or 12:00:60)? Checked by a round trip through Date. */
+function realDateTime(y: number, mo: number, d: number, h: number, mi: number, s: number): boolean {
+  const t = new Date(0);
+  t.setUTCFullYear(y, mo - 1, d);
+  t.setUTCHours(h, mi, s, 0);
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === s;
+}
+
+/** RFC 3339 date-time or epoch milliseconds → ms. Impossible dates and times out of Date's range are refused. */
 export function parseTime(text: string): number {
   const t = text.trim();
-  if (/^\d{1,16}$/.test(t)) return Number(t);
-  if (/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(t)) {
+  if (/^\d{1,16}$/.test(t)) {
+    if (Number(t) <= MAX_TIME_MS) return Number(t);
+    throw usageError(`--at: ${t} is later than the last time a date can hold (${MAX_TIME_MS} ms)`);
+  }
+  const m = RFC3339.exec(t);
+  if (m) {
+    const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+    const offsetOk = m[8] === undefined || (Number(m[8]) <= 23 && Number(m[9]) <= 59);
     const ms = Date.parse(t.replace(' ', 'T'));
-    if (Number.isFinite(ms)) return ms;
+    if (offsetOk && realDateTime(y, mo, d, h, mi, s) && Number.isFinite(ms)) return ms;
+    throw usageError(`--at: ${JSON.stringify(text)} is not a real date and time (no such day in that month, or hour, minute, second or offset out of range)`);
   }
   throw usageError(`--at: ${JSON.stringify(text)} is neither an RFC 3339 time (2025-11-10T17:20:10Z) nor epoch milliseconds`);
 }
 
-/** Read a whole file (or stdin for '-') up to `limit` bytes; a missing/unreadable file is a usage error. */
-function readInput(path: string, what: string, limit: number): Uint8Array {
+/** All of stdin, up to `limit` bytes. */
+function readStdin(what: string, limit: number, tooLargeExit: number): Uint8Array {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  if (path === '-') {
-    const buf = new Uint8Array(65536);
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(0, buf, 0, buf.length, null);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-        if ((e as NodeJS.ErrnoException).code === 'EOF') break;
-        throw usageError(`cannot read ${what} from stdin: ${(e as Error).message}`);
-      }
-      if (n === 0) break;
-      total += n;
-      if (total > limit) break;
-      chunks.push(buf.slice(0, n));
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((e as NodeJS.ErrnoException).code === 'EOF') break;
+      throw usageError(`cannot read ${what} from stdin: ${(e as Error).message}`);
     }
-    if (total > limit) throw new EifError('ATT_INPUT_TOO_LARGE', `${what} on stdin is larger than ${limit} bytes`);
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const c of chunks) {
-      out.set(c, o);
-      o += c.length;
-    }
-    return out;
+    if (n === 0) break;
+    total += n;
+    if (total > limit) break;
+    chunks.push(buf.slice(0, n));
   }
-  let data: Buffer;
+  if (total > limit) throw new EifError('ATT_INPUT_TOO_LARGE', `${what} on stdin is larger than ${limit} bytes`, { exitCode: tooLargeExit });
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/**
+ * Read a whole file (or stdin for '-') of at most `limit` bytes, through openInput. An empty path, or a file
+ * that cannot be read (missing, a directory, a FIFO, a device…), is a usage error (USAGE_INPUT); a larger
+ * input fails with ATT_INPUT_TOO_LARGE and exit status `tooLargeExit`.
+ */
+function readInput(path: string, what: string, limit: number, tooLargeExit: number): Uint8Array {
+  if (path === '') throw usageError(`${what}: the path is empty ('-' reads stdin)`, 'USAGE_INPUT');
+  if (path === '-') return readStdin(what, limit, tooLargeExit);
   try {
-    data = readFileSync(path);
+    return readInputFile(path, what, { bytes: limit, code: 'ATT_INPUT_TOO_LARGE' });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'not found' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
-    throw usageError(`${what} ${path}: ${why}`, 'USAGE_INPUT');
+    if (e instanceof EifError && e.code === 'ATT_INPUT_TOO_LARGE') throw new EifError(e.code, e.message, { exitCode: tooLargeExit });
+    if (!(e instanceof EifError) && typeof (e as NodeJS.ErrnoException)?.code !== 'string') throw e; // a bug, not the file
+    throw usageError((e as Error).message, 'USAGE_INPUT');
   }
-  if (data.length > limit) throw new EifError('ATT_INPUT_TOO_LARGE', `${what} ${path} is ${data.length} bytes (limit ${limit})`);
-  return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
 function hexFlag(value: string | undefined, flag: string): Uint8Array | undefined {
@@ -114,7 +143,7 @@ function loadRoots(flag: string | string[] | undefined): Uint8Array[] | undefine
   const files = flag === undefined ? [] : ([] as string[]).concat(flag);
   if (files.length === 0) return undefined;
   return files.map((f) => {
-    const bytes = readInput(f, 'root certificate', 1 << 20);
+    const bytes = readInput(f, 'root certificate', MAX_ROOT_BYTES, 2);
     try {
       parseTrustAnchors([bytes]);
     } catch (e) {
@@ -183,8 +212,7 @@ function resultJson(r: AttestationResult, encoding: string): Record<string, unkn
 function readDocument(a: CommonArgs): { bytes: Uint8Array; encoding: string; at: number | undefined; roots: Uint8Array[] | undefined } {
   const at = a.at === undefined ? undefined : parseTime(a.at);
   const roots = loadRoots(a.root);
-  // yargs hands a lone '-' over as an empty string
-  const raw = readInput(a.doc === '' ? '-' : a.doc, 'attestation document', MAX_INPUT);
+  const raw = readInput(a.doc, 'attestation document', MAX_INPUT, 1);
   try {
     const { bytes, encoding } = decodeAttestationInput(raw);
     return { bytes, encoding, at, roots };
@@ -211,9 +239,13 @@ function pcrFlags(flag: string | string[] | undefined): Record<number, string> {
 async function buildPolicy(a: VerifyArgs): Promise<AttestationPolicy> {
   let fromFile: AttestationPolicy = {};
   if (a.policy !== undefined) {
-    const text = new TextDecoder().decode(readInput(a.policy, 'policy file', 1 << 20));
+    const text = new TextDecoder().decode(readInput(a.policy, 'policy file', MAX_POLICY_BYTES, 2));
     try {
       fromFile = parsePolicyJson(text);
+      // every value checked now (a PCR that is not 48 bytes of hex…), so a bad file is a usage error, not a verdict
+      await normalizePolicy(fromFile).catch((e: unknown) => {
+        if (!(e instanceof EifError && e.code === 'ATT_POLICY_EMPTY')) throw e; // flags may add the checks
+      });
     } catch (e) {
       throw usageError(`--policy ${a.policy}: ${(e as Error).message}`, 'ATT_POLICY_INVALID');
     }
@@ -258,7 +290,7 @@ export async function runInspect(a: CommonArgs): Promise<void> {
   const { bytes, encoding, at, roots } = readDocument(a);
   const r = await inspectAttestation(bytes, { at, roots });
   if (a.json) printJson(resultJson(r, encoding));
-  else printReport(a.doc || 'stdin', encoding, r, 'verdict       AUTHENTIC', 'verdict       NOT AUTHENTIC');
+  else printReport(a.doc === '-' ? 'stdin' : a.doc, encoding, r, 'verdict       AUTHENTIC', 'verdict       NOT AUTHENTIC');
   process.exitCode = r.ok ? 0 : 1;
 }
 
@@ -268,6 +300,6 @@ export async function runVerify(a: VerifyArgs): Promise<void> {
   const policy = await buildPolicy(a);
   const r = await verifyAttestation(bytes, { ...policy, at, roots });
   if (a.json) printJson(resultJson(r, encoding));
-  else printReport(a.doc || 'stdin', encoding, r, 'verdict       VALID', 'verdict       INVALID');
+  else printReport(a.doc === '-' ? 'stdin' : a.doc, encoding, r, 'verdict       VALID', 'verdict       INVALID');
   process.exitCode = r.ok ? 0 : 1;
 }

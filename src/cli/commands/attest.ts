@@ -12,6 +12,9 @@ const run = () => import('./attest-run.js');
 const common = (y: Argv): Argv =>
   y
     .positional('doc', { type: 'string', describe: "attestation document: a file or '-' for stdin (raw CBOR, base64 or hex)", demandOption: true })
+    // yargs re-parses a positional as `--doc VALUE`, which turns '-' into '' (a flag with no value); with nargs 1
+    // it takes '-' as the value, so '-' (stdin) and '' (an empty path, refused) stay apart
+    .nargs('doc', 1)
     .option('at', { type: 'string', describe: 'verification time: RFC 3339 or epoch milliseconds (default now)' })
     .option('root', { type: 'string', describe: 'trust anchor certificate (PEM or DER); replaces the AWS Nitro root (repeatable)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' });
