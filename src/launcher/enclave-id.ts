@@ -3,19 +3,15 @@
  * instance id read from DMI's board_asset_tag (fallback `i-0000000000000000`); names default to the EIF file
  * name without `.eif`, duplicates get `_1`, `_2`, ...
  */
-import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { usageError } from '../errors.js';
+import { readSmallText } from './env.js';
 
 export const FALLBACK_INSTANCE_ID = 'i-0000000000000000';
 
 export function instanceId(sysfsRoot: string): string {
-  try {
-    const t = readFileSync(join(sysfsRoot, 'devices', 'virtual', 'dmi', 'id', 'board_asset_tag'), 'utf8').replace(/\s+/g, '');
-    return t === '' ? FALLBACK_INSTANCE_ID : t;
-  } catch {
-    return FALLBACK_INSTANCE_ID;
-  }
+  const t = (readSmallText(join(sysfsRoot, 'devices', 'virtual', 'dmi', 'id', 'board_asset_tag'), 256) ?? '').replace(/\s+/g, '');
+  return t === '' ? FALLBACK_INSTANCE_ID : t;
 }
 
 /** `slotUid` is the lowercase hex without padding the helper reports. */

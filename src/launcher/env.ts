@@ -2,9 +2,10 @@
  * Where the launcher looks for things. Defaults are the real host paths; each can be redirected by an environment
  * variable so tests (and containers with unusual mounts) run against temp folders (docs/launcher.md).
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openInput } from '../node/file-source.js';
 
 export interface LauncherEnv {
   /** The Nitro Enclaves device (`EIF_NE_DEVICE`, default /dev/nitro_enclaves). */
@@ -41,4 +42,29 @@ export function launcherEnv(env: NodeJS.ProcessEnv = process.env): LauncherEnv {
 
 export function helperAvailable(e: LauncherEnv): boolean {
   return existsSync(e.helper);
+}
+
+/**
+ * The text of a small sysfs or state file, or undefined when it cannot be read. Opened through openInput, so a
+ * FIFO or device (say, under a test's EIF_SYSFS_ROOT) is refused rather than waited on; read to EOF, not to the
+ * reported size (sysfs reports 4096), and at most `limit` bytes.
+ */
+export function readSmallText(path: string, limit = 65536): string | undefined {
+  let fd: number;
+  try {
+    fd = openInput(path, 'file').fd;
+  } catch {
+    return undefined;
+  }
+  try {
+    const buf = Buffer.alloc(limit);
+    let n = 0;
+    let r = 0;
+    while (n < limit && (r = readSync(fd, buf, n, limit - n, null)) > 0) n += r;
+    return buf.toString('utf8', 0, n);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -4,7 +4,7 @@
  * CID, and the device node itself. Every check runs and all findings are returned together; only the full read
  * of the image (CRC, signature, measurements) is skipped when a cheaper check already failed.
  */
-import { accessSync, closeSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { initCore } from '../core/index.js';
 import { EifError, isEifError } from '../errors.js';
@@ -15,7 +15,7 @@ import { describeEif } from '../node/describe.js';
 import { fileSource, openInput } from '../node/file-source.js';
 import { parseCertificatePem } from '../signing/certificate.js';
 import { decodeSignatureSection } from '../signing/section.js';
-import type { LauncherEnv } from './env.js';
+import { type LauncherEnv, readSmallText } from './env.js';
 import { deviceOpenMessage } from './ne-errors.js';
 import { MIB, cidProblem, heartbeatTimeoutMs, minimumMemoryMiB, parseCpuList, planHugepages, requestedBytes } from './sizing.js';
 
@@ -53,26 +53,25 @@ export interface PreflightResult {
   pool?: number[];
 }
 
-/** Thrown by `eif run` when a pre-flight finding is fatal; carries every finding. */
+/**
+ * Thrown by `eif run` when a pre-flight finding is fatal; carries every finding. The code is the first fatal
+ * finding's (PREFLIGHT_FAILED only if there is none); the one-line message is that finding's, or with several,
+ * all of them (`N pre-flight checks failed: CODE: message; CODE: message`).
+ */
 export class PreflightError extends EifError {
   readonly findings: Finding[];
   constructor(findings: Finding[]) {
     const fatal = findings.filter((f) => f.severity === 'fatal');
-    super(fatal[0]?.code ?? 'PREFLIGHT_FAILED', fatal.map((f) => `${f.code}: ${f.message}`).join('\n'));
+    const message = fatal.length === 1
+      ? fatal[0]!.message
+      : `${fatal.length} pre-flight checks failed: ${fatal.map((f) => `${f.code}: ${f.message}`).join('; ')}`;
+    super(fatal[0]?.code ?? 'PREFLIGHT_FAILED', message);
     this.findings = findings;
   }
 }
 
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 function readInt(path: string): number | undefined {
-  const t = readText(path);
+  const t = readSmallText(path);
   return t !== undefined && /^\s*\d+\s*$/.test(t) ? Number(t) : undefined;
 }
 
@@ -86,7 +85,7 @@ function nodeOfCpu(sysfs: string, cpu: number): number | undefined {
     return undefined;
   }
   for (const n of names) {
-    const list = readText(join(base, n, 'cpulist'));
+    const list = readSmallText(join(base, n, 'cpulist'));
     try {
       if (list !== undefined && parseCpuList(list).includes(cpu)) return Number(n.slice(4));
     } catch {
@@ -127,27 +126,24 @@ function fmtSize(bytes: number): string {
   return bytes >= 1024 * MIB ? `${bytes / (1024 * MIB)} GiB` : `${bytes / MIB} MiB`;
 }
 
+/** openInput's codes as pre-flight findings (anything else: EIF_UNREADABLE). */
+const EIF_OPEN_CODE: Record<string, string> = { INPUT_NOT_FOUND: 'EIF_NOT_FOUND', INPUT_NOT_FILE: 'EIF_NOT_FILE' };
+
 /**
  * Cheap EIF checks (header and section table, the signing certificate's validity period): bounded time whatever
  * the image size, so a launch with any fatal finding fails within a second.
  */
 async function checkEifStructure(path: string, now: Date, out: Finding[]): Promise<number | undefined> {
-  let size: number;
+  let input: { fd: number; size: number };
   try {
-    const st = statSync(path);
-    if (!st.isFile()) {
-      out.push({ severity: 'fatal', code: 'EIF_NOT_FILE', message: `${path} is not a regular file` });
-      return undefined;
-    }
-    size = st.size;
+    input = openInput(path, 'EIF file');
   } catch (e) {
-    out.push({ severity: 'fatal', code: 'EIF_NOT_FOUND', message: `cannot read ${path}: ${(e as Error).message}` });
+    if (!isEifError(e)) throw e;
+    out.push({ severity: 'fatal', code: EIF_OPEN_CODE[e.code] ?? 'EIF_UNREADABLE', message: e.message });
     return undefined;
   }
-  let fd: number | undefined;
+  const size = input.size;
   try {
-    const input = openInput(path, 'EIF file');
-    fd = input.fd;
     const src = fileSource(input.fd, input.size);
     const layout = await readLayout(src);
     const sig = layout.sections.find((x) => x.type === SectionType.Signature);
@@ -163,7 +159,7 @@ async function checkEifStructure(path: string, now: Date, out: Finding[]): Promi
     if (!isEifError(e)) throw e;
     out.push({ severity: 'fatal', code: 'EIF_INVALID', message: `${path} is not a valid EIF (${e.code}: ${e.message})` });
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    closeSync(input.fd);
   }
   return size;
 }
@@ -200,7 +196,7 @@ function checkDevice(device: string, out: Finding[]): void {
 
 function checkCpus(env: LauncherEnv, req: LaunchRequest, deviceMissing: boolean, out: Finding[]): number[] | undefined {
   const poolPath = join(env.sysfsRoot, 'module', 'nitro_enclaves', 'parameters', 'ne_cpus');
-  const text = readText(poolPath);
+  const text = readSmallText(poolPath);
   if (text === undefined) {
     out.push({
       severity: deviceMissing ? 'fatal' : 'warning',
@@ -221,7 +217,7 @@ function checkCpus(env: LauncherEnv, req: LaunchRequest, deviceMissing: boolean,
     out.push({ severity: 'fatal', code: 'CPU_POOL_EMPTY', message: `the enclave CPU pool is empty: ${yaml}` });
     return pool;
   }
-  const siblings = readText(join(env.sysfsRoot, 'devices', 'system', 'cpu', 'cpu0', 'topology', 'thread_siblings_list'));
+  const siblings = readSmallText(join(env.sysfsRoot, 'devices', 'system', 'cpu', 'cpu0', 'topology', 'thread_siblings_list'));
   let tpc = 1;
   try {
     if (siblings !== undefined) tpc = Math.max(1, parseCpuList(siblings).length);
@@ -302,7 +298,7 @@ export async function preflight(env: LauncherEnv, req: LaunchRequest, now: Date 
 
   // The full read (CRC, signature, measurements) takes time proportional to the image: only when all else passed.
   if (eif && !findings.some((f) => f.severity === 'fatal')) eif = await checkEifContents(req.eifPath, eif.size, findings);
-  else if (eif) findings.push({ severity: 'info', code: 'EIF_NOT_HASHED', message: 'the EIF\'s CRC and signature were not checked because of the errors above' });
+  else if (eif) findings.push({ severity: 'info', code: 'EIF_NOT_HASHED', message: 'the EIF\'s CRC and signature were not checked because other pre-flight checks failed' });
 
   const memBytes = plannedRegions ? plannedRegions.reduce((a, b) => a + b, 0) : needBytes;
   return {

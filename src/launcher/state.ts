@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { EifError } from '../errors.js';
+import { readInputFile } from '../node/file-source.js';
 
 export interface EnclaveRecord {
   slotUid: string;
@@ -29,6 +30,10 @@ export function ensureStateDir(dir: string): void {
   }
 }
 
+/** Records hold a few hundred bytes (the measurements included); anything far bigger is not one. */
+const RECORD_LIMIT = { bytes: 1 << 20, code: 'STATE_DIR' };
+
+/** The records in `dir`, oldest first; unreadable ones (being written, removed, not a file) are skipped. */
 export function readRecords(dir: string): EnclaveRecord[] {
   let names: string[];
   try {
@@ -41,7 +46,7 @@ export function readRecords(dir: string): EnclaveRecord[] {
     if (!/^[0-9a-f]+\.json$/.test(n)) continue;
     const p = join(dir, n);
     try {
-      const r = JSON.parse(readFileSync(p, 'utf8')) as EnclaveRecord;
+      const r = JSON.parse(Buffer.from(readInputFile(p, 'enclave record', RECORD_LIMIT)).toString('utf8')) as EnclaveRecord;
       if (typeof r.slotUid !== 'string' || typeof r.pid !== 'number') continue;
       r.mtimeMs = statSync(p).mtimeMs;
       out.push(r);

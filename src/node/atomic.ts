@@ -5,6 +5,7 @@
 import { closeSync, existsSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync, fsyncSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
 import { EifError, usageError } from '../errors.js';
 
 const live = new Set<string>();
@@ -28,7 +29,7 @@ function hookSignals(): void {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       cleanupAll();
-      process.exit(sig === 'SIGINT' ? 130 : 143);
+      process.exit(128 + osConstants.signals[sig]); // 130, 143, 129: as if the signal had ended the process
     });
   }
 }

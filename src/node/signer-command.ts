@@ -10,7 +10,8 @@
  * and must print the ECDSA signature on stdout, DER or raw r‖s, nothing else. Exit status ≠ 0, a timeout,
  * oversized output or a signature that does not verify with the certificate all fail closed. Node only.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { EifError } from '../errors.js';
 import { toHex } from '../util/hex.js';
 import { createEifSigner, prepareCertificate, type EifSigner, type SignRequest, type SignerOptions } from '../signing/signer.js';
@@ -34,13 +35,62 @@ export async function createCommandSigner(options: CommandSignerOptions): Promis
   return createEifSigner(cert, (req) => runSignerCommand(options.command, req, options.timeoutMs ?? 120_000), `signer command "${options.command}"`);
 }
 
+/** Signer commands running now; each is killed (its whole process group) when eif exits or is interrupted. */
+const running = new Set<ChildProcess>();
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** SIGKILL a signer command and what it started (POSIX: its process group, see runSignerCommand). */
+function killCommand(child: ChildProcess): void {
+  try {
+    if (process.platform !== 'win32' && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
+
+function killAllCommands(): void {
+  for (const c of running) killCommand(c);
+  running.clear();
+}
+
+/**
+ * eif interrupted: the command is in its own session, so neither a terminal's Ctrl-C nor a signal to eif (or to
+ * eif's process group, as `timeout` sends) reaches it. Kill it, then end eif as the signal would have, unless
+ * another handler (atomic output clean-up) is there to do that.
+ */
+function onStopSignal(sig: NodeJS.Signals): void {
+  killAllCommands();
+  unhook();
+  if (process.listenerCount(sig) === 0) process.exit(128 + constants.signals[sig]);
+}
+
+function hook(): void {
+  process.on('exit', killAllCommands);
+  for (const sig of STOP_SIGNALS) process.on(sig, onStopSignal);
+}
+
+function unhook(): void {
+  process.off('exit', killAllCommands);
+  for (const sig of STOP_SIGNALS) process.off(sig, onStopSignal);
+}
+
+function track(child: ChildProcess): void {
+  if (running.size === 0) hook();
+  running.add(child);
+}
+
+function untrack(child: ChildProcess): void {
+  if (running.delete(child) && running.size === 0) unhook();
+}
+
 function runSignerCommand(command: string, req: SignRequest, timeoutMs: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    // Own process group (POSIX), so a timeout kills the shell AND what it started (which would hold stdout open).
-    const group = process.platform !== 'win32';
+    // Own process group (POSIX), so a timeout or eif's own end kills the shell AND what it started (which would
+    // hold stdout open, or outlive eif).
     const child = spawn(command, {
       shell: true,
-      detached: group,
+      detached: process.platform !== 'win32',
       stdio: ['pipe', 'pipe', 'pipe'],
       env: {
         ...process.env,
@@ -56,13 +106,9 @@ function runSignerCommand(command: string, req: SignRequest, timeoutMs: number):
     let failure: EifError | undefined;
     const fail = (e: EifError): void => {
       failure ??= e;
-      try {
-        if (group && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        else child.kill('SIGKILL');
-      } catch {
-        /* already gone */
-      }
+      killCommand(child);
     };
+    if (child.pid !== undefined) track(child);
     const timer = setTimeout(() => fail(new EifError('SIG_COMMAND_TIMEOUT', `signer command did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
     child.stdout.on('data', (b: Buffer) => {
       outLen += b.length;
@@ -76,6 +122,7 @@ function runSignerCommand(command: string, req: SignRequest, timeoutMs: number):
     child.on('error', (e) => fail(new EifError('SIG_COMMAND_FAILED', `cannot run signer command: ${e.message}`, { cause: e })));
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      untrack(child);
       if (failure) return reject(failure);
       if (code !== 0) {
         const why = signal ? `was killed by ${signal}` : `exited with status ${code}`;

@@ -2,11 +2,11 @@
  * `eif run`, `describe-enclaves`, `console`, `terminate-enclave` end to end: the compiled CLI spawning the real
  * helper under the driver simulator, nitro-cli's flag names and JSON shapes (ne-device.md §4).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCore } from '../../src/core/index.js';
 import { buildEif } from '../../src/node/builder.js';
 import { MIB } from '../../src/launcher/sizing.js';
@@ -131,11 +131,31 @@ describeNative('eif run / describe-enclaves / console / terminate-enclave', () =
     const r = cli(['run', '--eif-path', eifPath, '--cpu-count', '8', '--memory', '16', '--enclave-cid', '3'], { EIF_NE_DEVICE: join(s.dir, 'absent') });
     const ms = Date.now() - t0;
     expect(r.status).toBe(1);
-    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('eif: error'));
-    expect(lines.map((l) => /^eif: error (\w+):/.exec(l)?.[1])).toEqual(['MEMORY_TOO_SMALL', 'CID_INVALID', 'NE_DEVICE_MISSING', 'CPU_POOL_TOO_SMALL']);
-    expect(r.stderr).toMatch(/^eif: note EIF_NOT_HASHED: /m);
+    // Regression: each finding was its own `eif: error` line (the note first, "because of the errors above").
+    // Now: a header, indented labelled details in check order, and one summary line last (the first code).
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines[0]).toBe('eif: pre-flight findings (nothing was started):');
+    expect(lines.slice(1, -1).map((l) => /^  (error|warning|note) (\w+): \S/.exec(l)?.slice(1).join(' '))).toEqual([
+      'error MEMORY_TOO_SMALL', 'error CID_INVALID', 'error NE_DEVICE_MISSING', 'error CPU_POOL_TOO_SMALL', 'note EIF_NOT_HASHED',
+    ]);
+    expect(lines.at(-1)).toBe(
+      'eif: error MEMORY_TOO_SMALL: 4 pre-flight checks failed (MEMORY_TOO_SMALL, CID_INVALID, NE_DEVICE_MISSING, CPU_POOL_TOO_SMALL); see the findings above',
+    );
+    expect(lines.filter((l) => l.startsWith('eif: error'))).toHaveLength(1);
     expect(r.stdout).toBe('');
     expect(ms).toBeLessThan(5000); // process start included; the checks themselves are bounded in preflight.test.ts
+  });
+
+  it('one failed pre-flight check: its own message is the last line; alone it is the only line', () => {
+    const cid = cli(['run', '--eif-path', eifPath, '--cpu-count', '2', '--memory', '64', '--enclave-cid', '3']);
+    expect(cid.status).toBe(1);
+    const lines = cid.stderr.trimEnd().split('\n');
+    expect(lines.slice(1, -1)).toEqual([expect.stringMatching(/^  error CID_INVALID: /), expect.stringMatching(/^  note EIF_NOT_HASHED: /)]);
+    expect(lines.at(-1)).toMatch(/^eif: error CID_INVALID: --enclave-cid 3 is reserved \(parent instance\); use 4 or above/);
+    const missing = join(s.dir, 'missing.eif');
+    const r = cli(['run', '--eif-path', missing, '--cpu-count', '2', '--memory', '64']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`eif: error EIF_NOT_FOUND: EIF file not found: ${missing}\n`);
   });
 
   it('a boot failure gives the heartbeat message and leaves nothing running', () => {
@@ -163,5 +183,74 @@ describeNative('eif run / describe-enclaves / console / terminate-enclave', () =
     await new Promise((res) => child.on('close', res));
     expect(pidAlive(out.ProcessID)).toBe(true);
     expect(cli(['terminate-enclave', '--enclave-id', out.EnclaveID]).status).toBe(0);
+  });
+});
+
+describe('eif run --config FILE and unusual files (no enclave started)', () => {
+  const oneLine = (r: { stderr: string }, code: string): string => {
+    expect(r.stderr.split('\n')).toHaveLength(2); // one line and its newline
+    expect(r.stderr).toMatch(new RegExp(`^eif: error ${code}: `));
+    return r.stderr;
+  };
+
+  // Regression: a FIFO as --config blocked forever in readFileSync (now: refused at once).
+  it('a FIFO is refused at once with INPUT_NOT_FILE', () => {
+    const fifo = join(s.dir, 'config.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const r = cli(['run', '--config', fifo], {}, 10_000);
+    expect(r.status).toBe(1);
+    oneLine(r, 'INPUT_NOT_FILE');
+  });
+
+  // Regression: non-JSON gave `USAGE: cannot read --config …: Unexpected token …, "hello\nworld\n" is not valid JSON`
+  // over several lines (the file's text echoed).
+  it('non-JSON, empty and non-UTF-8 files are one CONFIG_NOT_JSON line (exit 2), without the file\'s text', () => {
+    const cfg = join(s.dir, 'bad.json');
+    writeFileSync(cfg, 'hello\nworld\n');
+    const r = cli(['run', '--config', cfg]);
+    expect(r.status).toBe(2);
+    expect(oneLine(r, 'CONFIG_NOT_JSON')).toMatch(/--config \S+bad\.json is not valid JSON \(.+\); it must hold an object such as \{"eif_path"/);
+    expect(r.stderr).not.toContain('world');
+    writeFileSync(cfg, '{\n  "eif_path": "a.eif",\n  "memory_mib": 64,\n}\n');
+    expect(oneLine(cli(['run', '--config', cfg]), 'CONFIG_NOT_JSON')).toMatch(/at line 4, column 1\)/);
+    writeFileSync(cfg, '');
+    expect(oneLine(cli(['run', '--config', cfg]), 'CONFIG_NOT_JSON')).toMatch(/\(the file is empty\)/);
+    writeFileSync(cfg, Buffer.from([0x7b, 0xff, 0x7d]));
+    expect(oneLine(cli(['run', '--config', cfg]), 'CONFIG_NOT_JSON')).toMatch(/not UTF-8/);
+  });
+
+  it('JSON that is not an object is CONFIG_NOT_OBJECT (exit 2); an oversized file CONFIG_TOO_LARGE', () => {
+    const cfg = join(s.dir, 'notobj.json');
+    for (const [text, kind] of [['[1, 2]', 'an array'], ['"x"', 'a string'], ['null', 'null'], ['42', 'a number']]) {
+      writeFileSync(cfg, text!);
+      const r = cli(['run', '--config', cfg]);
+      expect(r.status).toBe(2);
+      expect(oneLine(r, 'CONFIG_NOT_OBJECT')).toContain(`holds ${kind}, not a JSON object`);
+    }
+    writeFileSync(cfg, `{"eif_path": "${' '.repeat(70_000)}"}`);
+    const big = cli(['run', '--config', cfg]);
+    expect(big.status).toBe(1);
+    oneLine(big, 'CONFIG_TOO_LARGE');
+  });
+
+  // Regression: sysfs and state files were read with readFileSync, so a FIFO among them hung `run` / `describe`.
+  it('a FIFO in sysfs or among the enclave records does not hang run or describe-enclaves', () => {
+    const t = new SimEnv();
+    try {
+      const pool = join(t.sysfs, 'module', 'nitro_enclaves', 'parameters', 'ne_cpus');
+      rmSync(pool);
+      execFileSync('mkfifo', [pool]);
+      const env = { ...t.vars(), EIF_NE_DEVICE: join(t.dir, 'absent') };
+      const r = spawnSync(process.execPath, [BIN, 'run', '--eif-path', eifPath, '--cpu-count', '2', '--memory', '64'], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 10_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^  error NE_CPU_POOL_UNREADABLE: cannot read /m);
+      mkdirSync(t.stateDir, { recursive: true });
+      execFileSync('mkfifo', [join(t.stateDir, 'abc.json')]);
+      const d = spawnSync(process.execPath, [BIN, 'describe-enclaves'], { encoding: 'utf8', env: { ...process.env, ...t.vars() }, timeout: 10_000 });
+      expect(d.status).toBe(0);
+      expect(JSON.parse(d.stdout)).toEqual([]);
+    } finally {
+      t.cleanup();
+    }
   });
 });

@@ -3,7 +3,7 @@
  * fake device node, a fake sysfs tree consistent with the simulator's topology, per-test vsock namespace and
  * pool state, and the report/dump files the simulator writes. Everything lives under one temp dir.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -171,6 +171,7 @@ export class SimEnv {
     if (existsSync(this.stateDir)) {
       for (const f of readdirSync(this.stateDir).filter((n) => n.endsWith('.json'))) {
         try {
+          if (!lstatSync(join(this.stateDir, f)).isFile()) continue; // a test's FIFO: reading it would block
           process.kill((JSON.parse(readFileSync(join(this.stateDir, f), 'utf8')) as { pid: number }).pid, 'SIGKILL');
         } catch {
           /* gone */

@@ -3,7 +3,11 @@
  * r‖s signature back — exercised with openssl as the "HSM" — and every failure closed with a stable code.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/eif.js';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir, VECTORS } from '../helpers/eif.js';
+import { REPO_ROOT } from '../helpers/shared.js';
 import { CURVES, HAVE_OPENSSL, makeEcKey, writeFile, type TestKey } from './keys.js';
 import { createCommandSigner } from '../../src/node/signer-command.js';
 import { inspectSignatureSection } from '../../src/signing/verify.js';
@@ -80,4 +84,69 @@ describe.skipIf(!HAVE_OPENSSL)('createCommandSigner', () => {
     expect(e).toBeInstanceOf(EifError);
     expect((e as EifError).exitCode).toBe(2);
   });
+});
+
+/** Alive and not a zombie (an orphan may wait a while for its reaper here). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const HAVE_CLI = existsSync(join(REPO_ROOT, 'dist', 'cli', 'main.js'));
+
+describe.skipIf(!HAVE_OPENSSL || !HAVE_CLI || process.platform === 'win32')('eif sign --signer-command, interrupted', () => {
+  const dir = tempDir();
+  let key: TestKey;
+  beforeAll(() => {
+    key = makeEcKey(dir, 'sig', 'P-384');
+  });
+
+  // Regression: the command runs in its own process group, which a signal to eif did not reach: `sleep 100`
+  // stayed behind after eif had gone (SIGINT / SIGTERM / `timeout`).
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    it(`${sig} to eif kills the signer command and what it started`, async () => {
+      const pidFile = join(dir, `${sig}.pid`);
+      const out = join(dir, `${sig}.eif`);
+      // The sleep is a grandchild of eif (the shell's background job), so only killing the group reaches it.
+      const command = `sleep 100 & echo $! > ${q(pidFile)}; wait`;
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'eif.js'), 'sign', '--eif-path', join(VECTORS, 'three-ramdisks.eif'),
+        '--output', out, '--signing-certificate', key.certPath, '--signer-command', command], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (b) => (stderr += b));
+      const closed = new Promise<[number | null, NodeJS.Signals | null]>((res) => child.on('close', (c, s) => res([c, s])));
+      try {
+        await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'), 10_000, 'the signer command to start');
+        const sleepPid = Number(readFileSync(pidFile, 'utf8'));
+        expect(alive(sleepPid)).toBe(true);
+        child.kill(sig);
+        const [code, signal] = await closed;
+        expect(code !== 0 || signal !== null).toBe(true);
+        expect(stderr).not.toMatch(/ at |INTERNAL/);
+        await until(() => !alive(sleepPid), 3000, `sleep ${sleepPid} to be killed`);
+        expect(existsSync(out)).toBe(false);
+      } finally {
+        child.kill('SIGKILL');
+        if (existsSync(pidFile)) {
+          try {
+            process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+          } catch {
+            /* gone, as it should be */
+          }
+        }
+      }
+    });
+  }
 });

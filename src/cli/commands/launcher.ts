@@ -2,10 +2,10 @@
  * Enclave lifecycle commands with nitro-cli's flag names and JSON (ne-device.md §4): `eif run`,
  * `eif describe-enclaves`, `eif terminate-enclave`, `eif console`. Progress lines go to stderr, JSON to stdout.
  */
-import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { usageError } from '../../errors.js';
-import type { Finding } from '../../launcher/preflight.js';
+import { EifError, usageError } from '../../errors.js';
+import type { Finding, PreflightError } from '../../launcher/preflight.js';
+import { readInputFile } from '../../node/file-source.js';
 
 /** The launcher is loaded only by the commands that use it (keeps every other command's start-up short). */
 const launcher = () => import('../../launcher/launcher.js');
@@ -50,15 +50,46 @@ function cpuIdsOf(v: unknown): number[] {
   }
 }
 
-/** nitro-cli's `--config` JSON: the same settings as snake_case keys. */
-function settingsFromConfig(path: string): RunSettings {
-  let c: Record<string, unknown>;
-  try {
-    c = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw usageError(`cannot read --config ${path}: ${(e as Error).message}`);
+/** Far more than any run-enclave config (a handful of keys); a bigger file is not one. */
+const CONFIG_LIMIT = 64 * 1024;
+
+/** Node's JSON.parse message without the echo of the file's text, with a line and column where it gives one. */
+function jsonProblem(e: unknown, text: string): string {
+  let m = String((e as Error)?.message ?? e).replace(/,\s*"[\s\S]*" is not valid JSON$/, '');
+  const at = / in JSON at position (\d+)[\s\S]*$/.exec(m);
+  if (at) {
+    const before = text.slice(0, Number(at[1]));
+    const line = before.split('\n').length;
+    m = `${m.slice(0, at.index)} at line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
   }
-  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw usageError(`--config ${path} must hold a JSON object`);
+  return m.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * nitro-cli's `--config` JSON: the same settings as snake_case keys. Read through readInputFile (a FIFO or device
+ * is refused, not waited on). Codes: INPUT_*, CONFIG_TOO_LARGE, CONFIG_NOT_JSON, CONFIG_NOT_OBJECT, USAGE.
+ */
+function settingsFromConfig(path: string): RunSettings {
+  const bytes = readInputFile(path, '--config file', { bytes: CONFIG_LIMIT, code: 'CONFIG_TOO_LARGE' });
+  const shape = 'an object such as {"eif_path": "app.eif", "memory_mib": 512, "cpu_count": 2}';
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw usageError(`--config ${path} is not JSON (not UTF-8 text); it must hold ${shape}`, 'CONFIG_NOT_JSON');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    const why = text.trim() === '' ? 'the file is empty' : jsonProblem(e, text);
+    throw usageError(`--config ${path} is not valid JSON (${why}); it must hold ${shape}`, 'CONFIG_NOT_JSON');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
+    throw usageError(`--config ${path} holds ${kind}, not a JSON object; it must hold ${shape}`, 'CONFIG_NOT_OBJECT');
+  }
+  const c = parsed as Record<string, unknown>;
   const known = ['enclave_name', 'cpu_count', 'cpu_ids', 'memory_mib', 'eif_path', 'enclave_cid', 'debug_mode', 'attach_console'];
   const unknown = Object.keys(c).filter((k) => !known.includes(k));
   if (unknown.length) throw usageError(`--config ${path}: unknown key(s) ${unknown.join(', ')}`);
@@ -100,9 +131,26 @@ function settingsFromArgs(a: RunArgs): RunSettings {
   };
 }
 
+const LABEL = { fatal: 'error', warning: 'warning', info: 'note' } as const;
+
 function printFinding(f: Finding): void {
-  const label = f.severity === 'fatal' ? 'error' : f.severity === 'warning' ? 'warning' : 'note';
-  process.stderr.write(`eif: ${label} ${f.code}: ${f.message}\n`);
+  process.stderr.write(`eif: ${LABEL[f.severity]} ${f.code}: ${f.message}\n`);
+}
+
+/**
+ * A failed pre-flight: every finding as an indented detail line (so the user fixes everything in one go), then the
+ * returned error, which main prints as the last line: `eif: error CODE: …` with the first fatal finding's code.
+ */
+function preflightFailure(e: PreflightError): EifError {
+  const fatal = e.findings.filter((f) => f.severity === 'fatal');
+  if (e.findings.length > 1) {
+    process.stderr.write('eif: pre-flight findings (nothing was started):\n');
+    for (const f of e.findings) process.stderr.write(`  ${LABEL[f.severity]} ${f.code}: ${f.message}\n`);
+  }
+  const summary = fatal.length === 1
+    ? fatal[0]!.message
+    : `${fatal.length} pre-flight checks failed (${fatal.map((f) => f.code).join(', ')}); see the findings above`;
+  return new EifError(e.code, summary, { exitCode: e.exitCode });
 }
 
 async function runHandler(a: RunArgs): Promise<void> {
@@ -112,7 +160,10 @@ async function runHandler(a: RunArgs): Promise<void> {
   if (s.cid === 0) process.stderr.write('eif: note: --enclave-cid 0 means an automatically assigned CID\n');
   let announced = false;
   const { runEnclave, pipeConsole, openConsole } = await launcher();
-  const { PreflightError } = await import('../../launcher/preflight.js');
+  const preflight = await import('../../launcher/preflight.js');
+  // Warnings and notes wait until the launch goes ahead: on a failed pre-flight they are part of its details.
+  const pending: Finding[] = [];
+  const flush = (): void => pending.splice(0).forEach(printFinding);
   try {
     const { result } = await runEnclave({
       eifPath: s.eifPath,
@@ -122,10 +173,9 @@ async function runHandler(a: RunArgs): Promise<void> {
       cid: s.cid,
       debugMode: s.debug,
       enclaveName: s.name,
-      onFinding: (f) => {
-        if (f.severity !== 'fatal') printFinding(f);
-      },
+      onFinding: (f) => pending.push(f),
       onEvent: (ev) => {
+        flush();
         if (ev.event === 'created' && !announced) {
           announced = true;
           process.stderr.write('Start allocating memory...\n');
@@ -134,14 +184,12 @@ async function runHandler(a: RunArgs): Promise<void> {
       onStarted: (st) =>
         process.stderr.write(`Started enclave with enclave-cid: ${st.cid}, memory: ${st.memoryMiB} MiB, cpu-ids: [${st.cpuIds.join(', ')}]\n`),
     });
+    flush();
     printJson(result);
     if (s.attachConsole) await pipeConsole(openConsole(result.EnclaveID), process.stdout);
   } catch (e) {
-    if (e instanceof PreflightError) {
-      for (const f of e.findings) if (f.severity === 'fatal') printFinding(f);
-      process.exitCode = 1;
-      return;
-    }
+    if (e instanceof preflight.PreflightError) throw preflightFailure(e);
+    flush();
     throw e;
   }
 }
