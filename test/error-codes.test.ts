@@ -19,7 +19,8 @@ export function raisedCodes(): Set<string> {
   for (const f of files(join(REPO_ROOT, 'src'))) {
     const text = readFileSync(f, 'utf8');
     for (const m of text.matchAll(/new EifError\(\s*'([A-Z][A-Z0-9_]+)'/g)) codes.add(m[1]!);
-    for (const m of text.matchAll(/usageError\([^;]*?,\s*'([A-Z][A-Z0-9_]+)'\s*\)/g)) codes.add(m[1]!);
+    // usageError(message, 'CODE'): the message may hold ';' and one level of parentheses (template calls)
+    for (const m of text.matchAll(/usageError\((?:[^()]|\([^()]*\))*?,\s*'([A-Z][A-Z0-9_]+)'\s*\)/g)) codes.add(m[1]!);
     // verify's per-check failures: fail('check', 'CODE', …)
     for (const m of text.matchAll(/\bfail\(\s*[^,()]+,\s*'([A-Z][A-Z0-9_]+)'/g)) codes.add(m[1]!);
     for (const block of text.matchAll(/_CODES\s*=\s*\[([\s\S]*?)\]/g)) for (const m of block[1]!.matchAll(/'([A-Z][A-Z0-9_]+)'/g)) codes.add(m[1]!);
