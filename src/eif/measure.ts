@@ -20,26 +20,27 @@ export const ROLE_A = 1; // into the PCR0 stream
 export const ROLE_B = 2; // into the PCR2 stream
 export const ROLE_FORK = 4; // the PCR1 fork is taken after this chunk (last chunk of the first ramdisk)
 
-/** Hashes chunks according to their role bits. */
+/**
+ * Hashes chunks according to their role bits, both streams on this thread's core (browsers, small images). The
+ * Node pipeline's workers apply the same bits each to its own stream (src/node/hash-worker.ts).
+ */
 export class PcrAccumulator {
   readonly #a: Sha384 = createSha384();
   readonly #b: Sha384 = createSha384();
   #pcr1Inner: Uint8Array | undefined;
 
-  /** Feed one chunk. `mask` limits which roles this accumulator serves (a worker serves A or B). */
-  feed(chunk: Uint8Array, roles: number, mask = ROLE_A | ROLE_B | ROLE_FORK): void {
-    const r = roles & mask;
-    if (r & ROLE_A) this.#a.update(chunk);
-    if (r & ROLE_B) this.#b.update(chunk);
-    if (r & ROLE_FORK) this.#pcr1Inner = this.#a.clone().digest();
+  /** Feed one chunk. */
+  feed(chunk: Uint8Array, roles: number): void {
+    if (roles & ROLE_A) this.#a.update(chunk);
+    if (roles & ROLE_B) this.#b.update(chunk);
+    if (roles & ROLE_FORK) this.#pcr1Inner = this.#a.clone().digest();
   }
 
   /** Same, for data already placed at the start of the WASM I/O region (no copy). */
-  feedFromIo(len: number, roles: number, mask = ROLE_A | ROLE_B | ROLE_FORK): void {
-    const r = roles & mask;
-    if (r & ROLE_A) this.#a.updateFromIo(len);
-    if (r & ROLE_B) this.#b.updateFromIo(len);
-    if (r & ROLE_FORK) this.#pcr1Inner = this.#a.clone().digest();
+  feedFromIo(len: number, roles: number): void {
+    if (roles & ROLE_A) this.#a.updateFromIo(len);
+    if (roles & ROLE_B) this.#b.updateFromIo(len);
+    if (roles & ROLE_FORK) this.#pcr1Inner = this.#a.clone().digest();
   }
 
   /** Inner digests (before the extend), hex: stream A (PCR0), its fork (PCR1), stream B (PCR2). */
