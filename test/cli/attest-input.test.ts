@@ -15,6 +15,7 @@ import { parseTime } from '../../src/cli/commands/attest-run.js';
 import { defaultPcrs, makeDocument, makePki } from '../attestation/helpers/generator.js';
 
 const HAVE_CLI = existsSync(join(REPO_ROOT, 'dist', 'cli', 'main.js'));
+const HAVE_PYTHON = spawnSync('python3', ['--version']).status === 0;
 const HAVE_MKFIFO = process.platform !== 'win32' && spawnSync('mkfifo', ['--version']).error === undefined;
 const T = Date.UTC(2026, 8, 21, 12, 0, 0);
 const AT = new Date(T).toISOString();
@@ -51,6 +52,29 @@ describe.skipIf(!HAVE_CLI)('eif attest: input files', () => {
     writeFileSync(f('root.der'), pki.root.der);
     writeFileSync(f('doc.cbor'), await makeDocument(pki, T, { nonce: Uint8Array.of(0x0f, 0x1e, 0x2d) }));
     if (HAVE_MKFIFO) expect(spawnSync('mkfifo', [f('fifo')]).status).toBe(0);
+  });
+
+  // Regression: on EAGAIN the stdin reader retried at once, burning a core until data came. A non-blocking stdin
+  // needs O_NONBLOCK on the pipe eif inherits, which Node's spawn undoes (libuv makes a child's fds 0-2 blocking):
+  // python sets it, then counts the CPU ticks eif uses while it waits a second for data.
+  it.skipIf(!HAVE_PYTHON || process.platform !== 'linux')('a non-blocking stdin with no data yet is waited on, not spun on', { timeout: 30_000 }, () => {
+    const script = [
+      'import os, subprocess, sys, time',
+      'r, w = os.pipe()',
+      'p = subprocess.Popen(sys.argv[1:], stdin=r, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)',
+      'os.set_blocking(r, False)', // shared with the child's fd 0; set before eif first reads it
+      'time.sleep(1.5)',
+      'ticks = lambda: sum(int(x) for x in open(f"/proc/{p.pid}/stat").read().rsplit(") ", 1)[1].split()[11:13])',
+      'before = ticks(); time.sleep(1.0); spent = ticks() - before',
+      'os.write(w, open(DOC, "rb").read()); os.close(w)',
+      'out = p.stdout.read(); code = p.wait()',
+      'print(spent, code, b"authentic" in out.lower())',
+    ].join('\n').replace('DOC', JSON.stringify(f('doc.cbor')));
+    const r = spawnSync('python3', ['-c', script, process.execPath, join(REPO_ROOT, 'bin', 'eif.js'), 'attest', 'inspect', '-', ...root()], { encoding: 'utf8', timeout: 25_000 });
+    const [spent, code, authentic] = r.stdout.trim().split(' ');
+    expect(Number(spent), `CPU ticks used in 1 s of waiting (${r.stdout}${r.stderr})`).toBeLessThan(20);
+    expect(code).toBe('0');
+    expect(authentic).toBe('True');
   });
 
   it.skipIf(!HAVE_MKFIFO)('a FIFO as the document, --root, --eif or --policy fails at once (USAGE_INPUT), never blocks', { timeout: 90_000 }, () => {

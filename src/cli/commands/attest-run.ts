@@ -83,6 +83,9 @@ export function parseTime(text: string): number {
   throw usageError(`--at: ${JSON.stringify(text)} is neither an RFC 3339 time (2025-11-10T17:20:10Z) nor epoch milliseconds`);
 }
 
+/** For short synchronous sleeps (Atomics.wait needs a shared Int32Array). */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 /** All of stdin, up to `limit` bytes. */
 function readStdin(what: string, limit: number, tooLargeExit: number): Uint8Array {
   const chunks: Uint8Array[] = [];
@@ -93,7 +96,10 @@ function readStdin(what: string, limit: number, tooLargeExit: number): Uint8Arra
     try {
       n = readSync(0, buf, 0, buf.length, null);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(PAUSE, 0, 0, 5); // a non-blocking stdin with no data yet: wait a little, do not spin
+        continue;
+      }
       if ((e as NodeJS.ErrnoException).code === 'EOF') break;
       throw usageError(`cannot read ${what} from stdin: ${(e as Error).message}`);
     }
