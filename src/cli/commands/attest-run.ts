@@ -9,6 +9,7 @@
 import { closeSync, readSync } from 'node:fs';
 import { EifError, usageError } from '../../errors.js';
 import { fromHex, toHex } from '../../util/hex.js';
+import { RFC3339_SHAPE, rfc3339Ms } from '../../util/rfc3339.js';
 import {
   decodeAttestationInput,
   inspectAttestation,
@@ -55,16 +56,6 @@ const MAX_ROOT_BYTES = 64 * 1024;
 /** The largest time a Date can hold (ms). */
 const MAX_TIME_MS = 8.64e15;
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
-
-/** Do the fields name a real instant (no 30 February, 24:00 or 12:00:60)? Checked by a round trip through Date. */
-function realDateTime(y: number, mo: number, d: number, h: number, mi: number, s: number): boolean {
-  const t = new Date(0);
-  t.setUTCFullYear(y, mo - 1, d);
-  t.setUTCHours(h, mi, s, 0);
-  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === s;
-}
-
 /** RFC 3339 date-time or epoch milliseconds → ms. Impossible dates and times out of Date's range are refused. */
 export function parseTime(text: string): number {
   const t = text.trim();
@@ -72,12 +63,9 @@ export function parseTime(text: string): number {
     if (Number(t) <= MAX_TIME_MS) return Number(t);
     throw usageError(`--at: ${t} is later than the last time a date can hold (${MAX_TIME_MS} ms)`);
   }
-  const m = RFC3339.exec(t);
-  if (m) {
-    const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-    const offsetOk = m[8] === undefined || (Number(m[8]) <= 23 && Number(m[9]) <= 59);
-    const ms = Date.parse(t.replace(' ', 'T'));
-    if (offsetOk && realDateTime(y, mo, d, h, mi, s) && Number.isFinite(ms)) return ms;
+  const ms = rfc3339Ms(t);
+  if (ms !== undefined) return ms;
+  if (RFC3339_SHAPE.test(t)) {
     throw usageError(`--at: ${JSON.stringify(text)} is not a real date and time (no such day in that month, or hour, minute, second or offset out of range)`);
   }
   throw usageError(`--at: ${JSON.stringify(text)} is neither an RFC 3339 time (2025-11-10T17:20:10Z) nor epoch milliseconds`);

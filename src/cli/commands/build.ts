@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { printJson } from '../output.js';
 import { progressBar } from '../progress.js';
 import { usageError } from '../../errors.js';
+import { rfc3339Ms } from '../../util/rfc3339.js';
 import type { Measurements } from '../../eif/pcr.js';
 
 export type MeasurementFormat = 'nitro' | 'eif_build' | 'json';
@@ -65,7 +66,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
   handler: async (a) => {
     if (typeof a.cmdline !== 'string') throw usageError('--cmdline takes one string');
     const bt = a['build-time'];
-    if (bt !== undefined && !isRfc3339(bt)) {
+    if (bt !== undefined && rfc3339Ms(bt, { leapSecond: true }) === undefined) {
       process.stderr.write(`eif: warning: --build-time ${JSON.stringify(bt)} is not an RFC 3339 time; it is written as given (as eif_build does)\n`);
     }
     const { signer, files: signingFiles } = await signerFor(a);
@@ -97,15 +98,6 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     printMeasurements(r.measurements, a.format, { Output: r.output, Size: r.size });
   },
 };
-
-/** RFC 3339 date-time (what eif_build writes by default), with a real calendar date. */
-function isRfc3339(text: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(text);
-  if (!m) return false;
-  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const day = new Date(Date.UTC(y, mo - 1, d));
-  return day.getUTCMonth() === mo - 1 && day.getUTCDate() === d && h < 24 && mi < 60 && se < 61;
-}
 
 /** The signer the flags ask for, and the files they name (which the output must not replace). */
 async function signerFor(a: BuildArgs) {
