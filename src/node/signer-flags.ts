@@ -3,11 +3,11 @@
  * with exactly one of `--private-key` (a PEM file, or a KMS key ARN) and `--signer-command`. Turns them into an
  * {@link EifSigner} — or a usage error (exit 2) for a wrong combination; never silently unsigned. Node only.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { EifError, usageError } from '../errors.js';
 import { createPemSigner, type EifSigner, type SignerOptions } from '../signing/signer.js';
 import { createKmsSigner } from './kms.js';
 import { createCommandSigner } from './signer-command.js';
+import { readInputFile } from './file-source.js';
 
 export interface SignerFlags {
   signingCertificate?: string;
@@ -19,20 +19,13 @@ export interface SignerFlags {
 const MAX_PEM_FILE = 1 << 20;
 
 function readSmallFile(path: string, what: string, code: string): Uint8Array {
-  let size: number;
+  // openInput's checks (a regular file, never waited on) and size limit, under the signing error code
   try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new EifError(code, `${what} is not a regular file: ${path}`);
-    size = st.size;
+    return readInputFile(path, what, { bytes: MAX_PEM_FILE, code });
   } catch (e) {
-    if (e instanceof EifError) throw e;
-    throw new EifError(code, `cannot read ${what} ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  if (size > MAX_PEM_FILE) throw new EifError(code, `${what} ${path} is ${size} bytes; a PEM file this large is not a certificate or key`);
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new EifError(code, `cannot read ${what} ${path}: ${(e as Error).message}`, { cause: e });
+    if (e instanceof EifError && e.code === code) throw e;
+    const message = e instanceof EifError ? e.message : `cannot read ${what} ${path}: ${(e as Error).message}`;
+    throw new EifError(code, message, { cause: e });
   }
 }
 
