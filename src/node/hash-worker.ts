@@ -4,10 +4,10 @@
  * the 1 MiB slots of the ring in order, in place: the ring is part of the memory both instances import.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type SharedCoreExports, compileSharedCore, instantiateSharedCore, warmUpSharedCore } from '../core/shared.js';
+import { type SharedCoreExports, type SharedRole, compileSharedCore, instantiateSharedCore, warmUpSharedCore } from '../core/shared.js';
+import { SHA384_DIGEST_SIZE, SHA384_STATE_SIZE } from '../core/sha384.js';
 import { ROLE_A, ROLE_B, ROLE_FORK } from '../eif/measure.js';
 import { CONSUMED_NEVER_BLOCKS, FAILED, META, PUBLISHED, consumedIndex, wantIndex } from './hash-ring.js';
-import type { HashRole } from './hash-workers.js';
 
 /** The 'start' message (./hash-pipeline.ts): the control block and the memory holding the ring. */
 interface Start {
@@ -24,7 +24,7 @@ interface Start {
  */
 const PIECE = 128 * 1024;
 
-const { role } = workerData as { role: HashRole };
+const { role } = workerData as { role: SharedRole };
 // Boot work before the ring exists: compile this role's build and start V8's tier-up.
 const compiled = compileSharedCore(role).then(async (m) => {
   await warmUpSharedCore(role, m);
@@ -40,11 +40,11 @@ async function run({ ctrlSab, memory, ringBase, slots, slotSize }: Start): Promi
   const stream = role === 'A' ? ROLE_A : ROLE_B;
 
   /** The 48-byte digest the core just wrote. */
-  const digestOut = (x: SharedCoreExports): Uint8Array => new Uint8Array(memory.buffer, x.sha384DigestPtr(), 48).slice();
+  const digestOut = (x: SharedCoreExports): Uint8Array => new Uint8Array(memory.buffer, x.sha384DigestPtr(), SHA384_DIGEST_SIZE).slice();
 
   /** PCR1's inner digest: finish a copy of stream A's state, then put the state back (a fork, src/eif/measure.ts). */
   const fork = (x: SharedCoreExports): Uint8Array => {
-    const state = new Uint8Array(memory.buffer, x.sha384StatePtr(), 208);
+    const state = new Uint8Array(memory.buffer, x.sha384StatePtr(), SHA384_STATE_SIZE);
     const saved = state.slice();
     x.sha384Final();
     state.set(saved);

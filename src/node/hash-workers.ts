@@ -7,11 +7,10 @@
  * replaced, not handed out.
  */
 import { Worker } from 'node:worker_threads';
+import type { SharedRole } from '../core/shared.js';
 
 /** Measured bytes from which two worker threads pay off (a worker costs ~60–80 ms to start). */
 export const PARALLEL_THRESHOLD = 16 << 20;
-
-export type HashRole = 'A' | 'B';
 
 function workerUrl(): URL {
   const here = import.meta.url;
@@ -27,7 +26,7 @@ interface Idle {
 
 let idle: [Idle, Idle] | null = null;
 
-function spawn(role: HashRole): Idle {
+function spawn(role: SharedRole): Idle {
   const entry: Idle = { worker: new Worker(workerUrl(), { workerData: { role } }), dead: false };
   entry.worker.unref();
   const died = (): void => {
