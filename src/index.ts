@@ -9,8 +9,8 @@ await initCore(); // compile the WASM core once, so the sync hashing API works r
 // --- Node I/O layer (each area adds its exports below) ---
 // EIF files: these take paths and stream on two cores; they shadow the byte-based browser functions of the same name.
 export { buildEif, type BuildEifOptions, type BuildFileResult } from './node/builder.js';
-export { describeEif, type DescribeResult } from './node/describe.js';
-export { measureEif, inspectEifFile, readEifLayout, type EifFileInspection } from './node/reader.js';
+export { describeEif, measureEif, type DescribeResult } from './node/describe.js';
+export { inspectEifFile, readEifLayout, type EifFileInspection } from './node/reader.js';
 export { verifyEif, type VerifyEifOptions, type VerifyEifResult, type VerifyCheck } from './node/verify.js';
 export * from './launcher/index.js';
 // Signing with keys outside the process (eif-format.md §4.2): KMS, external commands; `eif sign` on files.

@@ -9,17 +9,36 @@
  *  - a policy with nothing to check is refused, not passed (the "empty policy passes" bug class, §2.2 step 7).
  * Browser-safe.
  */
+import { EifError } from '../errors.js';
+import { expectedImagePcrs, type ImageMeasurements, isImageMeasurementMap } from '../eif/pcr.js';
 import { bytesEqual, fromHex, toHex } from '../util/hex.js';
 import { AttestationFailure, issue, type AttestationIssue } from './errors.js';
 import { PCR_LENGTH, type AttestationDocument } from './document.js';
 
-/** PCR measurements of an enclave image, as `eif describe` / nitro-cli print them (lowercase hex). */
+/**
+ * PCR measurements of an enclave image, as `eif describe` / nitro-cli print them (lowercase hex). PCR8 is present
+ * for signed images; its absence means the image is unsigned, so the enclave must report PCR8 as zeros
+ * (`expectedImagePcrs`, eif-format.md §3.2) — never "PCR8 not checked".
+ */
 export interface EifMeasurements {
   readonly PCR0: string;
   readonly PCR1: string;
   readonly PCR2: string;
   /** Present for signed images. */
   readonly PCR8?: string;
+  /** `eif describe`'s IsSigned, when known: true without PCR8 is refused. */
+  readonly IsSigned?: boolean;
+}
+
+/** The expected PCRs of an image's measurements (fail-closed PCR8), as a policy's PCR map. ATT_POLICY_INVALID. */
+function imagePcrs(m: ImageMeasurements): Record<number, unknown> {
+  try {
+    const e = expectedImagePcrs(m);
+    return { 0: e.PCR0, 1: e.PCR1, 2: e.PCR2, 8: e.PCR8 };
+  } catch (err) {
+    if (err instanceof EifError) invalid(err.message);
+    throw err;
+  }
 }
 
 /** Expected PCR values: index (0..31, number or numeric string) → hex string or bytes. */
@@ -120,10 +139,8 @@ export async function normalizePolicy(policy: AttestationPolicy, measure?: EifMe
       m = policy.eif;
     }
     if (m === null || typeof m !== 'object') invalid('eif must be EIF bytes or its measurements');
-    for (const name of ['PCR0', 'PCR1', 'PCR2', 'PCR8'] as const) {
-      const v = m[name];
-      if (v === undefined && name === 'PCR8') continue;
-      pcrs.push({ index: Number(name.slice(3)), value: pcrBytes(v, `EIF ${name}`), source: 'EIF' });
+    for (const [index, v] of Object.entries(imagePcrs(m))) {
+      pcrs.push({ index: Number(index), value: pcrBytes(v, `EIF PCR${index}`), source: 'EIF' });
     }
   }
   for (const p of pcrs) {
@@ -207,8 +224,10 @@ const POLICY_KEYS = new Set(['pcrs', 'nonce', 'userData', 'user_data', 'publicKe
 
 /**
  * A policy from JSON. Accepted shapes:
- *  - nitro-cli / `eif describe` output: `{"Measurements": {"PCR0": "…", …}, …}` (other keys ignored);
- *  - `{"PCR0": "…", "PCR1": "…", …}`;
+ *  - nitro-cli / `eif build` / `eif describe` / eif_build output — `{"Measurements": {"HashAlgorithm": …, "PCR0": "…",
+ *    …}, "IsSigned": …}` or the bare map with `HashAlgorithm` — is an image's measurements: PCR0, PCR1, PCR2 and
+ *    PCR8 are all expected, PCR8 as zeros when the image is unsigned (see {@link EifMeasurements}); other keys ignored;
+ *  - `{"PCR0": "…", "PCR8": "…", …}` without HashAlgorithm: exactly these PCRs;
  *  - `{"pcrs": {"0": "…"}, "nonce": "hex", "userData": "hex", "publicKey": "hex", "maxAge": "5m",
  *    "allowDebug": false}` (unknown keys are refused, so a typo cannot silently drop a check).
  * Throws ATT_POLICY_INVALID.
@@ -234,11 +253,16 @@ export function parsePolicyJson(text: string): AttestationPolicy {
     }
     return out;
   };
+  const image = (m: Record<string, unknown>, isSigned: unknown): AttestationPolicy => {
+    const listed = pcrsFrom(m, false);
+    return { expectedPcrs: { ...listed, ...(imagePcrs({ ...m, IsSigned: isSigned }) as Record<number, string>) } };
+  };
   if ('Measurements' in o) {
     const m = o.Measurements;
-    if (m === null || typeof m !== 'object') invalid('Measurements must be an object');
-    return { expectedPcrs: pcrsFrom(m as Record<string, unknown>, false) };
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) invalid('Measurements must be an object');
+    return image(m as Record<string, unknown>, o.IsSigned);
   }
+  if (isImageMeasurementMap(o)) return image(o, undefined);
   if (Object.keys(o).some((k) => /^PCR\d+$/i.test(k))) return { expectedPcrs: pcrsFrom(o, true) };
   for (const k of Object.keys(o)) if (!POLICY_KEYS.has(k)) invalid(`unknown policy key ${JSON.stringify(k)}`);
   const hex = (k: string): Uint8Array | undefined => (o[k] === undefined ? undefined : hexValue(o[k], k, true));

@@ -5,6 +5,7 @@
  * the parent's IAM role ARN / instance ID (§3.2).
  */
 import { createSha384, sha384 } from '../core/index.js';
+import { EifError } from '../errors.js';
 import { toHex } from '../util/hex.js';
 
 export const PCR_LENGTH = 48;
@@ -44,3 +45,48 @@ export interface Measurements {
 
 /** nitro-cli ≤ 1.4 / eif_build print the Debug form of the sha2 0.9 hasher (§6.2). Treat as opaque. */
 export const HASH_ALGORITHM = 'Sha384 { ... }';
+
+/** PCR8 of an enclave booted from an unsigned image: the register is never extended, so 48 zero bytes (§3.2). */
+export const UNSIGNED_PCR8 = '0'.repeat(PCR_LENGTH * 2);
+
+/**
+ * An image's measurements as tools print them (`eif build` / `eif describe` / nitro-cli / eif_build), optionally with
+ * describe's `IsSigned`.
+ */
+export interface ImageMeasurements {
+  readonly PCR0?: unknown;
+  readonly PCR1?: unknown;
+  readonly PCR2?: unknown;
+  readonly PCR8?: unknown;
+  readonly IsSigned?: unknown;
+}
+
+/**
+ * What an enclave booted from an image must report, fail-closed (§3.2, §4.4): PCR0, PCR1, PCR2 and PCR8 — the
+ * image's PCR8 when it is signed, else {@link UNSIGNED_PCR8}. An absent PCR8 therefore never means "not checked": a
+ * document from the same image signed by someone else has a non-zero PCR8 and fails. Measurements without PCR0/1/2,
+ * or that say `IsSigned: true` but carry no PCR8, are refused (EifError MEASUREMENTS_INCOMPLETE). Values are returned
+ * as given; callers check their form.
+ */
+export function expectedImagePcrs(m: ImageMeasurements): { PCR0: unknown; PCR1: unknown; PCR2: unknown; PCR8: unknown } {
+  const missing = (['PCR0', 'PCR1', 'PCR2'] as const).filter((k) => m[k] === undefined || m[k] === null);
+  if (missing.length) {
+    throw new EifError('MEASUREMENTS_INCOMPLETE', `the image measurements lack ${missing.join(', ')} (an image is pinned by PCR0, PCR1 and PCR2 together)`);
+  }
+  const hasPcr8 = m.PCR8 !== undefined && m.PCR8 !== null;
+  if (m.IsSigned !== undefined && typeof m.IsSigned !== 'boolean') {
+    throw new EifError('MEASUREMENTS_INCOMPLETE', 'IsSigned must be true or false');
+  }
+  if (m.IsSigned === true && !hasPcr8) {
+    throw new EifError('MEASUREMENTS_INCOMPLETE', 'the measurements say the image is signed (IsSigned: true) but carry no PCR8, so its signer cannot be checked');
+  }
+  if (m.IsSigned === false && hasPcr8) {
+    throw new EifError('MEASUREMENTS_INCOMPLETE', 'the measurements say the image is unsigned (IsSigned: false) but carry a PCR8');
+  }
+  return { PCR0: m.PCR0, PCR1: m.PCR1, PCR2: m.PCR2, PCR8: hasPcr8 ? m.PCR8 : UNSIGNED_PCR8 };
+}
+
+/** True for a JSON map printed by a tool for a whole image (it carries nitro-cli's `HashAlgorithm`). */
+export function isImageMeasurementMap(o: Record<string, unknown>): boolean {
+  return 'HashAlgorithm' in o;
+}

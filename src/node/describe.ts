@@ -3,6 +3,7 @@
  * src/signing, and the nitro-cli JSON (src/eif/describe.ts).
  */
 import { EifError } from '../errors.js';
+import type { Measurements } from '../eif/pcr.js';
 import { describeObject } from '../eif/describe.js';
 import { type EifFileInspection, type ReadOptions, inspectEifFile } from './reader.js';
 import { inspectSignature, type SignatureVerdict } from './signature-check.js';
@@ -30,4 +31,13 @@ export async function describeEif(path: string, opts: ReadOptions = {}): Promise
     metadata: inspection.metadata,
   });
   return { describe, inspection, signature, warnings: inspection.layout.warnings };
+}
+
+/**
+ * PCR0/1/2, and PCR8 when the image is signed (its signature is checked first: SIG_INVALID when the COSE signature
+ * does not verify), of an EIF file. An image without PCR8 is unsigned: policies built from these measurements
+ * expect PCR8 to be zero (eif-format.md §3.2, src/eif/pcr.ts `expectedImagePcrs`).
+ */
+export async function measureEif(path: string, opts: ReadOptions = {}): Promise<Measurements> {
+  return (await describeEif(path, opts)).inspection.measurements;
 }

@@ -94,9 +94,3 @@ export async function inspectEifFile(path: string, opts: ReadOptions = {}): Prom
     closeSync(fd);
   }
 }
-
-/** PCR0/1/2 (and PCR8 when signed) of an EIF file. */
-export async function measureEif(path: string, opts: ReadOptions = {}): Promise<Measurements> {
-  const r = await inspectEifFile(path, opts);
-  return r.measurements;
-}

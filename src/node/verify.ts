@@ -4,7 +4,7 @@
  */
 import { readInputFile } from './file-source.js';
 import { EifError } from '../errors.js';
-import type { Measurements } from '../eif/pcr.js';
+import { expectedImagePcrs, isImageMeasurementMap, type Measurements, UNSIGNED_PCR8 } from '../eif/pcr.js';
 import { type ReadOptions, inspectEifFile } from './reader.js';
 import { inspectSignature } from './signature-check.js';
 
@@ -64,9 +64,23 @@ export function readExpectFile(path: string): Partial<Record<PcrName, string>> {
   } catch (e) {
     throw new EifError('EXPECT_NOT_JSON', `expectations file ${path} is not JSON: ${(e as Error).message}`, { exitCode: 2 });
   }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new EifError('EXPECT_EMPTY', `expectations file ${path} is not a JSON object with PCR0/PCR1/PCR2/PCR8`, { exitCode: 2 });
+  }
   const o = v as Record<string, unknown>;
-  const m = (o && typeof o === 'object' && o.Measurements && typeof o.Measurements === 'object' ? o.Measurements : o) as Record<string, unknown>;
-  const out = normaliseExpected(m ?? {}, path);
+  const wrapped = o.Measurements !== null && typeof o.Measurements === 'object' && !Array.isArray(o.Measurements);
+  const m = (wrapped ? o.Measurements : o) as Record<string, unknown>;
+  let fields: Record<string, unknown> = m;
+  if (wrapped || isImageMeasurementMap(m)) {
+    // A tool's output for a whole image: PCR0/1/2 and PCR8 are all pinned; no PCR8 means "unsigned" (zeros).
+    try {
+      fields = expectedImagePcrs({ ...m, IsSigned: wrapped ? o.IsSigned : undefined });
+    } catch (e) {
+      if (e instanceof EifError) throw new EifError('EXPECT_INCOMPLETE', `expectations file ${path}: ${e.message}`, { exitCode: 2 });
+      throw e;
+    }
+  }
+  const out = normaliseExpected(fields, path);
   if (Object.keys(out).length === 0) throw new EifError('EXPECT_EMPTY', `expectations file ${path} has no PCR0/PCR1/PCR2/PCR8`, { exitCode: 2 });
   return out;
 }
@@ -109,7 +123,8 @@ export async function verifyEif(path: string, o: VerifyEifOptions = {}): Promise
   if (o.signingCertificatePem) {
     const { pcr8FromCertificatePem } = await import('../signing/certificate.js'); // loaded only when asked for
     const want = pcr8FromCertificatePem(o.signingCertificatePem);
-    if (expected.PCR8 !== undefined && expected.PCR8 !== want) {
+    // An expectations file of an unsigned build implies PCR8 zero; the certificate names the signer explicitly.
+    if (expected.PCR8 !== undefined && expected.PCR8 !== UNSIGNED_PCR8 && expected.PCR8 !== want) {
       fail('PCR8', 'PCR_MISMATCH', 'the --signing-certificate and the expected PCR8 disagree');
     }
     expected.PCR8 = want;
@@ -117,9 +132,13 @@ export async function verifyEif(path: string, o: VerifyEifOptions = {}): Promise
   for (const k of PCR_NAMES) {
     const want = expected[k];
     if (want === undefined) continue;
-    const got = m[k];
-    if (got === undefined) fail(k, 'PCR_ABSENT', `${k} expected ${want}, but the image is not signed`);
-    else if (got === want) pass(k, got);
+    // An unsigned image's enclave reports PCR8 as zeros (eif-format.md §3.2): that is what an unsigned image "has".
+    const unsigned = inspection.signatureBytes === undefined;
+    const got = k === 'PCR8' && unsigned ? UNSIGNED_PCR8 : m[k];
+    if (got === want) pass(k, got);
+    else if (got === undefined) fail(k, 'PCR_ABSENT', `${k} expected ${want}, but the signature section could not be read`);
+    else if (k === 'PCR8' && unsigned) fail(k, 'PCR_ABSENT', `${k} expected ${want}, but the image is not signed`);
+    else if (k === 'PCR8' && want === UNSIGNED_PCR8) fail(k, 'PCR_MISMATCH', `the expectations are of an unsigned image (PCR8 zero), but this image is signed (PCR8 ${got})`);
     else fail(k, 'PCR_MISMATCH', `expected ${want}, got ${got}`);
   }
   return { ok: checks.every((c) => c.ok), checks, measurements: m };

@@ -223,7 +223,13 @@ describe('never throws', () => {
 describe('policy JSON and durations', () => {
   it('nitro-cli Measurements', () => {
     const p = parsePolicyJson(JSON.stringify({ EifVersion: 4, Measurements: { HashAlgorithm: 'Sha384 { ... }', PCR0: 'aa', PCR1: 'bb', PCR2: 'cc' } }));
-    expect(p.expectedPcrs).toEqual({ 0: 'aa', 1: 'bb', 2: 'cc' });
+    // an image's measurements without PCR8 are of an unsigned image: PCR8 must be zero
+    expect(p.expectedPcrs).toEqual({ 0: 'aa', 1: 'bb', 2: 'cc', 8: '0'.repeat(96) });
+    const signed = parsePolicyJson(JSON.stringify({ IsSigned: true, Measurements: { HashAlgorithm: 'x', PCR0: 'aa', PCR1: 'bb', PCR2: 'cc', PCR8: 'dd' } }));
+    expect(signed.expectedPcrs).toEqual({ 0: 'aa', 1: 'bb', 2: 'cc', 8: 'dd' });
+    expect(parsePolicyJson('{"HashAlgorithm":"Sha384 { ... }","PCR0":"aa","PCR1":"bb","PCR2":"cc"}').expectedPcrs).toEqual({ 0: 'aa', 1: 'bb', 2: 'cc', 8: '0'.repeat(96) });
+    expect(() => parsePolicyJson(JSON.stringify({ IsSigned: true, Measurements: { PCR0: 'aa', PCR1: 'bb', PCR2: 'cc' } }))).toThrow(/IsSigned/);
+    expect(() => parsePolicyJson(JSON.stringify({ Measurements: { PCR0: 'aa' } }))).toThrow(/lack PCR1, PCR2/);
   });
 
   it('top-level PCRn keys', () => {
@@ -263,13 +269,16 @@ describeShared('EIF bytes through the EIF reader (shared synthetic EIFs)', () =>
   const expected = (): Record<string, { measurements: Record<string, string> }> =>
     JSON.parse(new TextDecoder().decode(readShared('eif', 'synthetic', 'expected.json')));
 
-  it('a signed EIF sets PCR0/1/2 and PCR8; an unsigned one PCR0/1/2 only', async () => {
+  it('a signed EIF sets PCR0/1/2 and PCR8; an unsigned one PCR0/1/2 and PCR8 = zeros (fail-closed)', async () => {
     const m = expected()['synthetic/min-signed.eif']!.measurements;
     const asPcrs = new Map(defaultPcrs());
     for (const [k, v] of Object.entries(m)) asPcrs.set(Number(k.slice(3)), fromHex(v));
     const d = await doc({ pcrs: asPcrs });
     expect(await codes(d, { eif: readShared('eif', 'synthetic', 'min-signed.eif') })).toEqual([]);
-    expect(await codes(d, { eif: readShared('eif', 'synthetic', 'min-unsigned.eif') })).toEqual([]);
+    // same PCR0/1/2, but the enclave is signed and the image is not: PCR8 must be zero (was: not checked)
+    expect(await codes(d, { eif: readShared('eif', 'synthetic', 'min-unsigned.eif') })).toEqual(['ATT_PCR_MISMATCH']);
+    asPcrs.set(8, new Uint8Array(48));
+    expect(await codes(await doc({ pcrs: asPcrs }), { eif: readShared('eif', 'synthetic', 'min-unsigned.eif') })).toEqual([]);
     // the document of another image fails
     expect(await codes(plain, { eif: readShared('eif', 'synthetic', 'min-signed.eif') })).toEqual([
       'ATT_PCR_MISMATCH',

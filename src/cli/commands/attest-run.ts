@@ -25,7 +25,7 @@ import {
 import { MAX_DOCUMENT_BYTES } from '../../attestation/document.js';
 import { normalizePolicy } from '../../attestation/policy.js';
 import { openInput, readInputFile } from '../../node/file-source.js';
-import { measureEif } from '../../node/reader.js';
+import { measureEif } from '../../node/describe.js';
 import { printJson } from '../output.js';
 
 export interface CommonArgs {
