@@ -49,7 +49,7 @@ export class Sha384 {
     this.#fresh = saved === null;
   }
 
-  /** A new hasher (same as `createSha384()`). Throws `CORE_NOT_READY` before `await initCore()`. */
+  /** A new hasher (same as `createSha384()`). Compiles the core on first use (`CORE_NOT_READY` where that is refused). */
   static create(): Sha384 {
     coreInstance();
     return new Sha384(null);
@@ -163,12 +163,26 @@ export class Sha384 {
   }
 }
 
-/** A new streaming SHA-384 hasher. Throws `CORE_NOT_READY` before `await initCore()`. */
+/**
+ * A new streaming, forkable SHA-384 hasher on the WASM core. Compiles the core on first use; in a browser's main
+ * thread `await initCore()` first (else `CORE_NOT_READY`).
+ *
+ * @example
+ * const h = createSha384().update(part1);
+ * const fork = h.clone();            // same state, independent from here on
+ * const whole = h.update(part2).digest();
+ * const prefix = fork.digest();      // SHA-384 of part1 alone
+ */
 export function createSha384(): Sha384 {
   return Sha384.create();
 }
 
-/** One-shot SHA-384 of `data` (48 bytes). */
+/**
+ * One-shot SHA-384 of `data` (48 bytes).
+ *
+ * @example
+ * const digest = sha384(new TextEncoder().encode('abc')); // cb00753f…
+ */
 export function sha384(data: Uint8Array): Uint8Array {
   return Sha384.create().update(data).digest();
 }

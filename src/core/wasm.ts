@@ -1,7 +1,9 @@
 /**
  * Loader for the eifkit WASM core (assembly/ -> build/core.wasm, embedded as base64 by scripts/build.mjs).
- * Browser-safe: no node:* imports. The module is compiled asynchronously exactly once per JS realm
- * (WebAssembly.compile + WebAssembly.instantiate) and cached; `initCore()` is idempotent. ABI: docs/core.md.
+ * Browser-safe: no node:* imports. The module is compiled once per JS realm and cached, either asynchronously by
+ * `initCore()` (idempotent; what browsers need on their main thread) or, lazily, synchronously on the first
+ * WASM-backed call (Node, workers: the module is ~14 KB, a ~1 ms compile), so importing eifkit needs no top-level
+ * await. ABI: docs/core.md.
  */
 import { EifError } from '../errors.js';
 import { WASM_BASE64 } from './wasm-bytes.generated.js';
@@ -69,23 +71,31 @@ function makeInstance(exports: CoreExports): CoreInstance {
   };
 }
 
+const IMPORTS = {
+  env: {
+    abort(): never {
+      throw new EifError('CORE_ABORT', 'eifkit WASM core aborted');
+    },
+  },
+};
+
 /**
  * Compile and instantiate the WASM core (once; later calls return the same promise or resolve at once).
- * Must complete before any synchronous hashing call. The Node entry (`eifkit`) awaits it at import time.
+ * Browsers should await it before the first synchronous hashing call (their main thread may refuse a synchronous
+ * compile); elsewhere the first call compiles the core itself.
+ *
+ * @example
+ * import { initCore, sha384 } from 'eifkit/browser';
+ * await initCore();
+ * const digest = sha384(new TextEncoder().encode('abc')); // 48 bytes
  */
 export function initCore(): Promise<void> {
   if (core !== null) return Promise.resolve();
   if (pending === null) {
     pending = (async () => {
       const module = await WebAssembly.compile(decodeBase64(WASM_BASE64));
-      const instance = await WebAssembly.instantiate(module, {
-        env: {
-          abort(): never {
-            throw new EifError('CORE_ABORT', 'eifkit WASM core aborted');
-          },
-        },
-      });
-      core = makeInstance(instance.exports as unknown as CoreExports);
+      const instance = await WebAssembly.instantiate(module, IMPORTS);
+      core ??= makeInstance(instance.exports as unknown as CoreExports);
     })().catch((e: unknown) => {
       pending = null;
       throw new EifError('CORE_INIT_FAILED', `cannot instantiate the eifkit WASM core: ${String(e)}`, { cause: e });
@@ -94,15 +104,29 @@ export function initCore(): Promise<void> {
   return pending;
 }
 
-/** True once `initCore()` has resolved. */
+/** True once the core is compiled (by `initCore()` or a first synchronous use). */
 export function isCoreReady(): boolean {
   return core !== null;
 }
 
-/** The core instance; throws `CORE_NOT_READY` before `await initCore()`. */
+/** Synchronous compile, for the first WASM-backed call without `initCore()`; null where the host refuses it. */
+function compileSync(): CoreInstance | null {
+  try {
+    const module = new WebAssembly.Module(decodeBase64(WASM_BASE64));
+    return makeInstance(new WebAssembly.Instance(module, IMPORTS).exports as unknown as CoreExports);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The core instance, compiled synchronously on first use; throws `CORE_NOT_READY` where that is refused (a
+ * browser's main thread) and `initCore()` has not completed.
+ */
 export function coreInstance(): CoreInstance {
+  core ??= compileSync();
   if (core === null) {
-    throw new EifError('CORE_NOT_READY', 'the eifkit WASM core is not initialised: await initCore() first');
+    throw new EifError('CORE_NOT_READY', 'the eifkit WASM core is not initialised and cannot be compiled synchronously here: await initCore() first');
   }
   return core;
 }

@@ -19,14 +19,23 @@ function code(fn: () => unknown): string | undefined {
 }
 
 describe('core before initCore()', () => {
-  it('every WASM-backed call throws CORE_NOT_READY', () => {
-    expect(isCoreReady()).toBe(false);
-    expect(code(() => coreInstance())).toBe('CORE_NOT_READY');
-    expect(code(() => createSha384())).toBe('CORE_NOT_READY');
-    expect(code(() => sha384(new Uint8Array(3)))).toBe('CORE_NOT_READY');
-    expect(code(() => Sha384.fromState(new Uint8Array(208)))).toBe('CORE_NOT_READY');
-    expect(code(() => crc32(new Uint8Array(3)))).toBe('CORE_NOT_READY');
-    expect(code(() => crc32FromIo(3))).toBe('CORE_NOT_READY');
+  it('where a synchronous compile is refused (a browser main thread), every WASM-backed call throws CORE_NOT_READY', () => {
+    const real = WebAssembly.Module;
+    (WebAssembly as { Module: unknown }).Module = function refused() {
+      throw new RangeError('WebAssembly.Compile is disallowed on the main thread, if the buffer size is larger than 4KB');
+    };
+    try {
+      expect(isCoreReady()).toBe(false);
+      expect(code(() => coreInstance())).toBe('CORE_NOT_READY');
+      expect(code(() => createSha384())).toBe('CORE_NOT_READY');
+      expect(code(() => sha384(new Uint8Array(3)))).toBe('CORE_NOT_READY');
+      expect(code(() => Sha384.fromState(new Uint8Array(208)))).toBe('CORE_NOT_READY');
+      expect(code(() => crc32(new Uint8Array(3)))).toBe('CORE_NOT_READY');
+      expect(code(() => crc32FromIo(3))).toBe('CORE_NOT_READY');
+      expect(isCoreReady()).toBe(false);
+    } finally {
+      (WebAssembly as { Module: unknown }).Module = real;
+    }
   });
 
   it('crc32Combine is pure TypeScript and works without the core', () => {
