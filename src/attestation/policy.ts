@@ -13,6 +13,7 @@ import { EifError } from '../errors.js';
 import { expectedImagePcrs, type ImageMeasurements, isImageMeasurementMap } from '../eif/pcr.js';
 import { bytesEqual, fromHex, toHex } from '../util/hex.js';
 import { AttestationFailure, issue, type AttestationIssue } from './errors.js';
+import { BYTE_FIELD_RULES, type ByteFieldKey } from './field-rules.js';
 import { PCR_LENGTH, type AttestationDocument } from './document.js';
 
 /**
@@ -63,6 +64,7 @@ export interface AttestationPolicy {
 
 export const DEFAULT_CLOCK_SKEW_MS = 60_000;
 
+
 interface PcrExpectation {
   readonly index: number;
   readonly value: Uint8Array;
@@ -70,11 +72,8 @@ interface PcrExpectation {
 }
 
 /** A policy with every value checked and converted to bytes. */
-export interface NormalizedPolicy {
+export interface NormalizedPolicy extends Readonly<Record<ByteFieldKey, Uint8Array | undefined>> {
   readonly pcrs: readonly PcrExpectation[];
-  readonly nonce: Uint8Array | undefined;
-  readonly userData: Uint8Array | undefined;
-  readonly publicKey: Uint8Array | undefined;
   readonly maxAgeMs: number | undefined;
   readonly allowDebug: boolean;
   readonly clockSkewMs: number;
@@ -146,22 +145,21 @@ export async function normalizePolicy(policy: AttestationPolicy, measure?: EifMe
   for (const p of pcrs) {
     if (p.value.length !== PCR_LENGTH) invalid(`expected PCR${p.index} is ${p.value.length} bytes; PCRs are ${PCR_LENGTH} bytes (SHA-384)`);
   }
-  const nonce = exactBytes(policy.nonce, 'nonce');
-  const userData = exactBytes(policy.userData, 'userData');
-  const publicKey = exactBytes(policy.publicKey, 'publicKey');
+  const fields = {} as Record<ByteFieldKey, Uint8Array | undefined>;
+  for (const r of BYTE_FIELD_RULES) fields[r.key] = exactBytes(policy[r.key], r.key);
   const maxAgeMs = policy.maxAgeMs;
   if (maxAgeMs !== undefined && !(typeof maxAgeMs === 'number' && Number.isFinite(maxAgeMs) && maxAgeMs >= 0)) {
     invalid('maxAgeMs must be a non-negative number of milliseconds');
   }
   const skew = policy.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
   if (!(typeof skew === 'number' && Number.isFinite(skew) && skew >= 0)) invalid('clockSkewMs must be a non-negative number');
-  if (pcrs.length === 0 && !nonce && !userData && !publicKey && maxAgeMs === undefined) {
+  if (pcrs.length === 0 && BYTE_FIELD_RULES.every((r) => fields[r.key] === undefined) && maxAgeMs === undefined) {
     throw new AttestationFailure(
       'ATT_POLICY_EMPTY',
       'the policy checks nothing: give expected PCRs, an EIF, a nonce, user data, a public key or a maximum age (for authenticity alone use inspectAttestation or `eif attest inspect`)',
     );
   }
-  return { pcrs, nonce, userData, publicKey, maxAgeMs, allowDebug: policy.allowDebug === true, clockSkewMs: skew };
+  return { pcrs, ...fields, maxAgeMs, allowDebug: policy.allowDebug === true, clockSkewMs: skew };
 }
 
 /** Apply a normalized policy to a decoded document at time `at` (ms). Returns every violation. */
@@ -178,19 +176,13 @@ export function checkPolicy(doc: AttestationDocument, p: NormalizedPolicy, at: n
       out.push(issue('ATT_PCR_MISMATCH', `PCR${e.index} is ${toHex(actual)}, expected ${toHex(e.value)} (from ${e.source})`));
     }
   }
-  const field = (
-    name: string,
-    code: 'ATT_NONCE_MISMATCH' | 'ATT_USER_DATA_MISMATCH' | 'ATT_PUBLIC_KEY_MISMATCH',
-    actual: Uint8Array | null,
-    expected: Uint8Array | undefined,
-  ): void => {
-    if (expected === undefined) return;
-    if (actual === null) out.push(issue(code, `the document has no ${name} (expected ${expected.length} bytes)`));
-    else if (!bytesEqual(actual, expected)) out.push(issue(code, `${name} differs from the expected value (${actual.length} bytes, expected ${expected.length})`));
-  };
-  field('nonce', 'ATT_NONCE_MISMATCH', doc.nonce, p.nonce);
-  field('user_data', 'ATT_USER_DATA_MISMATCH', doc.userData, p.userData);
-  field('public_key', 'ATT_PUBLIC_KEY_MISMATCH', doc.publicKey, p.publicKey);
+  for (const r of BYTE_FIELD_RULES) {
+    const expected = p[r.key];
+    const actual = doc[r.docField];
+    if (expected === undefined) continue;
+    if (actual === null) out.push(issue(r.code, `the document has no ${r.label} (expected ${expected.length} bytes)`));
+    else if (!bytesEqual(actual, expected)) out.push(issue(r.code, `${r.label} differs from the expected value (${actual.length} bytes, expected ${expected.length})`));
+  }
   if (doc.timestamp - at > p.clockSkewMs) {
     out.push(
       issue(
@@ -220,7 +212,7 @@ export function parseDuration(text: string | number): number {
   return Math.round(Number(m[1]) * UNITS[(m[2] ?? 'ms').toLowerCase()]!);
 }
 
-const POLICY_KEYS = new Set(['pcrs', 'nonce', 'userData', 'user_data', 'publicKey', 'public_key', 'maxAge', 'maxAgeMs', 'allowDebug']);
+const POLICY_KEYS = new Set(['pcrs', ...BYTE_FIELD_RULES.flatMap((r) => r.json), 'maxAge', 'maxAgeMs', 'allowDebug']);
 
 /**
  * A policy from JSON. Accepted shapes:
@@ -281,9 +273,7 @@ export function parsePolicyJson(text: string): AttestationPolicy {
   if (o.maxAgeMs !== undefined) maxAgeMs = parseDuration(o.maxAgeMs as number);
   return {
     expectedPcrs,
-    nonce: hex('nonce'),
-    userData: hex('userData') ?? hex('user_data'),
-    publicKey: hex('publicKey') ?? hex('public_key'),
+    ...Object.fromEntries(BYTE_FIELD_RULES.map((r) => [r.key, r.json.map(hex).find((v) => v !== undefined)])),
     maxAgeMs,
     allowDebug: o.allowDebug as boolean | undefined,
   };

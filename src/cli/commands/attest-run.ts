@@ -24,6 +24,7 @@ import {
 } from '../../attestation/index.js';
 import { MAX_DOCUMENT_BYTES } from '../../attestation/document.js';
 import { normalizePolicy } from '../../attestation/policy.js';
+import { BYTE_FIELD_RULES } from '../../attestation/field-rules.js';
 import { openInput, readInputFile } from '../../node/file-source.js';
 import { measureEif } from '../../node/describe.js';
 import { printJson } from '../output.js';
@@ -36,13 +37,13 @@ export interface CommonArgs {
   json: boolean;
 }
 
-export interface VerifyArgs extends CommonArgs {
+/** `--nonce`, `--user-data`, `--public-key`: one flag per row of BYTE_FIELD_RULES. */
+type ByteFieldFlags = { [F in (typeof BYTE_FIELD_RULES)[number]['flag']]?: string };
+
+export interface VerifyArgs extends CommonArgs, ByteFieldFlags {
   eif?: string;
   pcr?: string | string[];
   policy?: string;
-  nonce?: string;
-  'user-data'?: string;
-  'public-key'?: string;
   'max-age'?: string;
   'allow-debug': boolean;
 }
@@ -271,9 +272,7 @@ async function buildPolicy(a: VerifyArgs): Promise<AttestationPolicy> {
   return {
     expectedPcrs: Object.keys(expectedPcrs).length ? expectedPcrs : undefined,
     eif,
-    nonce: hexFlag(a.nonce, '--nonce') ?? fromFile.nonce,
-    userData: hexFlag(a['user-data'], '--user-data') ?? fromFile.userData,
-    publicKey: hexFlag(a['public-key'], '--public-key') ?? fromFile.publicKey,
+    ...Object.fromEntries(BYTE_FIELD_RULES.map((r) => [r.key, hexFlag(a[r.flag], `--${r.flag}`) ?? fromFile[r.key]])),
     maxAgeMs,
     allowDebug: a['allow-debug'] || fromFile.allowDebug === true,
   };

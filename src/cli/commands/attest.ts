@@ -5,6 +5,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import type { CommonArgs, VerifyArgs } from './attest-run.js';
+import { BYTE_FIELD_RULES } from '../../attestation/field-rules.js';
 
 /** The attestation stack is loaded only when an attest command runs. */
 const run = () => import('./attest-run.js');
@@ -37,9 +38,7 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('eif', { type: 'string', describe: 'expect the PCR0/1/2 (and PCR8 if signed) of this enclave image' })
       .option('pcr', { type: 'string', describe: 'expected PCR as N=HEX (repeatable)' })
       .option('policy', { type: 'string', describe: 'JSON policy file (eif build / describe output, {"PCR0": …}, or {"pcrs": …, "nonce": …})' })
-      .option('nonce', { type: 'string', describe: 'expected nonce (hex; compared as bytes)' })
-      .option('user-data', { type: 'string', describe: 'expected user_data (hex)' })
-      .option('public-key', { type: 'string', describe: 'expected public_key (hex)' })
+      .options(Object.fromEntries(BYTE_FIELD_RULES.map((r) => [r.flag, { type: 'string', describe: `expected ${r.label} (hex; compared as bytes)` }] as const)))
       .option('max-age', { type: 'string', describe: 'maximum age of the document, e.g. 5m, 30s, 1h' })
       .option('allow-debug', { type: 'boolean', default: false, describe: 'accept a debug-mode enclave (PCR0/1/2 all zero)' })
       .example('$0 attest verify doc.cbor --eif app.eif --nonce 0f1e2d --max-age 5m', 'the document comes from this image and answers this challenge')
