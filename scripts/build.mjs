@@ -59,6 +59,7 @@ if (!only || only === 'wasm') {
 }
 
 if (!only || only === 'ts') {
+  run(process.execPath, [join(root, 'scripts', 'gen-error-docs.mjs')]); // docs/*.md code tables -> `eif explain`
   run(bin('tsc'), ['-p', 'tsconfig.json']);
 }
 

@@ -6,6 +6,8 @@
 import type { Argv } from 'yargs';
 import { commands } from './commands/index.js';
 import { printError } from './output.js';
+import { constants as osConstants } from 'node:os';
+import { usageError } from '../errors.js';
 import { initCore } from '../core/index.js';
 import { VERSION } from '../version.js';
 import { streamedBytesHint } from './prestart.js';
@@ -33,12 +35,17 @@ export async function main(argv: string[]): Promise<number> {
     .alias('h', 'help')
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
-    .middleware((args): void => refuseRepeatedFlags(args, parser as unknown as YargsOptions), true)
+    .middleware((args): void => {
+      refuseUnknownFlags(argv, args, parser as unknown as YargsOptions);
+      refuseRepeatedFlags(args, parser as unknown as YargsOptions);
+    }, true)
     // Throwing (rather than noting the failure and returning) is what stops yargs from running the command's
     // handler anyway: `eif build … --typo` must not build.
     .fail((msg, err) => {
       throw err ?? new UsageFailure(msg);
     });
+  // The launcher commands handle their own signals (an attached console ends on Ctrl-C; docs/launcher.md).
+  const stopOnSignal = LAUNCHER_COMMANDS.has(argv[0] ?? '') ? () => {} : onInterrupt();
   try {
     await initCore();
     await parser.parseAsync();
@@ -51,8 +58,32 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     return printError(e);
+  } finally {
+    stopOnSignal();
   }
 }
+
+/**
+ * SIGINT / SIGTERM / SIGHUP while a command runs: one `eif: error INTERRUPTED` line, the temp files of
+ * ./../node/atomic.ts removed (its exit hook), and the exit status a shell expects after that signal (130, 143,
+ * 129). A second signal while exiting does not print a second line (the handler is installed once per signal).
+ */
+function onInterrupt(): () => void {
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
+    const h = (): void => {
+      if (!interrupted) {
+        interrupted = true;
+        process.stderr.write(`eif: error INTERRUPTED: stopped by ${sig}\n`);
+      }
+      process.exit(128 + osConstants.signals[sig]);
+    };
+    process.on(sig, h);
+    return () => process.off(sig, h);
+  });
+  return () => handlers.forEach((off) => off());
+}
+let interrupted = false;
+const LAUNCHER_COMMANDS = new Set(['run', 'run-enclave', 'console', 'describe-enclaves', 'terminate-enclave']);
 
 /**
  * `eif describe x.eif | head -1`: once the reader has gone, writes to stdout fail with EPIPE. That is not an error
@@ -70,9 +101,37 @@ function quietOnClosedStdout(): void {
 /** Repeatable flags declared as plain strings: their commands handle the arrays (src/cli/commands/attest.ts). */
 const REPEATABLE = ['pcr', 'root'];
 
-/** The part of yargs' (untyped) instance API the repeated-flag check reads: the current command's array options. */
+/** The part of yargs' (untyped) instance API the flag checks read: the current command's options. */
 interface YargsOptions {
-  getOptions(): { array: string[] };
+  getOptions(): { array: string[]; key: Record<string, unknown>; alias: Record<string, string[]> };
+}
+
+/** `signing-certificate` → `signingCertificate`: yargs accepts both spellings of a declared flag. */
+const camel = (s: string): string => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * An unknown flag is one line naming it and the command, with a stable code (USAGE_UNKNOWN_FLAG), instead of
+ * yargs' "Unknown arguments: foo-bar, fooBar" (a list with camelCase copies and no hint). Reads the raw argv
+ * (up to `--`), so the flag is named as the user typed it. Only long (`--x`) and short (`-x`) flags are checked;
+ * unknown positionals and commands stay with yargs' strict mode.
+ */
+function refuseUnknownFlags(raw: string[], args: Record<string, unknown>, y: YargsOptions): void {
+  const o = y.getOptions();
+  const known = new Set<string>(['help', 'h']);
+  for (const k of Object.keys(o.key)) known.add(k).add(camel(k));
+  for (const [k, v] of Object.entries(o.alias)) for (const a of [k, ...v]) known.add(a).add(camel(a));
+  const command = (args._ as unknown[]).map(String).join(' ');
+  for (const token of raw) {
+    if (token === '--') break;
+    const m = /^--?([^=]+)/.exec(token);
+    if (!m || /^-\d/.test(token) || token === '-') continue; // a value: '-' (stdin), a negative number
+    let name = m[1]!;
+    if (token.startsWith('--') && name.startsWith('no-') && known.has(name.slice(3))) continue; // --no-quiet
+    if (!token.startsWith('--') && name.length > 1) name = name[0]!; // -abc: yargs reads a, b, c; check the first
+    if (known.has(name)) continue;
+    const where = command ? ` for ${command}` : '';
+    throw usageError(`unknown option ${token.split('=')[0]}${where}; see eif ${command ? command + ' ' : ''}--help`, 'USAGE_UNKNOWN_FLAG');
+  }
 }
 
 /** A usage failure yargs found (unknown flag, missing option, no command). */

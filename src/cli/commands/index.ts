@@ -1,9 +1,11 @@
 /** The command registry: one module per command (or command group). Keep alphabetical. */
 import type { CommandModule } from 'yargs';
 import { attestCommand } from './attest.js';
-import { buildCommand } from './build.js';
+import { benchCommand } from './bench.js';
+import { buildCommand, buildEnclaveCommand } from './build.js';
 import { demoCommand } from './demo.js';
 import { describeCommand, describeEifCommand } from './describe.js';
+import { explainCommand } from './explain.js';
 import { consoleCommand, describeEnclavesCommand, runCommand, terminateEnclaveCommand } from './launcher.js';
 import { pcrCommand } from './pcr.js';
 import { signCommand } from './sign.js';
@@ -11,10 +13,13 @@ import { verifyCommand } from './verify.js';
 
 export const commands: CommandModule<any, any>[] = [
   attestCommand,
+  benchCommand,
   buildCommand,
+  buildEnclaveCommand,
   demoCommand,
   describeCommand,
   describeEifCommand,
+  explainCommand,
   pcrCommand,
   runCommand, describeEnclavesCommand, terminateEnclaveCommand, consoleCommand,
   signCommand,
