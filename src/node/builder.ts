@@ -127,8 +127,7 @@ export async function buildEif(o: BuildEifOptions): Promise<BuildFileResult> {
     out.commit();
     return { output: o.output, size, metadata, measurements };
   } catch (e) {
-    out?.abort();
-    throw e;
+    throw out ? out.fail(e) : e; // removes the temp file; a failed write names the output (IO_<ERRNO>)
   } finally {
     pipeline?.close();
     for (const f of opened) closeSync(f.fd);

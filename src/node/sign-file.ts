@@ -111,8 +111,7 @@ export async function signEifFile(o: SignEifFileOptions): Promise<SignEifFileRes
     out.commit();
     return { output: target, measurements: { ...unsigned, PCR8: sig.pcr8 }, replaced, size: pos };
   } catch (e) {
-    out?.abort();
-    throw e;
+    throw out ? out.fail(e) : e; // removes the temp file; a failed write names the output (IO_<ERRNO>)
   } finally {
     pipeline?.close();
     closeSync(input.fd);
