@@ -9,6 +9,7 @@ export const ATTESTATION_ERROR_CODES = [
   // input and envelope (attestation.md §2.2 steps 1–2)
   'ATT_INPUT',
   'ATT_INPUT_TOO_LARGE',
+  'ATT_INPUT_NOT_DOCUMENT',
   'ATT_CBOR_TRUNCATED',
   'ATT_CBOR_TRAILING_BYTES',
   'ATT_CBOR_NON_MINIMAL',

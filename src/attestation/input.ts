@@ -23,13 +23,34 @@ function isText(bytes: Uint8Array): boolean {
   return true;
 }
 
+/** Not an attestation document: what every input that is not a COSE_Sign1 in CBOR, base64 or hex gets. */
+const NOT_DOCUMENT = 'not an attestation document (expected CBOR, base64 or hex)';
+
+const head = (b: Uint8Array): string => Array.from(b.subarray(0, 4), (x) => x.toString(16).padStart(2, '0')).join(' ');
+
+/**
+ * Does `bytes` begin like a COSE_Sign1 (attestation.md §2.1): a 4-element array (0x84), or tag 18 (0xd2) before
+ * it? Anything else (a gzip, a PNG, a PEM, the bytes base64 of random text decodes to) is not a document, and
+ * saying so beats the CBOR decoder's complaint about a length it read from the first byte.
+ */
+function startsLikeCoseSign1(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x84 || (bytes[0] === 0xd2 && bytes[1] === 0x84);
+}
+
+function checkStart(bytes: Uint8Array, encoding: DocumentEncoding): { bytes: Uint8Array; encoding: DocumentEncoding } {
+  if (startsLikeCoseSign1(bytes)) return { bytes, encoding };
+  const from = encoding === 'cbor' ? 'it starts with bytes' : `its ${encoding} decodes to bytes starting`;
+  throw new AttestationFailure('ATT_INPUT_NOT_DOCUMENT', `${NOT_DOCUMENT}: ${from} ${head(bytes)}, not a COSE_Sign1 array`);
+}
+
 /** The encoding {@link decodeAttestationInput} detected. */
 export type DocumentEncoding = 'cbor' | 'base64' | 'hex';
 
 /**
  * Raw CBOR, base64 or hex → document bytes. Raw CBOR is recognized by any byte that is not printable text (a
- * COSE_Sign1 starts with 0x84 or 0xd2); text is tried as hex, then base64. Throws ATT_INPUT /
- * ATT_INPUT_TOO_LARGE.
+ * COSE_Sign1 starts with 0x84 or 0xd2); text is tried as hex, then base64. Throws ATT_INPUT (not bytes or a
+ * string, empty), ATT_INPUT_TOO_LARGE, and ATT_INPUT_NOT_DOCUMENT when the bytes (raw or decoded) do not begin
+ * like a COSE_Sign1 or the text is neither hex nor base64.
  */
 export function decodeAttestationInput(input: Uint8Array | string): { bytes: Uint8Array; encoding: DocumentEncoding } {
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
@@ -39,26 +60,31 @@ export function decodeAttestationInput(input: Uint8Array | string): { bytes: Uin
     throw new AttestationFailure('ATT_INPUT_TOO_LARGE', `the input is ${input.length} bytes/characters (limit ${4 * MAX_DOCUMENT_BYTES})`);
   }
   if (typeof input !== 'string') {
-    if (!isText(input)) return { bytes: input, encoding: 'cbor' };
+    if (!isText(input)) return checkStart(input, 'cbor');
     input = latin1.decode(input);
   }
+  const pem = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(input);
+  if (pem) throw new AttestationFailure('ATT_INPUT_NOT_DOCUMENT', `${NOT_DOCUMENT}: a PEM file (${pem[1]})`);
   const t = input.replace(/\s+/g, '');
   if (t.length === 0) throw new AttestationFailure('ATT_INPUT', 'the document is empty');
-  if (t.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(t)) return { bytes: fromHex(t), encoding: 'hex' };
+  if (t.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(t)) return checkStart(fromHex(t), 'hex');
   if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(t)) {
     const std = t.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/');
     if (std.length % 4 !== 1 && !(/[+/]/.test(t) && /[-_]/.test(t))) {
+      let bin: string | undefined;
       try {
-        const bin = atob(std + '='.repeat((4 - (std.length % 4)) % 4));
+        bin = atob(std + '='.repeat((4 - (std.length % 4)) % 4));
+      } catch {
+        // not base64 after all: fall through
+      }
+      if (bin !== undefined) {
         const out = new Uint8Array(bin.length);
         for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-        return { bytes: out, encoding: 'base64' };
-      } catch {
-        // fall through
+        return checkStart(out, 'base64');
       }
     }
   }
-  throw new AttestationFailure('ATT_INPUT', 'the document is text but neither hex nor base64');
+  throw new AttestationFailure('ATT_INPUT_NOT_DOCUMENT', `${NOT_DOCUMENT}: text that is neither hex nor base64`);
 }
 
 /**

@@ -35,6 +35,8 @@ export interface CommonArgs {
   /** A string, or an array when the flag is repeated. */
   root?: string | string[];
   json: boolean;
+  /** Exit status only: nothing on stdout (usage errors still go to stderr). */
+  quiet: boolean;
 }
 
 /** `--nonce`, `--user-data`, `--public-key`: one flag per row of BYTE_FIELD_RULES. */
@@ -175,8 +177,15 @@ function optionalText(b: Uint8Array | null): string {
   return b.length === 0 ? "h'' (empty)" : `${toHex(b)} (${b.length} bytes)`;
 }
 
-function printReport(source: string, encoding: string, r: AttestationResult, verdictOk: string, verdictBad: string): void {
-  const out: string[] = [`document      ${source} (${encoding})`];
+/**
+ * The human report: the verdict first, then its reasons and the time hint, then the document's details (a reader
+ * who sees only the first lines knows the answer).
+ */
+function printReport(source: string, encoding: string, r: AttestationResult, verdict: string, hint: string | undefined): void {
+  const out: string[] = [`verdict       ${verdict}`];
+  for (const e of r.errors) out.push(`  ${e.code}: ${e.message}`);
+  if (hint) out.push(`note          ${hint}`);
+  out.push(`document      ${source} (${encoding})`);
   const d = r.document;
   if (d) {
     out.push(
@@ -195,26 +204,70 @@ function printReport(source: string, encoding: string, r: AttestationResult, ver
       }
     }
   }
-  out.push(r.ok ? verdictOk : verdictBad);
-  for (const e of r.errors) out.push(`  ${e.code}: ${e.message}`);
   process.stdout.write(out.join('\n') + '\n');
 }
 
-function resultJson(r: AttestationResult, encoding: string): Record<string, unknown> {
-  return { ok: r.ok, errors: r.errors, encoding, document: r.document ? documentJson(r.document) : null };
+/**
+ * A document checked at "now" whose certificates have expired (they live ~3 h): was it authentic at its own
+ * timestamp? Then say so and suggest `--at <timestamp>`. Only when no --at was given and a validity period is
+ * among the failures; the answer is an inspection (chain and signature) at the document's time.
+ */
+async function validAtDocumentTime(
+  r: AttestationResult,
+  bytes: Uint8Array,
+  a: CommonArgs,
+  roots: Uint8Array[] | undefined,
+): Promise<{ valid: boolean; hint?: string } | undefined> {
+  if (a.at !== undefined || !r.document || !r.errors.some((e) => e.code === 'ATT_CERT_VALIDITY')) return undefined;
+  const then = await inspectAttestation(bytes, { at: r.document.timestamp, roots });
+  const iso = new Date(r.document.timestamp).toISOString();
+  if (!then.ok) return { valid: false };
+  return {
+    valid: true,
+    hint: `the certificate chain was valid at the document's own time (${iso}) but is not now; to check it as of then: --at ${iso}`,
+  };
 }
 
-function readDocument(a: CommonArgs): { bytes: Uint8Array; encoding: string; at: number | undefined; roots: Uint8Array[] | undefined } {
+function resultJson(r: AttestationResult, encoding: string, then: { valid: boolean; hint?: string } | undefined): Record<string, unknown> {
+  return {
+    ok: r.ok,
+    errors: r.errors,
+    ...(then ? { validAtDocumentTime: then.valid, ...(then.hint ? { hint: then.hint } : {}) } : {}),
+    encoding,
+    document: r.document ? documentJson(r.document) : null,
+  };
+}
+
+interface ReadDocument {
+  bytes: Uint8Array;
+  encoding: string;
+  at: number | undefined;
+  roots: Uint8Array[] | undefined;
+  /** Set when the input is not a document at all (ATT_INPUT_NOT_DOCUMENT, …): the verdict without verifying. */
+  refused?: AttestationResult;
+}
+
+function readDocument(a: CommonArgs): ReadDocument {
   const at = a.at === undefined ? undefined : parseTime(a.at);
   const roots = loadRoots(a.root);
   const raw = readInput(a.doc, 'attestation document', MAX_INPUT, 1);
   try {
     const { bytes, encoding } = decodeAttestationInput(raw);
     return { bytes, encoding, at, roots };
-  } catch {
-    // not decodable as text: hand the bytes over, the verifier reports why they are not a document
-    return { bytes: raw, encoding: 'unrecognized', at, roots };
+  } catch (e) {
+    if (!(e instanceof EifError)) throw e;
+    const refused = { ok: false, errors: [{ code: e.code, message: e.message }], document: null } as AttestationResult;
+    return { bytes: raw, encoding: 'unrecognized', at, roots, refused };
   }
+}
+
+/** Print the result as --json, --quiet or the report asks, and set the exit status. */
+async function report(a: CommonArgs, d: ReadDocument, r: AttestationResult, verdicts: [string, string]): Promise<void> {
+  process.exitCode = r.ok ? 0 : 1;
+  if (a.quiet) return;
+  const then = r.ok ? undefined : await validAtDocumentTime(r, d.bytes, a, d.roots);
+  if (a.json) printJson(resultJson(r, d.encoding, then));
+  else printReport(a.doc === '-' ? 'stdin' : a.doc, d.encoding, r, r.ok ? verdicts[0] : verdicts[1], then?.hint);
 }
 
 /** Expected PCRs from repeated --pcr N=HEX flags. */
@@ -280,19 +333,15 @@ async function buildPolicy(a: VerifyArgs): Promise<AttestationPolicy> {
 
 /** `eif attest inspect`: authenticity only. */
 export async function runInspect(a: CommonArgs): Promise<void> {
-  const { bytes, encoding, at, roots } = readDocument(a);
-  const r = await inspectAttestation(bytes, { at, roots });
-  if (a.json) printJson(resultJson(r, encoding));
-  else printReport(a.doc === '-' ? 'stdin' : a.doc, encoding, r, 'verdict       AUTHENTIC', 'verdict       NOT AUTHENTIC');
-  process.exitCode = r.ok ? 0 : 1;
+  const d = readDocument(a);
+  const r = d.refused ?? (await inspectAttestation(d.bytes, { at: d.at, roots: d.roots }));
+  await report(a, d, r, ['AUTHENTIC', 'NOT AUTHENTIC']);
 }
 
 /** `eif attest verify`: authenticity and the policy. */
 export async function runVerify(a: VerifyArgs): Promise<void> {
-  const { bytes, encoding, at, roots } = readDocument(a);
+  const d = readDocument(a);
   const policy = await buildPolicy(a);
-  const r = await verifyAttestation(bytes, { ...policy, at, roots });
-  if (a.json) printJson(resultJson(r, encoding));
-  else printReport(a.doc === '-' ? 'stdin' : a.doc, encoding, r, 'verdict       VALID', 'verdict       INVALID');
-  process.exitCode = r.ok ? 0 : 1;
+  const r = d.refused ?? (await verifyAttestation(d.bytes, { ...policy, at: d.at, roots: d.roots }));
+  await report(a, d, r, ['VALID', 'INVALID']);
 }

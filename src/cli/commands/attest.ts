@@ -1,11 +1,13 @@
 /**
  * `eif attest inspect|verify <doc>` — attestation documents on the command line (attestation.md §2.2; design in
  * docs/attestation.md). `<doc>` is a file or `-` (stdin), raw CBOR, base64 or hex. Exit status: 0 authentic /
- * valid, 1 not (reasons printed), 2 usage error (bad flag, unreadable file).
+ * valid, 1 not (reasons printed), 2 usage error (bad flag, unreadable file). The report starts with the verdict;
+ * `--quiet` prints nothing (the exit status is the answer).
  */
 import type { Argv, CommandModule } from 'yargs';
 import type { CommonArgs, VerifyArgs } from './attest-run.js';
 import { BYTE_FIELD_RULES } from '../../attestation/field-rules.js';
+import { usageError } from '../../errors.js';
 
 /** The attestation stack is loaded only when an attest command runs. */
 const run = () => import('./attest-run.js');
@@ -18,7 +20,13 @@ const common = (y: Argv): Argv =>
     .nargs('doc', 1)
     .option('at', { type: 'string', describe: 'verification time: RFC 3339 or epoch milliseconds (default now)' })
     .option('root', { type: 'string', describe: 'trust anchor certificate (PEM or DER); replaces the AWS Nitro root (repeatable)' })
-    .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' });
+    .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing: the exit status is the verdict (0 yes, 1 no, 2 usage)' });
+
+/** --quiet prints nothing, --json prints everything: asking for both is a mistake. */
+function checkOutputFlags(a: CommonArgs): void {
+  if (a.quiet && a.json) throw usageError('--quiet and --json exclude each other (--quiet prints nothing; the exit status is the verdict)');
+}
 
 const inspectCommand: CommandModule<object, CommonArgs> = {
   command: 'inspect <doc>',
@@ -27,7 +35,10 @@ const inspectCommand: CommandModule<object, CommonArgs> = {
     common(y)
       .example('$0 attest inspect doc.cbor', 'decode, print and check against the AWS Nitro root, now')
       .example('$0 attest inspect doc.b64 --at 2025-11-10T17:20:11Z', 'check at a past time (certificates live ~3 h)') as unknown as Argv<CommonArgs>,
-  handler: async (a) => (await run()).runInspect(a),
+  handler: async (a) => {
+    checkOutputFlags(a);
+    return (await run()).runInspect(a);
+  },
 };
 
 const verifyCommand: CommandModule<object, VerifyArgs> = {
@@ -43,7 +54,10 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('allow-debug', { type: 'boolean', default: false, describe: 'accept a debug-mode enclave (PCR0/1/2 all zero)' })
       .example('$0 attest verify doc.cbor --eif app.eif --nonce 0f1e2d --max-age 5m', 'the document comes from this image and answers this challenge')
       .example('$0 attest verify - --pcr 0=ab12… --pcr 8=cd34… --json < doc.b64', 'PCRs from the command line, JSON result') as unknown as Argv<VerifyArgs>,
-  handler: async (a) => (await run()).runVerify(a),
+  handler: async (a) => {
+    checkOutputFlags(a);
+    return (await run()).runVerify(a);
+  },
 };
 
 export const attestCommand: CommandModule<object, object> = {
