@@ -60,7 +60,8 @@ export function readExpectFile(path: string): Partial<Record<PcrName, string>> {
     throw e;
   }
   try {
-    v = JSON.parse(new TextDecoder().decode(bytes));
+    // `eif build --format eif_build` / eif_build print `Output file: <path>` before the JSON map (eif-format.md §6.1)
+    v = JSON.parse(new TextDecoder().decode(bytes).replace(/^\uFEFF?Output file: [^\n]*\n/, ''));
   } catch (e) {
     throw new EifError('EXPECT_NOT_JSON', `expectations file ${path} is not JSON: ${(e as Error).message}`, { exitCode: 2 });
   }

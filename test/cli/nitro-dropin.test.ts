@@ -153,3 +153,29 @@ describe('unknown flags: one line naming the flag, the command and where to look
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
+
+describe('verify --expect takes what the build printed, in every --format (and eif_build\'s "Output file:" line)', () => {
+  for (const format of ['nitro', 'eif_build', 'json'] as const) {
+    it(`--format ${format}`, () => {
+      const out = join(dir, `fmt-${format}.eif`);
+      const b = eif(['build', ...parts, '--output', out, '--format', format, ...pin]);
+      expect(b.status).toBe(0);
+      const file = join(dir, `fmt-${format}.out`);
+      writeFileSync(file, b.stdout);
+      const v = eif(['verify', out, '--expect', file, '--json']);
+      expect(v.status, v.stdout + v.stderr).toBe(0);
+      const pcrChecks = JSON.parse(v.stdout).Checks.filter((x: { Check: string }) => /^PCR/.test(x.Check));
+      expect(pcrChecks.map((x: { Check: string }) => x.Check)).toEqual(['PCR0', 'PCR1', 'PCR2']);
+      // the values are compared, not skipped: one changed digit fails
+      writeFileSync(file, b.stdout.replace(exp.measurements.PCR2, exp.measurements.PCR2.replace(/^./, (d: string) => (d === '0' ? '1' : '0'))));
+      const bad = eif(['verify', out, '--expect', file]);
+      expect(bad.status).toBe(1);
+      expect(bad.stdout).toMatch(/FAIL PCR2 +PCR_MISMATCH/);
+    });
+  }
+  it('only a first "Output file:" line is skipped; other text before the JSON is still EXPECT_NOT_JSON', () => {
+    const file = join(dir, 'junk.out');
+    writeFileSync(file, `Building...\n${JSON.stringify({ PCR0: exp.measurements.PCR0 })}`);
+    oneLineError(eif(['verify', join(dir, 'fmt-nitro.eif'), '--expect', file]), 'EXPECT_NOT_JSON');
+  });
+});

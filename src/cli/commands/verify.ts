@@ -48,7 +48,11 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       signingCertificatePem = readInputFile(a['signing-certificate'], 'signing certificate');
     }
     const r = await verifyEif(path, { expected, signingCertificatePem, onProgress: progressBar('verifying', !a.quiet && !a.json) });
-    if (a.json) printJson({ Ok: r.ok, Checks: r.checks, ...(r.measurements ? { Measurements: r.measurements } : {}) });
+    if (a.json) {
+      // PascalCase at every level, like the nitro-cli Measurements it carries (docs/cli.md, JSON keys)
+      const checks = r.checks.map((c) => ({ Check: c.check, Ok: c.ok, ...(c.code !== undefined ? { Code: c.code } : {}), Detail: c.detail }));
+      printJson({ Ok: r.ok, Checks: checks, ...(r.measurements ? { Measurements: r.measurements } : {}) });
+    }
     else {
       for (const c of r.checks) {
         process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.check.padEnd(12)} ${c.ok ? '' : c.code + ': '}${c.detail}\n`);
