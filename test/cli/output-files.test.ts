@@ -104,6 +104,25 @@ describe('temp files of dead writers', () => {
   });
 });
 
+/**
+ * Wait until process `pid` has started and sits idle (its CPU ticks unchanged for 400 ms, /proc/<pid>/stat fields
+ * 14–15), i.e. it is waiting for input; without /proc, wait 3 s.
+ */
+async function idle(pid: number): Promise<void> {
+  const ticks = () => {
+    const rest = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  };
+  if (!existsSync(`/proc/${pid}/stat`)) return void (await new Promise((r) => setTimeout(r, 3000)));
+  await new Promise((r) => setTimeout(r, 500));
+  for (let last = ticks(), i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 400));
+    const now = ticks();
+    if (now === last && now > 0) return;
+    last = now;
+  }
+}
+
 /** A pid that is not running now (pid_max is at least 32768; pick a free one below it). */
 function deadPid(): number {
   for (let p = 32000; p > 1000; p--) {
@@ -195,6 +214,19 @@ describe('interrupted: one line', () => {
       expect(temps(work)).toEqual([]);
     }, 60_000);
   }
+  // Regression: with a SIGINT handler installed, the synchronous stdin read held the signal until stdin closed.
+  it('SIGINT while `attest inspect -` waits on stdin: one line at once, exit 130', async () => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/eif.js'), 'attest', 'inspect', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await idle(child.pid!); // loaded and waiting for input
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    expect(await exit).toBe(130);
+    clearTimeout(timer);
+    expect(err).toBe('eif: error INTERRUPTED: stopped by SIGINT\n');
+  }, 20_000);
   it('the interrupted code is documented', () => {
     expect(readFileSync(join(REPO_ROOT, 'docs/errors.md'), 'utf8')).toMatch(/\| `INTERRUPTED` \|/);
   });

@@ -6,7 +6,7 @@
  * docs/attestation.md). `<doc>` is a file or `-` (stdin), raw CBOR, base64 or hex. Exit status: 0 authentic /
  * valid, 1 not (reasons printed), 2 usage error (bad flag, unreadable file).
  */
-import { closeSync, readSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { EifError, usageError } from '../../errors.js';
 import { fromHex, toHex } from '../../util/hex.js';
 import { RFC3339_SHAPE, rfc3339Ms } from '../../util/rfc3339.js';
@@ -74,30 +74,25 @@ export function parseTime(text: string): number {
   throw usageError(`--at: ${JSON.stringify(text)} is neither an RFC 3339 time (2025-11-10T17:20:10Z) nor epoch milliseconds`);
 }
 
-/** For short synchronous sleeps (Atomics.wait needs a shared Int32Array). */
-const PAUSE = new Int32Array(new SharedArrayBuffer(4));
-
-/** All of stdin, up to `limit` bytes. */
-function readStdin(what: string, limit: number, tooLargeExit: number): Uint8Array {
+/**
+ * All of stdin, up to `limit` bytes, through process.stdin: libuv waits for the data on the event loop (also for a
+ * non-blocking stdin, without spinning), so Ctrl-C / SIGTERM while waiting are handled (the CLI's INTERRUPTED
+ * line). A synchronous read held the signal until stdin closed, and a read on the thread pool kept the process
+ * from exiting.
+ */
+async function readStdin(what: string, limit: number, tooLargeExit: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(0, buf, 0, buf.length, null);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
-        Atomics.wait(PAUSE, 0, 0, 5); // a non-blocking stdin with no data yet: wait a little, do not spin
-        continue;
-      }
-      if ((e as NodeJS.ErrnoException).code === 'EOF') break;
-      throw usageError(`cannot read ${what} from stdin: ${(e as Error).message}`);
+  try {
+    for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > limit) break;
+      chunks.push(chunk);
     }
-    if (n === 0) break;
-    total += n;
-    if (total > limit) break;
-    chunks.push(buf.slice(0, n));
+  } catch (e) {
+    throw usageError(`cannot read ${what} from stdin: ${(e as Error).message}`);
+  } finally {
+    process.stdin.destroy();
   }
   if (total > limit) throw new EifError('ATT_INPUT_TOO_LARGE', `${what} on stdin is larger than ${limit} bytes`, { exitCode: tooLargeExit });
   const out = new Uint8Array(total);
@@ -114,7 +109,7 @@ function readStdin(what: string, limit: number, tooLargeExit: number): Uint8Arra
  * that cannot be read (missing, a directory, a FIFO, a device…), is a usage error (USAGE_INPUT); a larger
  * input fails with ATT_INPUT_TOO_LARGE and exit status `tooLargeExit`.
  */
-function readInput(path: string, what: string, limit: number, tooLargeExit: number): Uint8Array {
+async function readInput(path: string, what: string, limit: number, tooLargeExit: number): Promise<Uint8Array> {
   if (path === '') throw usageError(`${what}: the path is empty ('-' reads stdin)`, 'USAGE_INPUT');
   if (path === '-') return readStdin(what, limit, tooLargeExit);
   try {
@@ -136,18 +131,20 @@ function hexFlag(value: string | undefined, flag: string): Uint8Array | undefine
 }
 
 /** --root files (PEM or DER), checked here so a bad anchor is a usage error. */
-function loadRoots(flag: string | string[] | undefined): Uint8Array[] | undefined {
+async function loadRoots(flag: string | string[] | undefined): Promise<Uint8Array[] | undefined> {
   const files = flag === undefined ? [] : ([] as string[]).concat(flag);
   if (files.length === 0) return undefined;
-  return files.map((f) => {
-    const bytes = readInput(f, 'root certificate', MAX_ROOT_BYTES, 2);
+  const out: Uint8Array[] = [];
+  for (const f of files) {
+    const bytes = await readInput(f, 'root certificate', MAX_ROOT_BYTES, 2);
     try {
       parseTrustAnchors([bytes]);
     } catch (e) {
       throw usageError(`--root ${f}: ${(e as Error).message}`, 'ATT_ROOTS_INVALID');
     }
-    return bytes;
-  });
+    out.push(bytes);
+  }
+  return out;
 }
 
 function hexOrNull(b: Uint8Array | null): string | null {
@@ -247,10 +244,10 @@ interface ReadDocument {
   refused?: AttestationResult;
 }
 
-function readDocument(a: CommonArgs): ReadDocument {
+async function readDocument(a: CommonArgs): Promise<ReadDocument> {
   const at = a.at === undefined ? undefined : parseTime(a.at);
-  const roots = loadRoots(a.root);
-  const raw = readInput(a.doc, 'attestation document', MAX_INPUT, 1);
+  const roots = await loadRoots(a.root);
+  const raw = await readInput(a.doc, 'attestation document', MAX_INPUT, 1);
   try {
     const { bytes, encoding } = decodeAttestationInput(raw);
     return { bytes, encoding, at, roots };
@@ -287,7 +284,7 @@ function pcrFlags(flag: string | string[] | undefined): Record<number, string> {
 async function buildPolicy(a: VerifyArgs): Promise<AttestationPolicy> {
   let fromFile: AttestationPolicy = {};
   if (a.policy !== undefined) {
-    const text = new TextDecoder().decode(readInput(a.policy, 'policy file', MAX_POLICY_BYTES, 2));
+    const text = new TextDecoder().decode(await readInput(a.policy, 'policy file', MAX_POLICY_BYTES, 2));
     try {
       fromFile = parsePolicyJson(text);
       // every value checked now (a PCR that is not 48 bytes of hex…), so a bad file is a usage error, not a verdict
@@ -333,14 +330,14 @@ async function buildPolicy(a: VerifyArgs): Promise<AttestationPolicy> {
 
 /** `eif attest inspect`: authenticity only. */
 export async function runInspect(a: CommonArgs): Promise<void> {
-  const d = readDocument(a);
+  const d = await readDocument(a);
   const r = d.refused ?? (await inspectAttestation(d.bytes, { at: d.at, roots: d.roots }));
   await report(a, d, r, ['AUTHENTIC', 'NOT AUTHENTIC']);
 }
 
 /** `eif attest verify`: authenticity and the policy. */
 export async function runVerify(a: VerifyArgs): Promise<void> {
-  const d = readDocument(a);
+  const d = await readDocument(a);
   const policy = await buildPolicy(a);
   const r = d.refused ?? (await verifyAttestation(d.bytes, { ...policy, at: d.at, roots: d.roots }));
   await report(a, d, r, ['VALID', 'INVALID']);

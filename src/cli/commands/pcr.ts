@@ -20,17 +20,25 @@ interface PcrArgs {
   'instance-id'?: string;
 }
 
-/** The PCR of a whole file, streamed through the WASM I/O region (no whole-file buffer). */
-export function pcrOfFile(path: string): string {
+/**
+ * The PCR of a whole file, streamed through the WASM I/O region (no whole-file buffer). Yields to the event loop
+ * every 32 MiB, so Ctrl-C on a large file is handled at once (the CLI's INTERRUPTED line), not after the last byte.
+ */
+export async function pcrOfFile(path: string): Promise<string> {
   const { fd, size } = openInput(path, 'input file');
   try {
     const h = createSha384();
     const c = coreInstance();
-    for (let pos = 0; pos < size; ) {
+    for (let pos = 0, sinceYield = 0; pos < size; ) {
+      if (sinceYield >= 32 << 20) {
+        await new Promise((r) => setImmediate(r));
+        sinceYield = 0;
+      }
       const n = readSync(fd, c.io(), 0, Math.min(c.ioSize, size - pos), pos);
       if (n === 0) throw new EifError('INPUT_CHANGED', `${path} ended early (it changed while being read?)`);
       h.updateFromIo(n);
       pos += n;
+      sinceYield += n;
     }
     return toHex(pcrExtend(h.digest()));
   } finally {
@@ -51,7 +59,7 @@ export const pcrCommand: CommandModule<object, PcrArgs> = {
   handler: async (a) => {
     const given = (['input', 'signing-certificate', 'role-arn', 'instance-id'] as const).filter((k) => a[k] !== undefined);
     if (given.length !== 1) throw usageError('give exactly one of --input, --signing-certificate, --role-arn, --instance-id');
-    if (a.input !== undefined) printJson({ PCR: pcrOfFile(a.input) });
+    if (a.input !== undefined) printJson({ PCR: await pcrOfFile(a.input) });
     else if (a['signing-certificate'] !== undefined) {
       const { pcr8FromCertificatePem } = await import('../../signing/certificate.js');
       printJson({ PCR8: pcr8FromCertificatePem(readInputFile(a['signing-certificate'], 'signing certificate')) });
