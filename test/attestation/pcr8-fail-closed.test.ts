@@ -133,8 +133,8 @@ describe.skipIf(!HAVE_OPENSSL || !HAVE_CLI)('PCR8 is pinned whenever measurement
   it('eif verify --expect <unsigned build output> fails on a signed image, unless the signer is named', () => {
     const r = eif(['verify', f('signed.eif'), '--expect', f('unsigned-build.json'), '--json']);
     expect(r.status).toBe(1);
-    const pcr8 = JSON.parse(r.stdout).Checks.find((c: { check: string }) => c.check === 'PCR8');
-    expect(pcr8).toMatchObject({ ok: false, code: 'PCR_MISMATCH' });
+    const pcr8 = JSON.parse(r.stdout).Checks.find((c: { Check: string }) => c.Check === 'PCR8');
+    expect(pcr8).toMatchObject({ Ok: false, Code: 'PCR_MISMATCH' });
     expect(eif(['verify', f('unsigned.eif'), '--expect', f('unsigned-build.json')]).status).toBe(0);
     expect(eif(['verify', f('signed.eif'), '--expect', f('unsigned-build.json'), '--signing-certificate', mine.certPath]).status).toBe(0);
     expect(eif(['verify', f('signed.eif'), '--expect', f('unsigned-build.json'), '--signing-certificate', theirs.certPath]).status).toBe(1);

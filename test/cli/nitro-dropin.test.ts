@@ -165,7 +165,8 @@ describe('verify --expect takes what the build printed, in every --format (and e
       const v = eif(['verify', out, '--expect', file, '--json']);
       expect(v.status, v.stdout + v.stderr).toBe(0);
       const pcrChecks = JSON.parse(v.stdout).Checks.filter((x: { Check: string }) => /^PCR/.test(x.Check));
-      expect(pcrChecks.map((x: { Check: string }) => x.Check)).toEqual(['PCR0', 'PCR1', 'PCR2']);
+      // PCR8 too: an unsigned build's output pins "not signed" (fail closed, issue 9)
+      expect(pcrChecks.map((x: { Check: string }) => x.Check)).toEqual(['PCR0', 'PCR1', 'PCR2', 'PCR8']);
       // the values are compared, not skipped: one changed digit fails
       writeFileSync(file, b.stdout.replace(exp.measurements.PCR2, exp.measurements.PCR2.replace(/^./, (d: string) => (d === '0' ? '1' : '0'))));
       const bad = eif(['verify', out, '--expect', file]);
