@@ -106,6 +106,11 @@ interface YargsOptions {
   getOptions(): { array: string[]; key: Record<string, unknown>; alias: Record<string, string[]> };
 }
 
+/** The command names and aliases (`describe [file]` → describe). */
+const COMMAND_NAMES = new Set(
+  commands.flatMap((c) => [String(c.command).split(' ')[0]!, ...([] as string[]).concat((c.aliases as string | string[] | undefined) ?? [])]),
+);
+
 /** `signing-certificate` → `signingCertificate`: yargs accepts both spellings of a declared flag. */
 const camel = (s: string): string => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
@@ -120,7 +125,9 @@ function refuseUnknownFlags(raw: string[], args: Record<string, unknown>, y: Yar
   const known = new Set<string>(['help', 'h']);
   for (const k of Object.keys(o.key)) known.add(k).add(camel(k));
   for (const [k, v] of Object.entries(o.alias)) for (const a of [k, ...v]) known.add(a).add(camel(a));
-  const command = (args._ as unknown[]).map(String).join(' ');
+  const words = (args._ as unknown[]).map(String);
+  if (words.length > 0 && !COMMAND_NAMES.has(words[0]!)) return; // an unknown command: yargs names it
+  const command = words.join(' ');
   for (const token of raw) {
     if (token === '--') break;
     const m = /^--?([^=]+)/.exec(token);

@@ -147,6 +147,11 @@ describe('unknown flags: one line naming the flag, the command and where to look
       expect(line).toBe(`eif: error USAGE_UNKNOWN_FLAG: unknown option ${flag} for ${command}; see eif ${command} --help\n`);
     });
   }
+  it('an unknown command with a flag is reported as the unknown command, not as a flag of it', () => {
+    const line = oneLineError(eif(['frobnicate', '--x']), 'USAGE');
+    expect(line).toContain('frobnicate');
+    expect(line).not.toContain('for frobnicate');
+  });
   it('declared flags in camelCase and --no-<boolean> still work', () => {
     const r = eif(['describe', '--eifPath', join(dir, 'for-sign.eif'), '--no-quiet']);
     expect(r.status).toBe(0);
