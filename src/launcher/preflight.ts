@@ -40,6 +40,8 @@ export interface LaunchRequest {
 export interface EifFacts {
   size: number;
   measurements?: Measurements;
+  /** nitro-cli's metadata fields of the image (ImageName, ImageVersion, Metadata), for describe-enclaves --metadata. */
+  metadata?: Record<string, unknown>;
 }
 
 export interface PreflightResult {
@@ -176,7 +178,8 @@ async function checkEifContents(path: string, size: number, out: Finding[]): Pro
       out.push({ severity: 'warning', code: 'EIF_SIGNATURE_MISMATCH', message: 'the EIF\'s signature was made for a different PCR0 (SignatureCheck false)' });
     }
     for (const w of d.warnings) out.push({ severity: 'warning', code: 'EIF_WARNING', message: w });
-    return { size, measurements: d.inspection.measurements };
+    const metadata = Object.fromEntries(['ImageName', 'ImageVersion', 'Metadata'].filter((k) => k in d.describe).map((k) => [k, d.describe[k]]));
+    return { size, measurements: d.inspection.measurements, metadata: Object.keys(metadata).length ? metadata : undefined };
   } catch (e) {
     if (!isEifError(e)) throw e;
     out.push({ severity: 'fatal', code: 'EIF_INVALID', message: `${path} is not a valid EIF (${e.code}: ${e.message})` });
