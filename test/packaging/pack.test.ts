@@ -164,7 +164,7 @@ describe.skipIf(!HAVE_NPM || !HAVE_DIST || !HAVE_OPENSSL)('the optional AWS SDK,
     const key = makeEcKey(app, 'signer', 'P-384');
     const r = eif(['sign', '--eif-path', 'app.eif', '--signing-certificate', key.certPath, '--private-key', 'arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-aaaa-bbbb-cccc-0123456789ab']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^eif: error SIG_KMS_SDK_MISSING: KMS signing needs the AWS SDK for JavaScript: npm install @aws-sdk\/client-kms .*Cannot find (package|module) '@aws-sdk\/client-kms'/);
+    expect(r.stderr).toMatch(/^eif: error SIG_KMS_SDK_MISSING: KMS signing needs the AWS SDK for JavaScript: npm install @aws-sdk\/client-kms \(an optional peer dependency of eifkit, not installed with it\) — .*Cannot find (package|module) '@aws-sdk\/client-kms'/);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(readdirSync(app).filter((f) => f.includes('.eif'))).toEqual(['app.eif']); // no output, no temp file
   });
