@@ -33,7 +33,7 @@ describe.skipIf(!HAVE_NPM || !HAVE_DIST)('npm pack: the published file list', ()
   });
 
   it('holds nothing else: no test code, simulator, conformance suite, compiled binaries, sources or build tools', () => {
-    const allowed = /^(package\.json|README\.md|LICENSE|bin\/eif\.js|dist\/.+\.(js|d\.ts)|native\/(nehelper\.c|ne_abi\.h)|scripts\/build-native\.mjs)$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|bin\/eif\.js|dist\/.+\.(js|js\.map|d\.ts)|native\/(nehelper\.c|ne_abi\.h)|scripts\/build-native\.mjs)$/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
     expect(files.filter((f) => /native\/test|nesim|conformance|native\/out|^src\/|^test\/|\.test\.|^assembly\/|^bench\//.test(f))).toEqual([]);
   });
