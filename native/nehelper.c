@@ -563,6 +563,19 @@ static void setup_signals(void) {
   if (G.sig_fd < 0) fail("setup", "SETUP", errno, "signalfd: %s", strerror(errno));
 }
 
+/* The name of a signal without "SIG", or NULL. Our own table: sigabbrev_np() needs glibc 2.32 (Amazon Linux 2 has
+ * 2.26) and musl has none, and the helper is compiled on the user's machine. */
+static const char *signal_name(int sig) {
+  static const struct { int sig; const char *name; } names[] = {
+    {SIGHUP, "HUP"}, {SIGINT, "INT"}, {SIGQUIT, "QUIT"}, {SIGILL, "ILL"}, {SIGTRAP, "TRAP"}, {SIGABRT, "ABRT"},
+    {SIGBUS, "BUS"}, {SIGFPE, "FPE"}, {SIGKILL, "KILL"}, {SIGUSR1, "USR1"}, {SIGSEGV, "SEGV"}, {SIGUSR2, "USR2"},
+    {SIGPIPE, "PIPE"}, {SIGALRM, "ALRM"}, {SIGTERM, "TERM"}, {SIGXCPU, "XCPU"}, {SIGXFSZ, "XFSZ"}, {SIGSYS, "SYS"},
+  };
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (names[i].sig == sig) return names[i].name;
+  return NULL;
+}
+
 /* --detach: fork before anything touches the device. The parent relays a crash of the child and exits once the
  * child reports ready (byte on a pipe) or ends. */
 static void detach(void) {
@@ -585,7 +598,7 @@ static void detach(void) {
   int st = 0;
   if (waitpid(child, &st, 0) < 0) exit(1);
   if (WIFSIGNALED(st)) {
-    const char *sn = sigabbrev_np(WTERMSIG(st));
+    const char *sn = signal_name(WTERMSIG(st));
     emit("{\"event\":\"error\",\"op\":\"helper\",\"code\":\"HELPER_CRASHED\",\"signal\":\"SIG%s\",\"pid\":%d,"
          "\"detail\":\"the enclave process %d was killed by signal SIG%s\"}",
          sn ? sn : "?", (int)child, (int)child, sn ? sn : "?");

@@ -49,11 +49,13 @@ function giveUp(why) {
   process.exit(installMode ? 0 : 1);
 }
 
+/** `$CC` (which may carry words, e.g. `ccache gcc`), else the first of cc, gcc, clang that runs. */
 function findCompiler() {
-  const candidates = process.env.CC ? [process.env.CC] : ['cc', 'gcc', 'clang'];
+  const candidates = process.env.CC?.trim() ? [process.env.CC.trim()] : ['cc', 'gcc', 'clang'];
   for (const cc of candidates) {
-    const r = spawnSync(cc, ['--version'], { stdio: 'ignore' });
-    if (!r.error && r.status === 0) return cc;
+    const [cmd, ...pre] = cc.split(/\s+/);
+    const r = spawnSync(cmd, [...pre, '--version'], { stdio: 'ignore' });
+    if (!r.error && r.status === 0) return { name: cc, cmd, pre };
   }
   return undefined;
 }
@@ -72,7 +74,7 @@ function build(cc, t) {
   const newest = Math.max(...t.sources.map((s) => mtime(join(native, s)) ?? Infinity));
   if (built !== undefined && built >= newest) return true;
   const tmp = `${target}.${process.pid}.tmp`;
-  const r = spawnSync(cc, [...cflags, '-o', tmp, ...t.args], { cwd: native, stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync(cc.cmd, [...cc.pre, ...cflags, '-o', tmp, ...t.args], { cwd: native, stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.error || r.status !== 0) {
     rmSync(tmp, { force: true });
     return false;
@@ -92,8 +94,8 @@ mkdirSync(out, { recursive: true });
 for (const t of targets) {
   if (!t.shipped && !t.sources.every((s) => existsSync(join(native, s)))) continue;
   if (!build(cc, t)) {
-    if (t.shipped) giveUp(`${cc} failed to compile native/nehelper.c for ${arch()} (its messages are above)`);
-    process.stderr.write(`eifkit: ${cc} failed to compile native/${t.sources[0]} (test-only; the launcher tests will skip)\n`);
+    if (t.shipped) giveUp(`${cc.name} failed to compile native/nehelper.c for ${arch()} (its messages are above)`);
+    process.stderr.write(`eifkit: ${cc.name} failed to compile native/${t.sources[0]} (test-only; the launcher tests will skip)\n`);
     process.exit(installMode ? 0 : 1);
   }
 }
