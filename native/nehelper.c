@@ -563,6 +563,19 @@ static void setup_signals(void) {
   if (G.sig_fd < 0) fail("setup", "SETUP", errno, "signalfd: %s", strerror(errno));
 }
 
+/* The name of a signal without "SIG", or NULL. Our own table: sigabbrev_np() needs glibc 2.32 (Amazon Linux 2 has
+ * 2.26) and musl has none, and the helper is compiled on the user's machine. */
+static const char *signal_name(int sig) {
+  static const struct { int sig; const char *name; } names[] = {
+    {SIGHUP, "HUP"}, {SIGINT, "INT"}, {SIGQUIT, "QUIT"}, {SIGILL, "ILL"}, {SIGTRAP, "TRAP"}, {SIGABRT, "ABRT"},
+    {SIGBUS, "BUS"}, {SIGFPE, "FPE"}, {SIGKILL, "KILL"}, {SIGUSR1, "USR1"}, {SIGSEGV, "SEGV"}, {SIGUSR2, "USR2"},
+    {SIGPIPE, "PIPE"}, {SIGALRM, "ALRM"}, {SIGTERM, "TERM"}, {SIGXCPU, "XCPU"}, {SIGXFSZ, "XFSZ"}, {SIGSYS, "SYS"},
+  };
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (names[i].sig == sig) return names[i].name;
+  return NULL;
+}
+
 /* --detach: fork before anything touches the device. The parent relays a crash of the child and exits once the
  * child reports ready (byte on a pipe) or ends. */
 static void detach(void) {
@@ -585,7 +598,7 @@ static void detach(void) {
   int st = 0;
   if (waitpid(child, &st, 0) < 0) exit(1);
   if (WIFSIGNALED(st)) {
-    const char *sn = sigabbrev_np(WTERMSIG(st));
+    const char *sn = signal_name(WTERMSIG(st));
     emit("{\"event\":\"error\",\"op\":\"helper\",\"code\":\"HELPER_CRASHED\",\"signal\":\"SIG%s\",\"pid\":%d,"
          "\"detail\":\"the enclave process %d was killed by signal SIG%s\"}",
          sn ? sn : "?", (int)child, (int)child, sn ? sn : "?");
@@ -594,23 +607,34 @@ static void detach(void) {
   exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
 }
 
-static int cmd_run(int argc, char **argv) {
-  parse_run_args(argc, argv);
+/* What one launch has learnt so far, passed from step to step. */
+struct launch {
+  uint64_t eif_size, total, cid;
+  char slot_hex[24];
+  unsigned cpus[MAX_CPUS], ncpus;
+};
+
+/* Before anything else: detach (or die with the caller), signals, no core dumps, then `hello`. */
+static void prepare_process(void) {
   if (O.detach) detach();
   else prctl(PR_SET_PDEATHSIG, SIGTERM); /* attached: the enclave dies with its caller */
   setup_signals();
   struct rlimit nocore = {0, 0};
   setrlimit(RLIMIT_CORE, &nocore); /* enclave memory must never land in a core file (§2.2) */
   emit("{\"event\":\"hello\",\"pid\":%d}", (int)getpid());
+}
 
+static void open_eif(struct launch *l) {
   G.eif_fd = open(O.eif, O_RDONLY | O_CLOEXEC);
   if (G.eif_fd < 0) fail("open-eif", "EIF_READ", errno, "cannot open %s: %s", O.eif, strerror(errno));
   struct stat st;
   if (fstat(G.eif_fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
     fail("open-eif", "EIF_READ", 0, "%s is not a non-empty regular file", O.eif);
-  uint64_t eif_size = (uint64_t)st.st_size;
+  l->eif_size = (uint64_t)st.st_size;
+}
 
-  /* §2.1 steps 1-2 */
+/* §2.1 steps 1-2: the device fd is closed once the enclave fd exists. */
+static void create_enclave(struct launch *l) {
   G.dev_fd = open(O.device, O_RDWR | O_CLOEXEC);
   if (G.dev_fd < 0) {
     int e = errno;
@@ -621,81 +645,106 @@ static int cmd_run(int argc, char **argv) {
   if (efd < 0) ioctl_fail("NE_CREATE_VM", errno);
   G.enc_fd = efd;
   close_fd(&G.dev_fd);
-  char slot_hex[24];
-  snprintf(slot_hex, sizeof slot_hex, "%llx", (unsigned long long)slot_uid);
-  emit("{\"event\":\"created\",\"slotUid\":\"%s\"}", slot_hex);
+  snprintf(l->slot_hex, sizeof l->slot_hex, "%llx", (unsigned long long)slot_uid);
+  emit("{\"event\":\"created\",\"slotUid\":\"%s\"}", l->slot_hex);
+}
 
-  /* step 3 */
+/* step 3: the request rounded up to the 2 MiB granule, then `allocated` with what the pages gave. */
+static void allocate_enclave_memory(struct launch *l) {
   uint64_t need = (O.memory_mib * XNE_MIB + XNE_REGION_GRANULE - 1) / XNE_REGION_GRANULE * XNE_REGION_GRANULE;
   allocate_memory(need);
-  uint64_t total = 0;
   char sizes[4096];
   size_t so = 0;
+  l->total = 0;
   for (size_t i = 0; i < G.nreg; i++) {
-    total += G.reg[i].size;
+    l->total += G.reg[i].size;
     if (so + 24 < sizeof sizes) so += (size_t)snprintf(sizes + so, sizeof sizes - so, "%s%llu", i ? "," : "", (unsigned long long)(G.reg[i].size >> 20));
   }
   sizes[so] = 0;
   emit("{\"event\":\"allocated\",\"memoryMiB\":%llu,\"regionCount\":%zu,\"regionsMiB\":[%s]}",
-       (unsigned long long)(total >> 20), G.nreg, sizes);
+       (unsigned long long)(l->total >> 20), G.nreg, sizes);
+}
 
-  /* steps 4-5 */
+/* steps 4-5: the EIF into the regions from the offset the driver reports (§2.7). */
+static void load_eif(const struct launch *l) {
   struct xne_image_load_info li = {XNE_EIF_IMAGE, 0};
   if (xioctl(G.enc_fd, XNE_GET_IMAGE_LOAD_INFO, &li) < 0) ioctl_fail("NE_GET_IMAGE_LOAD_INFO", errno);
-  if (li.memory_offset > total || eif_size > total - li.memory_offset)
+  if (li.memory_offset > l->total || l->eif_size > l->total - li.memory_offset)
     fail("load", "EIF_TOO_LARGE", 0, "the EIF (%llu bytes) does not fit in %llu MiB after the %llu MiB load offset",
-         (unsigned long long)eif_size, (unsigned long long)(total >> 20), (unsigned long long)(li.memory_offset >> 20));
-  write_eif(li.memory_offset, eif_size);
+         (unsigned long long)l->eif_size, (unsigned long long)(l->total >> 20), (unsigned long long)(li.memory_offset >> 20));
+  write_eif(li.memory_offset, l->eif_size);
   close_fd(&G.eif_fd);
+}
 
-  /* step 6, same order as the copy */
+/* step 6, in the same order as the copy */
+static void hand_over_memory(void) {
   for (size_t i = 0; i < G.nreg; i++) {
     struct xne_user_memory_region mr = {0, G.reg[i].size, (uint64_t)(uintptr_t)G.reg[i].addr};
     if (xioctl(G.enc_fd, XNE_SET_USER_MEMORY_REGION, &mr) < 0) ioctl_fail("NE_SET_USER_MEMORY_REGION", errno);
   }
   if (wait_signal(0)) interrupted("memory");
+}
 
-  /* step 7 */
-  unsigned cpus[MAX_CPUS], ncpus = O.cpu_count ? O.cpu_count : O.ncpu_ids;
-  for (unsigned i = 0; i < ncpus; i++) {
+/* step 7: 0 = a CPU from the pool (the driver returns its id), or the explicit ids. */
+static void add_vcpus(struct launch *l) {
+  l->ncpus = O.cpu_count ? O.cpu_count : O.ncpu_ids;
+  for (unsigned i = 0; i < l->ncpus; i++) {
     uint32_t id = O.cpu_count ? 0 : O.cpu_ids[i];
     if (xioctl(G.enc_fd, XNE_ADD_VCPU, &id) < 0) ioctl_fail("NE_ADD_VCPU", errno);
-    cpus[i] = id;
+    l->cpus[i] = id;
   }
+}
 
-  /* steps 8-10 under the host-wide launch lock */
-  uint64_t deadline_lock = now_ms() + O.timeout_ms + 10000;
-  take_lock(deadline_lock);
+/* steps 8-10 under the host-wide launch lock: listen, start, `started`, wait for the heartbeat. */
+static void start_enclave(struct launch *l) {
+  take_lock(now_ms() + O.timeout_ms + 10000);
   bind_heartbeat();
   struct xne_enclave_start_info si = {O.debug ? XNE_ENCLAVE_DEBUG_MODE : 0, O.cid};
   if (xioctl(G.enc_fd, XNE_START_ENCLAVE, &si) < 0) ioctl_fail("NE_START_ENCLAVE", errno);
+  l->cid = si.enclave_cid;
   char ids[MAX_CPUS * 5 + 8];
   size_t io = 0;
-  for (unsigned i = 0; i < ncpus; i++) io += (size_t)snprintf(ids + io, sizeof ids - io, "%s%u", i ? "," : "", cpus[i]);
+  for (unsigned i = 0; i < l->ncpus; i++) io += (size_t)snprintf(ids + io, sizeof ids - io, "%s%u", i ? "," : "", l->cpus[i]);
   ids[io] = 0;
   emit("{\"event\":\"started\",\"slotUid\":\"%s\",\"cid\":%llu,\"cpuIds\":[%s],\"memoryMiB\":%llu,\"debug\":%s}",
-       slot_hex, (unsigned long long)si.enclave_cid, ids, (unsigned long long)(total >> 20), O.debug ? "true" : "false");
+       l->slot_hex, (unsigned long long)l->cid, ids, (unsigned long long)(l->total >> 20), O.debug ? "true" : "false");
   heartbeat(now_ms() + O.timeout_ms);
+}
 
-  /* step 11 */
+/* step 11: control socket and record, `ready`; a detached process then lets go of the caller's stdio. */
+static void announce_ready(const struct launch *l) {
   if (O.state_dir) {
-    open_control_socket(slot_hex);
-    write_record(slot_hex, si.enclave_cid, cpus, ncpus, total >> 20);
+    open_control_socket(l->slot_hex);
+    write_record(l->slot_hex, l->cid, l->cpus, l->ncpus, l->total >> 20);
   }
-  emit("{\"event\":\"ready\",\"slotUid\":\"%s\",\"pid\":%d}", slot_hex, (int)getpid());
-  if (O.detach) {
-    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (nul >= 0) {
-      dup2(nul, 0);
-      dup2(nul, 1);
-      dup2(nul, 2);
-      close(nul);
-    }
-    out_ok = 0;
-    if (G.ready_fd >= 0) (void)!write(G.ready_fd, "R", 1);
-    close_fd(&G.ready_fd);
+  emit("{\"event\":\"ready\",\"slotUid\":\"%s\",\"pid\":%d}", l->slot_hex, (int)getpid());
+  if (!O.detach) return;
+  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nul >= 0) {
+    dup2(nul, 0);
+    dup2(nul, 1);
+    dup2(nul, 2);
+    close(nul);
   }
-  run_loop(!O.detach, slot_hex, si.enclave_cid, total >> 20);
+  out_ok = 0;
+  if (G.ready_fd >= 0) (void)!write(G.ready_fd, "R", 1);
+  close_fd(&G.ready_fd);
+}
+
+/* nitro-cli's launch order (§2.1), one step per function; every failure exits through fail() and cleanup(). */
+static int cmd_run(int argc, char **argv) {
+  static struct launch l;
+  parse_run_args(argc, argv);
+  prepare_process();
+  open_eif(&l);
+  create_enclave(&l);
+  allocate_enclave_memory(&l);
+  load_eif(&l);
+  hand_over_memory();
+  add_vcpus(&l);
+  start_enclave(&l);
+  announce_ready(&l);
+  run_loop(!O.detach, l.slot_hex, l.cid, l.total >> 20);
   return 0;
 }
 

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# System packages the test suite uses beyond Node: Chromium (browser tests), a C compiler and make (the native
-# launcher helper), openssl (signing cross-checks, the EIF bench). Debian/Ubuntu, as root; elsewhere it says what
+# System packages the test suite uses beyond Node: Chromium (browser tests), a C compiler (the native launcher
+# helper), musl-gcc and an aarch64 (or x86_64) cross compiler (the helper must compile with other libcs and on both
+# architectures, as users' machines compile it at install), openssl (signing cross-checks, the EIF bench). Debian/Ubuntu, as root; elsewhere it says what
 # is missing and exits 0 — those tests then skip with a message (or, for the C helper, report it missing).
 set -u
 need=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
-command -v make >/dev/null 2>&1 || need+=(make)
+command -v musl-gcc >/dev/null 2>&1 || need+=(musl-tools)
+case "$(uname -m)" in
+  x86_64) command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+  aarch64) command -v x86_64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-x86-64-linux-gnu libc6-dev-amd64-cross) ;;
+esac
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: all present"

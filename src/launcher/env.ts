@@ -24,8 +24,11 @@ export interface LauncherEnv {
 
 const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The helper built by `make -C native` (npm install / npm test run it). */
+/** The helper compiled on this machine by scripts/build-native.mjs (the package's install step; npm test). */
 export const DEFAULT_HELPER = join(PACKAGE_ROOT, 'native', 'out', 'eif-nehelper');
+
+/** The command that (re)builds DEFAULT_HELPER: shipped in the package, it needs only a C compiler. */
+export const BUILD_HELPER_COMMAND = `node ${join(PACKAGE_ROOT, 'scripts', 'build-native.mjs')}`;
 
 export function launcherEnv(env: NodeJS.ProcessEnv = process.env): LauncherEnv {
   const t = env.EIF_HEARTBEAT_TIMEOUT_MS;

@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { EifError } from '../errors.js';
-import type { LauncherEnv } from './env.js';
+import { BUILD_HELPER_COMMAND, DEFAULT_HELPER, type LauncherEnv } from './env.js';
 import { deviceOpenMessage, explainErrno } from './ne-errors.js';
 import { ensureStateDir } from './state.js';
 
@@ -106,10 +106,18 @@ export function helperEnv(env: LauncherEnv): NodeJS.ProcessEnv {
   return e;
 }
 
+/** HELPER_MISSING, with the command that builds it (the install step skips it when there is no C compiler). */
 function assertHelper(env: LauncherEnv): void {
-  if (!existsSync(env.helper)) {
-    throw new EifError('HELPER_MISSING', `the launcher helper ${env.helper} is not built: run \`make -C native\` (needs a C compiler) or \`npm run build\``);
+  if (existsSync(env.helper)) return;
+  if (env.helper !== DEFAULT_HELPER) {
+    throw new EifError('HELPER_MISSING', `the launcher helper ${env.helper} (EIF_NE_HELPER) does not exist; unset EIF_NE_HELPER to use eifkit's own`);
   }
+  throw new EifError(
+    'HELPER_MISSING',
+    `the launcher helper ${env.helper} is not built: eifkit compiles it when it is installed, which needs a C compiler. ` +
+      'Install one (Debian/Ubuntu: sudo apt-get install gcc libc6-dev; Amazon Linux, Fedora, RHEL: sudo dnf install gcc), ' +
+      `then run: ${BUILD_HELPER_COMMAND}`,
+  );
 }
 
 /** Split a byte stream into lines; calls `onLine` per complete line. */
@@ -127,144 +135,190 @@ function lineReader(onLine: (line: string) => void): (chunk: Buffer) => void {
   };
 }
 
-/**
- * Launch through the helper. Resolves once the enclave has sent its heartbeat (`ready`); rejects with an EifError
- * on any failure, after the helper has released everything.
- */
-export function launchWithHelper(
-  env: LauncherEnv,
-  a: HelperRunArgs,
-  hooks: { onEvent?: (ev: HelperEvent) => void; onStarted?: (s: StartedInfo) => void } = {},
-): Promise<LaunchHandle> {
+type LaunchHooks = { onEvent?: (ev: HelperEvent) => void; onStarted?: (s: StartedInfo) => void };
+
+/** Step 1, spawn: the helper binary must exist and the state folder be writable before anything starts. */
+function spawnHelper(env: LauncherEnv, a: HelperRunArgs): ChildProcess {
   assertHelper(env);
   ensureStateDir(env.stateDir);
-  const child: ChildProcess = spawn(env.helper, buildArgs(a, env), { stdio: ['pipe', 'pipe', 'pipe'], env: helperEnv(env) });
-  let helperPid: number | undefined;
-  let started: StartedInfo | undefined;
-  let regionsMiB: number[] = [];
-  let settled = false;
-  let stderr = '';
-  let pendingError: EifError | undefined;
-  let finalEvent: HelperEvent | undefined;
-  const killAll = (): void => {
-    for (const pid of [helperPid, child.pid]) {
+  return spawn(env.helper, buildArgs(a, env), { stdio: ['pipe', 'pipe', 'pipe'], env: helperEnv(env) });
+}
+
+/** A promise with its resolve/reject in hand; a rejection nobody awaits is not an unhandled one. */
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/** One launch in progress: what the events said so far, and how it settles. */
+class Launch {
+  private helperPid: number | undefined;
+  private started: StartedInfo | undefined;
+  private regionsMiB: number[] = [];
+  private stderr = '';
+  private settled = false;
+  private pendingError: EifError | undefined;
+  private finalEvent: HelperEvent | undefined;
+  private readonly finished = deferred<HelperEvent>();
+  private readonly result = deferred<LaunchHandle>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly env: LauncherEnv,
+    private readonly a: HelperRunArgs,
+    private readonly hooks: LaunchHooks,
+    private readonly child: ChildProcess,
+  ) {
+    const limitMs = a.timeoutMs + (a.graceMs ?? 30_000 + Math.ceil(a.memoryMiB / 1024) * 1000);
+    this.timer = setTimeout(() => this.unresponsive(limitMs), limitMs);
+    child.on('error', (e) => this.settle(new EifError('HELPER_SPAWN', `cannot start ${env.helper}: ${e.message}`)));
+    child.stderr!.on('data', (d: Buffer) => {
+      if (this.stderr.length < 8192) this.stderr += d.toString('utf8');
+    });
+    child.stdout!.on('data', lineReader((line) => this.onLine(line)));
+    child.on('close', (code, signal) => this.onClose(code, signal));
+  }
+
+  get promise(): Promise<LaunchHandle> {
+    return this.result.promise;
+  }
+
+  // Step 2, events: one protocol line at a time.
+
+  private onLine(line: string): void {
+    let ev: HelperEvent;
+    try {
+      ev = JSON.parse(line) as HelperEvent;
+    } catch {
+      return; // not protocol output
+    }
+    this.hooks.onEvent?.(ev);
+    this.onEvent(ev);
+  }
+
+  private onEvent(ev: HelperEvent): void {
+    switch (ev.event) {
+      case 'hello':
+        this.helperPid = Number(ev.pid);
+        break;
+      case 'allocated':
+        this.regionsMiB = (ev.regionsMiB as number[]) ?? [];
+        break;
+      case 'started':
+        this.started = startedInfo(ev);
+        this.hooks.onStarted?.(this.started);
+        break;
+      case 'ready':
+        this.settle(undefined, { ...this.started!, pid: Number(ev.pid), regionsMiB: this.regionsMiB });
+        break;
+      case 'error':
+        this.failAfterExit(errorFromEvent(ev, this.env.device));
+        break;
+      case 'exited':
+      case 'terminated':
+        this.finalEvent = ev; // resolved once the process has ended (everything released)
+        break;
+    }
+  }
+
+  // Step 3, settle: exactly once, and a failure only once the helper has released everything.
+
+  private onClose(code: number | null, signal: NodeJS.Signals | null): void {
+    const sig = signal ?? (code !== null && code > 128 ? SIGNALS[code - 128] : undefined);
+    if (!this.settled) {
+      this.settle(this.pendingError ?? crashedError(sig ? `killed by ${sig}` : `exit status ${code}`, this.stderr));
+    } else if (!this.a.detach && this.finalEvent) {
+      this.finished.resolve(this.finalEvent);
+    } else if (!this.a.detach) {
+      this.finished.reject(new EifError('HELPER_CRASHED', `the enclave process ended unexpectedly (${sig ?? `exit status ${code}`})`));
+    }
+  }
+
+  private unresponsive(limitMs: number): void {
+    if (this.settled) return;
+    this.killAll();
+    this.failAfterExit(new EifError('HELPER_UNRESPONSIVE', `the launcher helper gave no result within ${Math.round(limitMs / 1000)} s and was killed`));
+  }
+
+  /** Report once the helper has exited (onClose); kill it if it lingers more than 5 s. */
+  private failAfterExit(err: EifError): void {
+    if (this.pendingError) return;
+    this.pendingError = err;
+    setTimeout(() => {
+      this.killAll();
+      this.settle(err);
+    }, 5000).unref();
+  }
+
+  private settle(err?: EifError, ready?: ReadyInfo): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (err) {
+      this.result.reject(err);
+      this.finished.reject(err);
+      return;
+    }
+    if (this.a.detach) this.letGo();
+    const child = this.child;
+    const detach = this.a.detach;
+    this.result.resolve({
+      ready: ready!,
+      terminate: () => {
+        if (!detach && child.stdin?.writable) child.stdin.write('terminate\n');
+      },
+      finished: this.finished.promise,
+    });
+  }
+
+  /** A detached enclave process lives on: stop listening to it, and do not keep this process alive for it. */
+  private letGo(): void {
+    this.child.stdin?.destroy();
+    this.child.stdout?.destroy();
+    this.child.stderr?.destroy();
+    this.child.unref();
+    this.finished.resolve({ event: 'detached' });
+  }
+
+  private killAll(): void {
+    for (const pid of [this.helperPid, this.child.pid]) {
       try {
         if (pid) process.kill(pid, 'SIGKILL');
       } catch {
         /* gone */
       }
     }
+  }
+}
+
+function startedInfo(ev: HelperEvent): StartedInfo {
+  return {
+    slotUid: String(ev.slotUid),
+    cid: Number(ev.cid),
+    cpuIds: (ev.cpuIds as number[]) ?? [],
+    memoryMiB: Number(ev.memoryMiB),
+    debug: Boolean(ev.debug),
   };
-  let resolveFinished!: (ev: HelperEvent) => void;
-  let rejectFinished!: (e: unknown) => void;
-  const finished = new Promise<HelperEvent>((res, rej) => {
-    resolveFinished = res;
-    rejectFinished = rej;
-  });
-  finished.catch(() => undefined);
+}
 
-  return new Promise<LaunchHandle>((resolve, reject) => {
-    const grace = a.graceMs ?? 30_000 + Math.ceil(a.memoryMiB / 1024) * 1000;
-    const timer = setTimeout(() => {
-      if (settled) return;
-      killAll();
-      failAfterExit(new EifError('HELPER_UNRESPONSIVE', `the launcher helper gave no result within ${Math.round((a.timeoutMs + grace) / 1000)} s and was killed`));
-    }, a.timeoutMs + grace);
+function crashedError(why: string, stderr: string): EifError {
+  const extra = stderr.trim() ? ` (stderr: ${stderr.trim().slice(0, 500)})` : '';
+  return new EifError('HELPER_CRASHED', `the launcher helper ended without a result (${why})${extra}; the enclave, if it was created, is gone with it`);
+}
 
-    // Report once the helper has exited (so everything is released); kill it if it lingers more than 5 s.
-    const failAfterExit = (err: EifError): void => {
-      if (pendingError) return;
-      pendingError = err;
-      setTimeout(() => {
-        killAll();
-        done(pendingError);
-      }, 5000).unref();
-    };
-
-    const done = (err?: EifError, ready?: ReadyInfo): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (err) {
-        reject(err);
-        rejectFinished(err);
-        return;
-      }
-      if (a.detach) {
-        child.stdin?.destroy();
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-        child.unref();
-        resolveFinished({ event: 'detached' });
-      }
-      resolve({
-        ready: ready!,
-        terminate: () => {
-          if (!a.detach && child.stdin?.writable) child.stdin.write('terminate\n');
-        },
-        finished,
-      });
-    };
-
-    child.on('error', (e) => done(new EifError('HELPER_SPAWN', `cannot start ${env.helper}: ${e.message}`)));
-    child.stderr!.on('data', (d: Buffer) => {
-      if (stderr.length < 8192) stderr += d.toString('utf8');
-    });
-    child.stdout!.on(
-      'data',
-      lineReader((line) => {
-        let ev: HelperEvent;
-        try {
-          ev = JSON.parse(line) as HelperEvent;
-        } catch {
-          return; // not protocol output
-        }
-        hooks.onEvent?.(ev);
-        switch (ev.event) {
-          case 'hello':
-            helperPid = Number(ev.pid);
-            break;
-          case 'allocated':
-            regionsMiB = (ev.regionsMiB as number[]) ?? [];
-            break;
-          case 'started':
-            started = {
-              slotUid: String(ev.slotUid),
-              cid: Number(ev.cid),
-              cpuIds: (ev.cpuIds as number[]) ?? [],
-              memoryMiB: Number(ev.memoryMiB),
-              debug: Boolean(ev.debug),
-            };
-            hooks.onStarted?.(started);
-            break;
-          case 'ready':
-            done(undefined, { ...started!, pid: Number(ev.pid), regionsMiB });
-            break;
-          case 'error':
-            failAfterExit(errorFromEvent(ev, env.device));
-            break;
-          case 'exited':
-          case 'terminated':
-            finalEvent = ev; // resolved once the process has ended (everything released)
-            break;
-        }
-      }),
-    );
-    child.on('close', (code, signal) => {
-      const sig = signal ?? (code !== null && code > 128 ? SIGNALS[code - 128] : undefined);
-      if (!settled && pendingError) {
-        done(pendingError);
-      } else if (!settled) {
-        const why = sig ? `killed by ${sig}` : `exit status ${code}`;
-        const extra = stderr.trim() ? ` (stderr: ${stderr.trim().slice(0, 500)})` : '';
-        done(new EifError('HELPER_CRASHED', `the launcher helper ended without a result (${why})${extra}; the enclave, if it was created, is gone with it`));
-      } else if (!a.detach && finalEvent) {
-        resolveFinished(finalEvent);
-      } else if (!a.detach) {
-        rejectFinished(new EifError('HELPER_CRASHED', `the enclave process ended unexpectedly (${sig ?? `exit status ${code}`})`));
-      }
-    });
-  });
+/**
+ * Launch through the helper: spawn it, follow its events, settle once. Resolves once the enclave has sent its
+ * heartbeat (`ready`); rejects with an EifError on any failure, after the helper has released everything. Never
+ * waits unboundedly: a crash is HELPER_CRASHED, no result within the heartbeat timeout + grace HELPER_UNRESPONSIVE.
+ */
+export function launchWithHelper(env: LauncherEnv, a: HelperRunArgs, hooks: LaunchHooks = {}): Promise<LaunchHandle> {
+  return new Launch(env, a, hooks, spawnHelper(env, a)).promise;
 }
 
 /** Spawn `eif-nehelper console`; stdout is the console stream. */

@@ -2,6 +2,7 @@
 export {
   runEnclave,
   describeEnclaves,
+  enclaveIdOfName,
   terminateEnclave,
   terminateAllEnclaves,
   openConsole,
@@ -10,6 +11,7 @@ export {
   type RunEnclaveOutcome,
   type RunEnclaveResult,
   type DescribedEnclave,
+  type DescribeEnclavesOptions,
   type TerminateResult,
 } from './launcher.js';
 export { preflight as launchPreflight, PreflightError, type Finding as PreflightFinding, type LaunchRequest, type PreflightResult } from './preflight.js';

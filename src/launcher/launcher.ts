@@ -8,7 +8,7 @@ import { EifError } from '../errors.js';
 import { launcherEnv, type LauncherEnv } from './env.js';
 import { enclaveName, formatEnclaveId, instanceId, slotUidOf } from './enclave-id.js';
 import { type HelperEvent, launchWithHelper, type LaunchHandle, spawnConsole, type StartedInfo } from './helper.js';
-import { type Finding, type LaunchRequest, PreflightError, preflight } from './preflight.js';
+import { type EifFacts, type Finding, type LaunchRequest, PreflightError, preflight } from './preflight.js';
 import { controlRequest, ensureStateDir, type EnclaveRecord, liveState, pidAlive, readRecords, removeRecord } from './state.js';
 
 export interface RunEnclaveOptions extends LaunchRequest {
@@ -37,6 +37,15 @@ export interface DescribedEnclave extends RunEnclaveResult {
   State: 'RUNNING' | 'TERMINATING' | 'EMPTY';
   Flags: 'DEBUG_MODE' | 'NONE';
   Measurements: Record<string, string>;
+  /** With `metadata: true` (nitro-cli `--metadata`), from the image's metadata section when it has one. */
+  ImageName?: string;
+  ImageVersion?: string;
+  Metadata?: Record<string, unknown>;
+}
+
+export interface DescribeEnclavesOptions {
+  /** nitro-cli `describe-enclaves --metadata`: add ImageName, ImageVersion and Metadata (§4). */
+  metadata?: boolean;
 }
 
 export interface RunEnclaveOutcome {
@@ -44,6 +53,17 @@ export interface RunEnclaveOutcome {
   findings: Finding[];
   /** For attached launches: terminate / wait for the end. */
   handle: LaunchHandle;
+}
+
+/**
+ * What the enclave record keeps for describe-enclaves: name, path, measurements and, for `--metadata`, the image's
+ * ImageName / ImageVersion / Metadata as read at launch (nitro-cli's enclave process keeps them the same way).
+ * The record travels on the helper's command line: metadata beyond 64 KiB (a huge DockerInfo) is left out.
+ */
+function recordMeta(name: string, eifPath: string, eif: EifFacts | undefined): Record<string, unknown> {
+  const meta: Record<string, unknown> = { EnclaveName: name, EifPath: eifPath, Measurements: eif?.measurements ?? {} };
+  if (eif?.metadata && JSON.stringify(eif.metadata).length <= 64 * 1024) meta.ImageMetadata = eif.metadata;
+  return meta;
 }
 
 /** Pre-flight, then launch. Throws PreflightError (all findings) or the helper's EifError. */
@@ -67,7 +87,7 @@ export async function runEnclave(o: RunEnclaveOptions): Promise<RunEnclaveOutcom
       debug: o.debugMode,
       timeoutMs: pf.timeoutMs,
       detach: !o.attached,
-      meta: { EnclaveName: name, EifPath: eifPath, Measurements: pf.eif?.measurements ?? {} },
+      meta: recordMeta(name, eifPath, pf.eif),
     },
     { onStarted: o.onStarted, onEvent: o.onEvent },
   );
@@ -87,8 +107,8 @@ export async function runEnclave(o: RunEnclaveOptions): Promise<RunEnclaveOutcom
   };
 }
 
-function describeRecord(env: LauncherEnv, rec: EnclaveRecord, state: DescribedEnclave['State']): DescribedEnclave {
-  return {
+function describeRecord(env: LauncherEnv, rec: EnclaveRecord, state: DescribedEnclave['State'], o: DescribeEnclavesOptions): DescribedEnclave {
+  const out: DescribedEnclave = {
     EnclaveName: rec.meta?.EnclaveName ?? rec.slotUid,
     EnclaveID: formatEnclaveId(instanceId(env.sysfsRoot), rec.slotUid),
     ProcessID: rec.pid,
@@ -100,16 +120,24 @@ function describeRecord(env: LauncherEnv, rec: EnclaveRecord, state: DescribedEn
     Flags: rec.debug ? 'DEBUG_MODE' : 'NONE',
     Measurements: rec.meta?.Measurements ?? {},
   };
+  return o.metadata ? { ...out, ...rec.meta?.ImageMetadata } : out;
 }
 
 /** Every enclave with a live helper; records left by a killed helper are removed on the way. */
-export async function describeEnclaves(env: LauncherEnv = launcherEnv()): Promise<DescribedEnclave[]> {
+export async function describeEnclaves(env: LauncherEnv = launcherEnv(), o: DescribeEnclavesOptions = {}): Promise<DescribedEnclave[]> {
   const out: DescribedEnclave[] = [];
   for (const rec of readRecords(env.stateDir)) {
     const s = await liveState(env.stateDir, rec);
-    if (s !== 'GONE') out.push(describeRecord(env, rec, s));
+    if (s !== 'GONE') out.push(describeRecord(env, rec, s, o));
   }
   return out;
+}
+
+/** The ID of the running enclave named `name` (nitro-cli's `--enclave-name`); ENCLAVE_NOT_FOUND when none is. */
+export function enclaveIdOfName(name: string, env: LauncherEnv = launcherEnv()): string {
+  const rec = readRecords(env.stateDir).find((r) => (r.meta?.EnclaveName ?? r.slotUid) === name && pidAlive(r.pid));
+  if (!rec) throw new EifError('ENCLAVE_NOT_FOUND', `no running enclave named "${name}" (see eif describe-enclaves)`);
+  return formatEnclaveId(instanceId(env.sysfsRoot), rec.slotUid);
 }
 
 function findRecord(env: LauncherEnv, enclaveId: string): EnclaveRecord {

@@ -17,7 +17,7 @@ import { parseCertificatePem } from '../signing/certificate.js';
 import { decodeSignatureSection } from '../signing/section.js';
 import { type LauncherEnv, readSmallText } from './env.js';
 import { deviceOpenMessage } from './ne-errors.js';
-import { MIB, cidProblem, heartbeatTimeoutMs, minimumMemoryMiB, parseCpuList, planHugepages, requestedBytes } from './sizing.js';
+import { MIB, MIN_ENCLAVE_MIB, cidProblem, heartbeatTimeoutMs, minimumMemoryMiB, parseCpuList, planHugepages, requestedBytes } from './sizing.js';
 
 export type Severity = 'fatal' | 'warning' | 'info';
 
@@ -40,6 +40,8 @@ export interface LaunchRequest {
 export interface EifFacts {
   size: number;
   measurements?: Measurements;
+  /** nitro-cli's metadata fields of the image (ImageName, ImageVersion, Metadata), for describe-enclaves --metadata. */
+  metadata?: Record<string, unknown>;
 }
 
 export interface PreflightResult {
@@ -176,7 +178,8 @@ async function checkEifContents(path: string, size: number, out: Finding[]): Pro
       out.push({ severity: 'warning', code: 'EIF_SIGNATURE_MISMATCH', message: 'the EIF\'s signature was made for a different PCR0 (SignatureCheck false)' });
     }
     for (const w of d.warnings) out.push({ severity: 'warning', code: 'EIF_WARNING', message: w });
-    return { size, measurements: d.inspection.measurements };
+    const metadata = Object.fromEntries(['ImageName', 'ImageVersion', 'Metadata'].filter((k) => k in d.describe).map((k) => [k, d.describe[k]]));
+    return { size, measurements: d.inspection.measurements, metadata: Object.keys(metadata).length ? metadata : undefined };
   } catch (e) {
     if (!isEifError(e)) throw e;
     out.push({ severity: 'fatal', code: 'EIF_INVALID', message: `${path} is not a valid EIF (${e.code}: ${e.message})` });
@@ -259,12 +262,20 @@ function checkHugepages(env: LauncherEnv, needBytes: number, pool: number[] | un
   }
   const total = plan.reduce((a, b) => a + b, 0);
   if (total > needBytes) {
-    out.push({ severity: 'info', code: 'MEMORY_ROUNDED_UP', message: `the free hugepages (${table}) give ${fmtSize(total)} for the ${fmtSize(needBytes)} requested; the enclave gets ${fmtSize(total)}` });
+    out.push({ severity: 'info', code: 'MEMORY_ROUNDED_UP', message: `the free hugepages (${table}) give ${fmtSize(total)} for the ${fmtSize(needBytes)} needed; the enclave gets ${fmtSize(total)}` });
   }
   if (plan.length > 64) {
     out.push({ severity: 'warning', code: 'MANY_MEMORY_REGIONS', message: `the enclave memory would be ${plan.length} hugepages, each one region; the hypervisor's region limit may be hit (NE_ERR_MEM_MAX_REGIONS): reserve 1 GiB pages for large enclaves` });
   }
   return plan;
+}
+
+/** MEMORY_TOO_SMALL's message: the one minimum (ne-device.md §3.1), and why it is that. */
+function memoryTooSmall(memoryMiB: number, minMiB: number, eifBytes: number | undefined): string {
+  const why = eifBytes === undefined
+    ? `enclaves never get less than ${MIN_ENCLAVE_MIB} MiB`
+    : `4 times the EIF size of ${Math.ceil(eifBytes / MIB)} MiB, and never less than ${MIN_ENCLAVE_MIB} MiB`;
+  return `--memory ${memoryMiB} is too small: at least ${minMiB} MiB must be allocated (${why})`;
 }
 
 /** Run every pre-flight check. Never touches the device beyond an access() check. */
@@ -273,15 +284,11 @@ export async function preflight(env: LauncherEnv, req: LaunchRequest, now: Date 
   const eifSize = await checkEifStructure(req.eifPath, now, findings);
   let eif: EifFacts | undefined = eifSize === undefined ? undefined : { size: eifSize };
 
-  if (!Number.isSafeInteger(req.memoryMiB) || req.memoryMiB <= 0) {
-    findings.push({ severity: 'fatal', code: 'MEMORY_TOO_SMALL', message: `--memory must be a positive number of MiB${eif ? `; this EIF needs at least ${minimumMemoryMiB(eif.size)} MiB` : ''}` });
-  } else if (eif) {
-    const min = minimumMemoryMiB(eif.size);
-    if (req.memoryMiB < min) {
-      findings.push({ severity: 'fatal', code: 'MEMORY_TOO_SMALL', message: `--memory ${req.memoryMiB} is too small: at least ${min} MiB must be allocated (4 times the EIF size of ${Math.ceil(eif.size / MIB)} MiB, and never less than 64 MiB)` });
-    }
-  } else if (req.memoryMiB < 64) {
-    findings.push({ severity: 'fatal', code: 'MEMORY_TOO_SMALL', message: `--memory ${req.memoryMiB} is too small: enclaves need at least 64 MiB` });
+  // One minimum for every check: MEMORY_TOO_SMALL names it, and the hugepage check plans for at least it.
+  const minMiB = minimumMemoryMiB(eif?.size ?? 0);
+  const validRequest = Number.isSafeInteger(req.memoryMiB) && req.memoryMiB > 0;
+  if (!validRequest || req.memoryMiB < minMiB) {
+    findings.push({ severity: 'fatal', code: 'MEMORY_TOO_SMALL', message: memoryTooSmall(req.memoryMiB, minMiB, eif?.size) });
   }
 
   if (req.cid !== undefined && req.cid !== 0) {
@@ -293,7 +300,7 @@ export async function preflight(env: LauncherEnv, req: LaunchRequest, now: Date 
   checkDevice(env.device, findings);
   const deviceMissing = findings.length > before;
   const pool = checkCpus(env, req, deviceMissing, findings);
-  const needBytes = requestedBytes(Number.isSafeInteger(req.memoryMiB) && req.memoryMiB > 0 ? req.memoryMiB : 64);
+  const needBytes = requestedBytes(validRequest ? Math.max(req.memoryMiB, minMiB) : minMiB);
   const plannedRegions = checkHugepages(env, needBytes, pool, findings);
 
   // The full read (CRC, signature, measurements) takes time proportional to the image: only when all else passed.

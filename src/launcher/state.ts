@@ -17,7 +17,7 @@ export interface EnclaveRecord {
   memoryMiB: number;
   debug: boolean;
   socket: string;
-  meta: { EnclaveName?: string; EifPath?: string; Measurements?: Record<string, string> } | null;
+  meta: { EnclaveName?: string; EifPath?: string; Measurements?: Record<string, string>; ImageMetadata?: Record<string, unknown> } | null;
   /** Record file modification time (launch order). */
   mtimeMs: number;
 }

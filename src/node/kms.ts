@@ -5,8 +5,9 @@
  * for a P-384 key; P-256 / P-521 keys use ECDSA_SHA_256 / ECDSA_SHA_512); its DER signature becomes COSE r‖s.
  * `GetPublicKey` is asked first so a key that does not match the certificate fails before anything is signed;
  * every signature is verified with the certificate anyway (src/signing/signer.ts). Uses the official AWS SDK for
- * JavaScript (@aws-sdk/client-kms, an optional dependency), loaded lazily; credentials, region and endpoint follow
- * the SDK's usual chain (AWS_PROFILE, AWS_ENDPOINT_URL_KMS, …). Node only.
+ * JavaScript (@aws-sdk/client-kms: an optional peer dependency, installed by the user only for KMS signing), loaded
+ * lazily; credentials, region and endpoint follow the SDK's usual chain (AWS_PROFILE, AWS_ENDPOINT_URL_KMS, …).
+ * Node only.
  */
 import { EifError, usageError } from '../errors.js';
 import { bytesEqual } from '../util/hex.js';
@@ -54,7 +55,7 @@ async function loadSdk(): Promise<KmsSdk> {
   } catch (e) {
     throw new EifError(
       'SIG_KMS_SDK_MISSING',
-      `KMS signing needs the AWS SDK for JavaScript: npm install ${SDK_PACKAGE} (an optional dependency of eifkit) — ${(e as Error).message}`,
+      `KMS signing needs the AWS SDK for JavaScript: npm install ${SDK_PACKAGE} (an optional peer dependency of eifkit, not installed with it) — ${(e as Error).message}`,
       { cause: e },
     );
   }

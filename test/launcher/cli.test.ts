@@ -172,6 +172,64 @@ describeNative('eif run / describe-enclaves / console / terminate-enclave', () =
     expect(cli(['terminate-enclave', '--enclave-id', 'nonsense']).status).toBe(2);
   });
 
+  it('nitro-cli spellings: run-enclave, describe-enclaves --metadata, console and terminate-enclave by --enclave-name', () => {
+    const r = cli(['run-enclave', '--eif-path', eifPath, '--cpu-count', '2', '--memory', '64', '--enclave-name', 'web', '--debug-mode']);
+    expect(r.status).toBe(0);
+    const started = JSON.parse(r.stdout);
+    expect(started).toMatchObject({ EnclaveName: 'web', NumberOfCPUs: 2, MemoryMiB: 64 });
+
+    const plain = JSON.parse(cli(['describe-enclaves']).stdout);
+    expect(plain[0]).not.toHaveProperty('ImageName');
+    const d = cli(['describe-enclaves', '--metadata']);
+    expect(d.status).toBe(0);
+    const [withMeta] = JSON.parse(d.stdout);
+    // nitro-cli's order: the describe fields, then the image's metadata (what describe-eif shows for the file)
+    expect(Object.keys(withMeta)).toEqual([
+      'EnclaveName', 'EnclaveID', 'ProcessID', 'EnclaveCID', 'NumberOfCPUs', 'CPUIDs', 'MemoryMiB', 'State', 'Flags', 'Measurements',
+      'ImageName', 'ImageVersion', 'Metadata',
+    ]);
+    const described = JSON.parse(cli(['describe-eif', '--eif-path', eifPath]).stdout);
+    expect(withMeta).toMatchObject({ EnclaveName: 'web', ImageName: described.ImageName, ImageVersion: described.ImageVersion, Metadata: described.Metadata });
+    expect(Object.keys(withMeta.Metadata)).toEqual(expect.arrayContaining(['BuildTime', 'BuildTool', 'BuildToolVersion', 'OperatingSystem', 'KernelVersion']));
+
+    const c = cli(['console', '--enclave-name', 'web', '--disconnect-timeout', '0.5']);
+    expect(c.status).toBe(0);
+    expect(c.stdout).toMatch(/nesim: enclave \d+ console \(debug mode\)/);
+
+    const unknown = cli(['terminate-enclave', '--enclave-name', 'nope']);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toBe('eif: error ENCLAVE_NOT_FOUND: no running enclave named "nope" (see eif describe-enclaves)\n');
+    expect(cli(['terminate-enclave', '--enclave-name', 'web', '--all']).status).toBe(2);
+    expect(cli(['console', '--enclave-name', 'web', '--enclave-id', started.EnclaveID]).status).toBe(2);
+    const t = cli(['terminate-enclave', '--enclave-name', 'web']);
+    expect(t.status).toBe(0);
+    expect(t.stderr).toBe(`Successfully terminated enclave ${started.EnclaveID}.\n`);
+    expect(JSON.parse(t.stdout)).toEqual({ EnclaveName: 'web', EnclaveID: started.EnclaveID, Terminated: true });
+    expect(pidAlive(started.ProcessID)).toBe(false);
+  });
+
+  it('describe-enclaves on a host without the device: a warning on stderr, [] on stdout (nitro-cli prints [])', () => {
+    const r = cli(['describe-enclaves'], { EIF_NE_DEVICE: join(s.dir, 'absent') });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('[]\n');
+    expect(r.stderr).toBe(`eif: warning NE_DEVICE_MISSING: ${join(s.dir, 'absent')} does not exist: this host cannot run enclaves (enclave support off, driver not loaded, or the device not mapped into the container)\n`);
+    const here = cli(['describe-enclaves']);
+    expect(here.stderr).toBe('');
+  });
+
+  // Regression: with only a 1 GiB page free, `--memory 1` said "at least 64 MiB" and "1 GiB for the 2 MiB requested".
+  it('run --memory 1: one minimum, the same in every message', () => {
+    const big = new SimEnv({ hugepages: { '1G': 1 } });
+    const r = cli(['run', '--eif-path', eifPath, '--cpu-count', '2', '--memory', '1'], { EIF_SYSFS_ROOT: big.sysfs });
+    big.cleanup();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^  note MEMORY_ROUNDED_UP: .* give 1 GiB for the 64 MiB needed/m);
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^eif: error MEMORY_TOO_SMALL: --memory 1 is too small: at least 64 MiB must be allocated/);
+    const minimums = [...r.stderr.matchAll(/at least (\d+)/g)].map((m) => m[1]);
+    expect(new Set(minimums)).toEqual(new Set(['64']));
+    expect(r.stderr).not.toMatch(/\b2 MiB\b/); // the old plan for the 2 MiB asked
+  });
+
   it('Ctrl-C on an attached console leaves the enclave running', async () => {
     const r = cli(['run', '--eif-path', eifPath, '--cpu-count', '2', '--memory', '64', '--debug-mode']);
     const out = JSON.parse(r.stdout);

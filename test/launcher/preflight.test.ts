@@ -71,6 +71,34 @@ describe('launch pre-flight', () => {
     expect(r.findings.find((f) => f.code === 'MEMORY_TOO_SMALL')!.message).toContain(`at least ${min} MiB`);
   });
 
+  // Regression: `--memory 1` got MEMORY_TOO_SMALL "at least 64 MiB" while the hugepage check planned for the 2 MiB
+  // asked (no HUGEPAGES_INSUFFICIENT with 20 MiB free; "1 GiB for the 2 MiB requested" with a 1 GiB page), and
+  // `--memory 0` had a message of its own. Now every value below the minimum names the same minimum everywhere.
+  it('one memory minimum: MEMORY_TOO_SMALL and the hugepage check agree for --memory 0, 1 and 63', async () => {
+    for (const hugepages of [{ '2M': 10 }, { '1G': 1 }]) {
+      const t = new SimEnv({ hugepages });
+      try {
+        for (const memoryMiB of [0, 1, 63]) {
+          const r = await preflight(t.env(), req({ memoryMiB }));
+          const msg = (c: string) => r.findings.find((f) => f.code === c)?.message;
+          expect(msg('MEMORY_TOO_SMALL')).toBe(
+            `--memory ${memoryMiB} is too small: at least 64 MiB must be allocated (4 times the EIF size of ${Math.ceil(eifSize / MIB)} MiB, and never less than 64 MiB)`,
+          );
+          expect(r.needBytes).toBe(64 * MIB);
+          if ('2M' in hugepages) {
+            expect(codes(r)).toEqual(['MEMORY_TOO_SMALL', 'HUGEPAGES_INSUFFICIENT']);
+            expect(msg('HUGEPAGES_INSUFFICIENT')).toMatch(/^64 MiB of hugepages needed but only 20 MiB free .* at least 64 and restart/);
+          } else {
+            expect(codes(r)).toEqual(['MEMORY_TOO_SMALL']);
+            expect(msg('MEMORY_ROUNDED_UP')).toMatch(/give 1 GiB for the 64 MiB needed/);
+          }
+        }
+      } finally {
+        t.cleanup();
+      }
+    }
+  });
+
   it('checks CPU ids against the pool, duplicates, and whole cores', async () => {
     const r = await preflight(s.env(), req({ cpuCount: undefined, cpuIds: [1, 1, 4] }));
     expect(codes(r)).toEqual(['CPU_IDS_DUPLICATE', 'CPU_NOT_IN_POOL', 'CPU_COUNT_NOT_FULL_CORES']);

@@ -20,7 +20,7 @@ export const HAVE_NATIVE = existsSync(HELPER) && existsSync(SIM) && existsSync(C
 /** `describe` when the native helper and simulator are built, else a skipped suite that says why. */
 export function describeNative(name: string, fn: () => void): void {
   if (HAVE_NATIVE) describe(name, fn);
-  else describe.skip(`${name} (skipped: native/out not built — run \`make -C native\`, needs a C compiler)`, fn);
+  else describe.skip(`${name} (skipped: native/out not built — run \`node scripts/build-native.mjs\`, needs a C compiler)`, fn);
 }
 
 export interface SimOptions {

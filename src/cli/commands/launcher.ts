@@ -2,6 +2,7 @@
  * Enclave lifecycle commands with nitro-cli's flag names and JSON (ne-device.md §4): `eif run`,
  * `eif describe-enclaves`, `eif terminate-enclave`, `eif console`. Progress lines go to stderr, JSON to stdout.
  */
+import { existsSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { EifError, usageError } from '../../errors.js';
 import type { Finding, PreflightError } from '../../launcher/preflight.js';
@@ -196,6 +197,7 @@ async function runHandler(a: RunArgs): Promise<void> {
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run',
+  aliases: ['run-enclave'],
   describe: 'Start an enclave from an EIF (nitro-cli run-enclave); needs /dev/nitro_enclaves',
   builder: (y: Argv) =>
     y
@@ -212,15 +214,38 @@ export const runCommand: CommandModule<object, RunArgs> = {
   handler: runHandler,
 };
 
-export const describeEnclavesCommand: CommandModule<object, object> = {
+interface DescribeEnclavesArgs {
+  metadata: boolean;
+}
+
+export const describeEnclavesCommand: CommandModule<object, DescribeEnclavesArgs> = {
   command: 'describe-enclaves',
   describe: 'List running enclaves with state, CPUs, memory and measurements (nitro-cli JSON)',
-  handler: async () => printJson(await (await launcher()).describeEnclaves()),
+  builder: (y: Argv) =>
+    y.option('metadata', { type: 'boolean', default: false, describe: 'add ImageName, ImageVersion and Metadata from each enclave\'s EIF' }) as unknown as Argv<DescribeEnclavesArgs>,
+  handler: async (a) => {
+    const { describeEnclaves } = await launcher();
+    const { launcherEnv } = await import('../../launcher/env.js');
+    const env = launcherEnv();
+    // nitro-cli lists its enclave processes without touching the device and prints [] on a host without one;
+    // so do we, but we say why the list is empty rather than let `[]` suggest that enclaves could run here.
+    if (!existsSync(env.device)) {
+      process.stderr.write(`eif: warning NE_DEVICE_MISSING: ${env.device} does not exist: this host cannot run enclaves (enclave support off, driver not loaded, or the device not mapped into the container)\n`);
+    }
+    printJson(await describeEnclaves(env, { metadata: a.metadata }));
+  },
 };
 
 interface TerminateArgs {
   'enclave-id'?: string;
+  'enclave-name'?: string;
   all: boolean;
+}
+
+/** The enclave a command names: `--enclave-id`, or nitro-cli's `--enclave-name` looked up among the running ones. */
+async function enclaveIdOf(a: { 'enclave-id'?: string; 'enclave-name'?: string }): Promise<string> {
+  if (a['enclave-id'] !== undefined) return a['enclave-id'];
+  return (await launcher()).enclaveIdOfName(a['enclave-name']!);
 }
 
 export const terminateEnclaveCommand: CommandModule<object, TerminateArgs> = {
@@ -229,23 +254,26 @@ export const terminateEnclaveCommand: CommandModule<object, TerminateArgs> = {
   builder: (y: Argv) =>
     y
       .option('enclave-id', { type: 'string', describe: 'enclave ID from run / describe-enclaves' })
+      .option('enclave-name', { type: 'string', describe: 'enclave name from run / describe-enclaves' })
       .option('all', { type: 'boolean', default: false, describe: 'terminate every enclave' }) as unknown as Argv<TerminateArgs>,
   handler: async (a) => {
-    if ((a['enclave-id'] === undefined) === !a.all) throw usageError('give exactly one of --enclave-id and --all');
+    const given = [a['enclave-id'] !== undefined, a['enclave-name'] !== undefined, a.all].filter(Boolean).length;
+    if (given !== 1) throw usageError('give exactly one of --enclave-id, --enclave-name and --all');
     if (a.all) {
       const r = await (await launcher()).terminateAllEnclaves();
       for (const t of r) process.stderr.write(`Successfully terminated enclave ${t.EnclaveID}.\n`);
       printJson(r);
       return;
     }
-    const r = await (await launcher()).terminateEnclave(a['enclave-id']!);
+    const r = await (await launcher()).terminateEnclave(await enclaveIdOf(a));
     process.stderr.write(`Successfully terminated enclave ${r.EnclaveID}.\n`);
     printJson(r);
   },
 };
 
 interface ConsoleArgs {
-  'enclave-id': string;
+  'enclave-id'?: string;
+  'enclave-name'?: string;
   'disconnect-timeout'?: number;
 }
 
@@ -254,12 +282,14 @@ export const consoleCommand: CommandModule<object, ConsoleArgs> = {
   describe: 'Stream a debug-mode enclave\'s console until it ends',
   builder: (y: Argv) =>
     y
-      .option('enclave-id', { type: 'string', demandOption: true, describe: 'enclave ID' })
+      .option('enclave-id', { type: 'string', describe: 'enclave ID' })
+      .option('enclave-name', { type: 'string', describe: 'enclave name (instead of --enclave-id)' })
       .option('disconnect-timeout', { type: 'number', describe: 'stop after this many seconds' }) as unknown as Argv<ConsoleArgs>,
   handler: async (a) => {
+    if ((a['enclave-id'] === undefined) === (a['enclave-name'] === undefined)) throw usageError('give exactly one of --enclave-id and --enclave-name');
     const t = a['disconnect-timeout'];
     if (t !== undefined && !(Number.isFinite(t) && t > 0)) throw usageError('--disconnect-timeout must be a positive number of seconds');
     const { pipeConsole, openConsole } = await launcher();
-    await pipeConsole(openConsole(a['enclave-id'], undefined, t === undefined ? undefined : Math.ceil(t * 1000)), process.stdout);
+    await pipeConsole(openConsole(await enclaveIdOf(a), undefined, t === undefined ? undefined : Math.ceil(t * 1000)), process.stdout);
   },
 };
