@@ -53,8 +53,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof UsageFailure) {
       // One line, like every other error; the help is one command away rather than 20–30 lines of noise.
-      const cmd = commands.find((c) => String(c.command).split(' ')[0] === argv[0]);
-      process.stderr.write(`eif: error USAGE: ${e.message} (see: eif ${cmd ? argv[0] + ' ' : ''}--help)\n`);
+      const named = COMMAND_NAMES.has(argv[0] ?? '');
+      process.stderr.write(`eif: error USAGE: ${e.message} (see: eif ${named ? argv[0] + ' ' : ''}--help)\n`);
       return 2;
     }
     return printError(e);

@@ -139,6 +139,11 @@ describe('hostile command lines (audit regressions)', () => {
     expect(r.status).toBe(2);
     oneErrorLine(r.stderr, 'USAGE');
     expect(r.stderr).toContain('(see: eif build --help)');
+    // an alias (nitro-cli's spelling) points at its own help too
+    const a = eif(['run-enclave', '--memory', '64', '--memory', '65']);
+    expect(a.status).toBe(2);
+    oneErrorLine(a.stderr, 'USAGE');
+    expect(a.stderr).toContain('(see: eif run-enclave --help)');
   });
 
   it('an error message carrying its input’s line breaks is printed on one line', () => {
