@@ -1,11 +1,9 @@
 /**
  * eifkit — Node entry point. Re-exports the browser-safe core (./browser.ts) and adds the Node I/O layer
- * (files, worker threads, the CLI's building blocks). The WASM core is compiled once, asynchronously, when this
- * module is first imported (top-level await), so the synchronous hashing API is ready after `import`.
+ * (files, worker threads, the CLI's building blocks). Importing it has no side effect: the WASM core is compiled
+ * on first use (src/core/wasm.ts).
  */
 export * from './browser.js';
-import { initCore } from './core/wasm.js';
-await initCore(); // compile the WASM core once, so the sync hashing API works right after `import 'eifkit'`
 // --- Node I/O layer (each area adds its exports below) ---
 // EIF files: these take paths and stream on two cores; they shadow the byte-based browser functions of the same name.
 export { buildEif, type BuildEifOptions, type BuildFileResult } from './node/builder.js';
