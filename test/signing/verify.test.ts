@@ -8,7 +8,7 @@ import { tempDir } from '../helpers/eif.js';
 import { HAVE_OPENSSL, makeEcKey, type TestKey } from './keys.js';
 import { inspectSignatureSection, decodeEifCoseSign1 } from '../../src/signing/verify.js';
 import { decodeSignatureSection, encodeSignatureSection } from '../../src/signing/section.js';
-import { encodeCbor } from '../../src/signing/serde-cbor.js';
+import { encodeCbor } from '../../src/cbor/encode.js';
 import { encodeCoseSign1, encodeProtectedHeader } from '../../src/cose/sign1-encode.js';
 import { verifyCoseSign1, importEcdsaPublicKey } from '../../src/cose/verify.js';
 import { ES256, ES384, ES512 } from '../../src/signing/algorithms.js';
