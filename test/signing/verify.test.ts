@@ -10,8 +10,9 @@ import { inspectSignatureSection, decodeEifCoseSign1 } from '../../src/signing/v
 import { decodeSignatureSection, encodeSignatureSection } from '../../src/signing/section.js';
 import { encodeCbor } from '../../src/cbor/encode.js';
 import { encodeCoseSign1, encodeProtectedHeader } from '../../src/cose/sign1-encode.js';
-import { verifyCoseSign1, importEcdsaPublicKey } from '../../src/cose/verify.js';
-import { ES256, ES384, ES512 } from '../../src/signing/algorithms.js';
+import { verifyCoseSign1 } from '../../src/cose/verify.js';
+import { importEcdsaPublicKey } from '../../src/pki/ecdsa.js';
+import { ES256, ES384, ES512 } from '../../src/pki/algorithms.js';
 import { createPemSigner } from '../../src/signing/signer.js';
 import { parseCertificatePem } from '../../src/signing/certificate.js';
 import { EifError } from '../../src/errors.js';
