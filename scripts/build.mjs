@@ -2,7 +2,7 @@
 // Build pipeline, run by `npm install` (prepare) and `npm test`. No network.
 //  1. assembly/ (AssemblyScript) -> build/core.wasm
 //  2. embed the WASM bytes into src/core/wasm-bytes.generated.ts (base64), so one module loads in Node and browsers
-//  3. tsc -> dist/
+//  3. tsc -> dist/, then remove outputs whose source is gone (scripts/prune-dist.mjs)
 //  4. native/ (C launcher helper, plus the test-only simulator and conformance suite) with the system C compiler:
 //     scripts/build-native.mjs, the same script the package's install step runs on users' machines
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pruneStaleOutputs } from './prune-dist.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -62,6 +63,7 @@ if (!only || only === 'wasm') {
 if (!only || only === 'ts') {
   run(process.execPath, [join(root, 'scripts', 'gen-error-docs.mjs')]); // docs/*.md code tables -> `eif explain`
   run(bin('tsc'), ['-p', 'tsconfig.json']);
+  pruneStaleOutputs(join(root, 'dist'), join(root, 'src'));
 }
 
 if (!only || only === 'native') {

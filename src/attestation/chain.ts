@@ -4,7 +4,7 @@
  * leaf `certificate` — with no path building or reordering:
  *
  *  - `cabundle[0]` must be byte-equal to a pinned root (never trusted by name);
- *  - every certificate is P-384 with ecdsa-with-SHA384, parsed under the strict DER profile of ./x509.ts;
+ *  - every certificate is P-384 with ecdsa-with-SHA384, parsed under the strict DER profile of src/pki/x509.ts;
  *  - only basicConstraints and keyUsage may be critical;
  *  - issuers have critical basicConstraints CA:TRUE, keyCertSign, and their pathLenConstraint is respected;
  *  - the leaf is not a CA and has digitalSignature;
@@ -17,12 +17,12 @@
  * and its key imported once, when a document first names it. Browser-safe.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { ES384 } from '../signing/algorithms.js';
+import { ES384 } from '../pki/algorithms.js';
 import { bytesEqual, toHex } from '../util/hex.js';
-import { ecdsaVerify, importEcdsaPublicKey } from '../cose/verify.js';
+import { ecdsaVerify, importEcdsaPublicKey } from '../pki/ecdsa.js';
 import { fail, issue, toIssue, type AttestationIssue } from './errors.js';
 import {
-  certificateSignatureRaw,
+  certificateSignatureRaw as signatureRaw,
   KU_DIGITAL_SIGNATURE,
   KU_KEY_CERT_SIGN,
   OID_BASIC_CONSTRAINTS,
@@ -30,9 +30,23 @@ import {
   OID_ECDSA_WITH_SHA384,
   OID_KEY_USAGE,
   OID_SECP384R1,
-  parseCertificate,
+  parseCertificate as parseX509,
   type ParsedCertificate,
-} from './x509.js';
+  type X509Profile,
+} from '../pki/x509.js';
+
+/** The strict X.509 profile of attestation.md §1.3 / §2.2 step 4; certificates are `bstr .size (1..1024)` (§1.2). */
+export const ATTESTATION_X509: X509Profile = { strict: true, code: 'ATT_CERT_MALFORMED', maxBytes: 1024 };
+
+/** Parse one chain certificate (ATT_CERT_MALFORMED naming `label`, e.g. "cabundle[2]"). */
+function parseCertificate(der: Uint8Array, label: string): ParsedCertificate {
+  return parseX509(der, label, ATTESTATION_X509);
+}
+
+/** A certificate's ECDSA signature as r‖s (ATT_CERT_MALFORMED when it is not a DER Ecdsa-Sig-Value). */
+function certificateSignatureRaw(cert: ParsedCertificate, size: number, label: string): Uint8Array {
+  return signatureRaw(cert, size, label, ATTESTATION_X509.code);
+}
 
 /** A pinned root: its DER and SHA-256 (hex). */
 export interface TrustAnchor {

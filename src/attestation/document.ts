@@ -14,7 +14,7 @@ import { decodeCbor } from '../cbor/decode.js';
 import { describeKind, type CborMap, type CborNode } from '../cbor/node.js';
 import { checkEcdsaSignatureShape } from '../cose/verify.js';
 import { decodeCoseSign1 } from '../cose/sign1.js';
-import { ES384 } from '../signing/algorithms.js';
+import { ES384 } from '../pki/algorithms.js';
 import { bytesEqual } from '../util/hex.js';
 import { fail } from './errors.js';
 import type { CertificateSummary } from './chain.js';

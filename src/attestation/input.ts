@@ -4,13 +4,14 @@
  * The embedded AWS root is checked against its pinned SHA-256 before first use (attestation.md §3).
  * Browser-safe.
  */
-import { pemBlocks } from '../signing/pem.js';
+import { pemBlocks } from '../pki/pem.js';
 import { fromHex } from '../util/hex.js';
 import { AWS_NITRO_ROOT_PEM, AWS_NITRO_ROOT_SHA256 } from './aws-root.js';
 import { sha256Hex, type TrustAnchor } from './chain.js';
 import { MAX_DOCUMENT_BYTES } from './document.js';
 import { AttestationFailure } from './errors.js';
-import { parseCertificate } from './x509.js';
+import { parseCertificate } from '../pki/x509.js';
+import { ATTESTATION_X509 } from './chain.js';
 
 const latin1 = new TextDecoder('latin1');
 
@@ -111,7 +112,7 @@ export function parseTrustAnchors(roots: readonly (Uint8Array | string)[]): Trus
     }
     for (const der of ders) {
       try {
-        parseCertificate(der, `root ${i}`);
+        parseCertificate(der, `root ${i}`, ATTESTATION_X509);
       } catch (e) {
         throw new AttestationFailure('ATT_ROOTS_INVALID', e instanceof Error ? e.message : String(e));
       }

@@ -9,8 +9,8 @@
  * clock and trust anchors injectable, ECDSA through WebCrypto.
  */
 import { measureEifBytes } from '../eif/inspect.js';
-import { ES384 } from '../signing/algorithms.js';
-import { ecdsaVerify } from '../cose/verify.js';
+import { ES384 } from '../pki/algorithms.js';
+import { ecdsaVerify } from '../pki/ecdsa.js';
 import { sigStructure1 } from '../cose/sign1-encode.js';
 import { beginChain, importLeafKey, parseLeaf, type TrustAnchor } from './chain.js';
 import { decodeAttestationDocument, PROTECTED_ES384, type AttestationDocument } from './document.js';

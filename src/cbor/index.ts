@@ -1,3 +1,4 @@
-/** Strict CBOR (RFC 8949) decoding with byte spans. Browser-safe. (Encoding: src/signing/serde-cbor.ts.) */
+/** CBOR (RFC 8949): strict decoding with byte spans, and shortest-form encoding (serde_cbor's bytes). Browser-safe. */
 export * from './node.js';
 export * from './decode.js';
+export * from './encode.js';

@@ -1,10 +1,10 @@
 /**
  * Creating a COSE_Sign1 (RFC 8152 §4.2, §4.4) the way the AWS tools write the EIF signature
  * (eif-format.md §4.2): protected header `{1: alg}` as a byte string, empty unprotected map, the payload byte
- * string, and the r‖s signature; untagged (no tag 18). Parsing and verification live in the attestation area's
- * COSE modules; this file only writes. Browser-safe.
+ * string, and the r‖s signature; untagged (no tag 18). Parsing is ./sign1.ts, verification ./verify.ts; this file
+ * only writes, through the shortest-head encoder of src/cbor/encode.ts. Browser-safe.
  */
-import { encodeCbor } from '../signing/serde-cbor.js';
+import { encodeCbor } from '../cbor/encode.js';
 
 /** The serialized protected header `{1: alg}`: `A1 01 26` (ES256), `A1 01 38 22` (ES384), `A1 01 38 23` (ES512). */
 export function encodeProtectedHeader(alg: number): Uint8Array {

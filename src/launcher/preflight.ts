@@ -151,10 +151,10 @@ async function checkEifStructure(path: string, now: Date, out: Finding[]): Promi
     const sig = layout.sections.find((x) => x.type === SectionType.Signature);
     if (sig) {
       const cert = parseCertificatePem(decodeSignatureSection(src.read(sig.dataOffset, sig.size) as Uint8Array).certificatePem);
-      if (cert.notAfter.getTime() < now.getTime()) {
-        out.push({ severity: 'fatal', code: 'EIF_CERT_EXPIRED', message: `the EIF's signing certificate expired on ${cert.notAfter.toISOString()}: the enclave would not boot (no heartbeat, nitro-cli issue #243); re-sign the EIF with a valid certificate` });
-      } else if (cert.notBefore.getTime() > now.getTime()) {
-        out.push({ severity: 'fatal', code: 'EIF_CERT_NOT_YET_VALID', message: `the EIF's signing certificate is valid only from ${cert.notBefore.toISOString()}: check the host clock or re-sign` });
+      if (cert.notAfter < now.getTime()) {
+        out.push({ severity: 'fatal', code: 'EIF_CERT_EXPIRED', message: `the EIF's signing certificate expired on ${new Date(cert.notAfter).toISOString()}: the enclave would not boot (no heartbeat, nitro-cli issue #243); re-sign the EIF with a valid certificate` });
+      } else if (cert.notBefore > now.getTime()) {
+        out.push({ severity: 'fatal', code: 'EIF_CERT_NOT_YET_VALID', message: `the EIF's signing certificate is valid only from ${new Date(cert.notBefore).toISOString()}: check the host clock or re-sign` });
       }
     }
   } catch (e) {

@@ -1,48 +1,25 @@
 /**
  * The signing certificate: the PEM file whose first certificate's DER is measured into PCR8 (eif-format.md §3.2,
  * §4.4), whose EC public key verifies the COSE signature (§4.6), and whose issuer / validity / signature nitro-cli's
- * `describe-eif` prints as `SigningCertificate` (§6.3). Browser-safe: DER parsed here, keys via WebCrypto.
+ * `describe-eif` prints as `SigningCertificate` (§6.3). Browser-safe: parsed by the one X.509 reader
+ * (src/pki/x509.ts), keys via WebCrypto (src/pki/ecdsa.ts).
  */
 import { EifError } from '../errors.js';
 import { pcrOfBytes } from '../eif/pcr.js';
 import { toHex } from '../util/hex.js';
-import { CURVE_NAMES, KEY_ALGORITHM_NAMES, OID_EC_PUBLIC_KEY, algorithmForCurveOid, type EcdsaAlgorithm } from './algorithms.js';
-import {
-  DerReader,
-  TAG_BIT_STRING,
-  TAG_GENERALIZED_TIME,
-  TAG_INTEGER,
-  TAG_OID,
-  TAG_SEQUENCE,
-  TAG_SET,
-  TAG_UTC_TIME,
-  type Tlv,
-} from './der.js';
-import { pemBlocks } from './pem.js';
-import { importEcdsaPublicKey } from '../cose/verify.js';
+import { CURVE_NAMES, KEY_ALGORITHM_NAMES, algorithmForCurveOid, type EcdsaAlgorithm } from '../pki/algorithms.js';
+import { importEcdsaPublicKey } from '../pki/ecdsa.js';
+import { pemBlocks } from '../pki/pem.js';
+import { OID_EC_PUBLIC_KEY, parseCertificate, type ParsedCertificate, type X509Profile } from '../pki/x509.js';
+import { opensslTimeText } from '../pki/x509-time.js';
 
-/** The fields of an X.509 certificate signing needs. */
-export interface ParsedCertificate {
-  /** DER of the certificate exactly as it appeared in the PEM (what PCR8 measures). */
-  readonly der: Uint8Array;
-  /** Issuer attributes in certificate order: dotted OID and string value. */
-  readonly issuer: readonly { oid: string; value: string }[];
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  /** Validity times printed the way OpenSSL's ASN1_TIME_print does, e.g. `Jan  1 00:00:00 2024 GMT`. */
-  readonly notBeforeText: string;
-  readonly notAfterText: string;
-  /** OID of the certificate's own signature algorithm (outer `signatureAlgorithm`). */
-  readonly signatureAlgorithmOid: string;
-  /** Bytes of the certificate's `signatureValue` BIT STRING. */
-  readonly signatureValue: Uint8Array;
-  /** The whole SubjectPublicKeyInfo DER (importable as `spki`). */
-  readonly spki: Uint8Array;
-  /** OID of the subject key's algorithm (`1.2.840.10045.2.1` for EC). */
-  readonly keyAlgorithmOid: string;
-  /** Named curve OID for EC keys. */
-  readonly curveOid: string | undefined;
-}
+export type { ParsedCertificate } from '../pki/x509.js';
+
+/**
+ * How a signing certificate is read: what OpenSSL's `X509::from_pem` (nitro-cli, eif_build) accepts, with the
+ * shared strict DER reader (src/pki/x509.ts, lenient profile).
+ */
+export const SIGNING_X509: X509Profile = { strict: false, code: 'SIG_CERT_UNREADABLE' };
 
 /** nitro-cli's `SigningCertificate` object (eif-format.md §6.3). */
 export interface CertificateInfo {
@@ -74,66 +51,22 @@ export function pcr8FromCertificatePem(pem: Uint8Array | string): string {
   return toHex(pcrOfBytes(parseCertificatePem(pem).der));
 }
 
-/** Parse one DER X.509 certificate (RFC 5280 §4.1), strictly: no trailing bytes, all lengths in bounds. */
+/** Parse one DER X.509 certificate (RFC 5280 §4.1): no trailing bytes, all lengths in bounds (SIG_CERT_UNREADABLE). */
 export function parseCertificateDer(der: Uint8Array): ParsedCertificate {
-  const r = new DerReader(der, 'SIG_CERT_UNREADABLE', 'signing certificate');
-  const cert = r.expect(0, TAG_SEQUENCE, der.length, 'Certificate');
-  if (cert.end !== der.length) r.fail('trailing bytes after the certificate');
-  const [tbs, sigAlg, sigValue, ...extra] = r.children(cert);
-  if (!tbs || !sigAlg || !sigValue || extra.length) r.fail('Certificate must have 3 elements');
-  if (tbs.tag !== TAG_SEQUENCE || sigAlg.tag !== TAG_SEQUENCE || sigValue.tag !== TAG_BIT_STRING) r.fail('Certificate element types');
-
-  const fields = r.children(tbs);
-  let i = 0;
-  if (fields[0]?.tag === 0xa0) i++; // [0] EXPLICIT version
-  const [serial, innerSigAlg, issuer, validity, subject, spki] = fields.slice(i, i + 6);
-  if (!serial || !innerSigAlg || !issuer || !validity || !subject || !spki) r.fail('TBSCertificate is missing fields');
-  if (serial.tag !== TAG_INTEGER || innerSigAlg.tag !== TAG_SEQUENCE || issuer.tag !== TAG_SEQUENCE) r.fail('TBSCertificate field types');
-  if (validity.tag !== TAG_SEQUENCE || subject.tag !== TAG_SEQUENCE || spki.tag !== TAG_SEQUENCE) r.fail('TBSCertificate field types');
-
-  const [nb, na, ...moreTimes] = r.children(validity);
-  if (!nb || !na || moreTimes.length) r.fail('Validity must have 2 times');
-  const notBefore = parseTime(r, nb);
-  const notAfter = parseTime(r, na);
-
-  const [keyAlg, keyBits, ...moreKey] = r.children(spki);
-  if (!keyAlg || !keyBits || moreKey.length || keyAlg.tag !== TAG_SEQUENCE || keyBits.tag !== TAG_BIT_STRING) r.fail('SubjectPublicKeyInfo');
-  const [keyOid, keyParams] = r.children(keyAlg);
-  if (!keyOid) r.fail('SubjectPublicKeyInfo algorithm');
-  const keyAlgorithmOid = r.oid(keyOid);
-  const curveOid = keyAlgorithmOid === OID_EC_PUBLIC_KEY && keyParams?.tag === TAG_OID ? r.oid(keyParams) : undefined;
-
-  const [sigOid] = r.children(sigAlg);
-  if (!sigOid) r.fail('signatureAlgorithm');
-  const sigBits = r.content(sigValue);
-  if (sigBits.length < 1) r.fail('empty signatureValue');
-
-  return {
-    der: der.slice(),
-    issuer: parseName(r, issuer),
-    notBefore: notBefore.date,
-    notAfter: notAfter.date,
-    notBeforeText: notBefore.text,
-    notAfterText: notAfter.text,
-    signatureAlgorithmOid: r.oid(sigOid),
-    signatureValue: sigBits.slice(1),
-    spki: r.whole(spki).slice(),
-    keyAlgorithmOid,
-    curveOid,
-  };
+  return parseCertificate(der, 'signing certificate', SIGNING_X509);
 }
 
 /** nitro-cli's `SigningCertificate` fields for a parsed certificate (§6.3). */
 export function certificateInfo(cert: ParsedCertificate): CertificateInfo {
   const names = new Map<string, string>();
-  for (const { oid, value } of cert.issuer) names.set(ATTRIBUTE_LONG_NAMES[oid] ?? oid, value); // BTreeMap: last wins
+  for (const a of cert.issuerAttributes) names.set(ATTRIBUTE_LONG_NAMES[a.oid] ?? a.oid, decodeDirectoryString(a.tag, a.value)); // BTreeMap: last wins
   const IssuerName: Record<string, string> = {};
   for (const k of [...names.keys()].sort(compareCodeUnits)) IssuerName[k] = names.get(k)!;
   return {
     IssuerName,
-    Algorithm: SIGNATURE_ALGORITHM_LONG_NAMES[cert.signatureAlgorithmOid] ?? cert.signatureAlgorithmOid,
-    NotBefore: cert.notBeforeText,
-    NotAfter: cert.notAfterText,
+    Algorithm: SIGNATURE_ALGORITHM_LONG_NAMES[cert.signatureAlgorithm] ?? cert.signatureAlgorithm,
+    NotBefore: opensslTimeText(cert.notBeforeTime),
+    NotAfter: opensslTimeText(cert.notAfterTime),
     Signature: Array.from(cert.signatureValue, (b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':'),
   };
 }
@@ -148,13 +81,13 @@ function compareCodeUnits(a: string, b: string): number {
  * (RSA, Ed25519, an unsupported curve...).
  */
 export function certificateAlgorithm(cert: ParsedCertificate): EcdsaAlgorithm {
-  if (cert.keyAlgorithmOid !== OID_EC_PUBLIC_KEY) {
-    const name = KEY_ALGORITHM_NAMES[cert.keyAlgorithmOid] ?? cert.keyAlgorithmOid;
+  if (cert.keyAlgorithm !== OID_EC_PUBLIC_KEY) {
+    const name = KEY_ALGORITHM_NAMES[cert.keyAlgorithm] ?? cert.keyAlgorithm;
     throw new EifError('SIG_UNSUPPORTED_KEY', `the signing certificate holds a ${name} key; EIF signatures need an ECDSA key on P-256, P-384 or P-521`);
   }
-  const alg = cert.curveOid ? algorithmForCurveOid(cert.curveOid) : undefined;
+  const alg = cert.keyCurve ? algorithmForCurveOid(cert.keyCurve) : undefined;
   if (!alg) {
-    const name = cert.curveOid ? (CURVE_NAMES[cert.curveOid] ?? cert.curveOid) : 'explicit-parameter';
+    const name = cert.keyCurve ? (CURVE_NAMES[cert.keyCurve] ?? cert.keyCurve) : 'explicit-parameter';
     throw new EifError('SIG_UNSUPPORTED_KEY', `the signing certificate's EC key is on curve ${name}; only P-256, P-384 and P-521 are supported`);
   }
   return alg;
@@ -169,21 +102,7 @@ export async function certificatePublicKey(cert: ParsedCertificate, alg: EcdsaAl
   }
 }
 
-// ---- Name and Time ----
-
-function parseName(r: DerReader, name: Tlv): { oid: string; value: string }[] {
-  const out: { oid: string; value: string }[] = [];
-  for (const rdn of r.children(name)) {
-    if (rdn.tag !== TAG_SET) r.fail('Name: expected a SET');
-    for (const atv of r.children(rdn)) {
-      if (atv.tag !== TAG_SEQUENCE) r.fail('Name: expected an AttributeTypeAndValue');
-      const [type, value, ...rest] = r.children(atv);
-      if (!type || !value || rest.length) r.fail('AttributeTypeAndValue');
-      out.push({ oid: r.oid(type), value: decodeDirectoryString(value.tag, r.content(value)) });
-    }
-  }
-  return out;
-}
+// ---- nitro-cli's rendering of a Name ----
 
 /** ASN1_STRING_to_UTF8 for the string types a Name uses; anything else shown as RFC 4514 `#hex`. */
 function decodeDirectoryString(tag: number, c: Uint8Array): string {
@@ -212,30 +131,6 @@ function decodeDirectoryString(tag: number, c: Uint8Array): string {
     default:
       return '#' + toHex(c);
   }
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSS[.f+]Z), as DER requires (RFC 5280 §4.1.2.5). */
-function parseTime(r: DerReader, t: Tlv): { date: Date; text: string } {
-  const s = new TextDecoder('latin1').decode(r.content(t));
-  const m =
-    t.tag === TAG_UTC_TIME
-      ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s)
-      : t.tag === TAG_GENERALIZED_TIME
-        ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\.\d*[1-9])?Z$/.exec(s)
-        : null;
-  if (!m) r.fail(`bad validity time ${JSON.stringify(s.slice(0, 32))}`);
-  let year = Number(m[1]);
-  if (t.tag === TAG_UTC_TIME) year += year >= 50 ? 1900 : 2000;
-  const [mon, day, hh, mm, ss] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
-  const fraction = t.tag === TAG_GENERALIZED_TIME ? (m[7] ?? '') : '';
-  const ms = Date.UTC(year, mon - 1, day, hh, mm, ss) + (fraction ? Math.floor(Number(fraction) * 1000) : 0);
-  const date = new Date(ms);
-  if (mon < 1 || mon > 12 || date.getUTCDate() !== day || hh > 23 || mm > 59 || ss > 59) r.fail(`bad validity time ${JSON.stringify(s)}`);
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  const text = `${MONTHS[mon - 1]} ${String(day).padStart(2, ' ')} ${pad(hh)}:${pad(mm)}:${pad(ss)}${fraction} ${year} GMT`;
-  return { date, text };
 }
 
 // ---- OpenSSL long names (obj_mac.h) for what certificates carry ----

@@ -28,4 +28,4 @@ export {
   SIGNATURE_SECTION_MAX_SIZE,
   type SignatureSectionContents,
 } from './section.js';
-export { ES256, ES384, ES512, type EcdsaAlgorithm, type CurveName } from './algorithms.js';
+export { ES256, ES384, ES512, type EcdsaAlgorithm, type CurveName } from '../pki/algorithms.js';

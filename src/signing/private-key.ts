@@ -5,10 +5,10 @@
  * encrypted keys. Imported into WebCrypto as a non-extractable ECDSA key. Browser-safe.
  */
 import { EifError } from '../errors.js';
-import { CURVE_NAMES, KEY_ALGORITHM_NAMES, OID_EC_PUBLIC_KEY, algorithmForCurveOid, type EcdsaAlgorithm } from './algorithms.js';
-import { DerReader, TAG_INTEGER, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, derOid, derTlv, type Tlv } from './der.js';
-import { pemBlocks } from './pem.js';
-import { importEcdsaPrivateKey } from './webcrypto.js';
+import { CURVE_NAMES, KEY_ALGORITHM_NAMES, OID_EC_PUBLIC_KEY, algorithmForCurveOid, type EcdsaAlgorithm } from '../pki/algorithms.js';
+import { DerReader, TAG_INTEGER, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, derOid, derTlv, type Tlv } from '../pki/der.js';
+import { pemBlocks } from '../pki/pem.js';
+import { importEcdsaPrivateKey } from '../pki/ecdsa.js';
 
 export interface ImportedPrivateKey {
   readonly algorithm: EcdsaAlgorithm;

@@ -4,13 +4,14 @@
  *   section = [ { "signing_certificate": [PEM file bytes as uints], "signature": [COSE_Sign1 bytes as uints] } ]
  *   payload = { "register_index": 0, "register_value": [PCR0 bytes as uints] }
  *
- * Writing is byte-identical to serde_cbor (./serde-cbor.ts). Reading is strict (the shared strict CBOR decoder,
- * then an exact shape check) and every deviation has its own stable code. Browser-safe.
+ * Writing is byte-identical to serde_cbor (src/cbor/encode.ts; a `Vec<u8>` is an array of uints, see
+ * {@link serdeBytes}). Reading is strict (the shared strict CBOR decoder, then an exact shape check) and every
+ * deviation has its own stable code. Browser-safe.
  */
 import { EifError } from '../errors.js';
 import { decodeCbor } from '../cbor/decode.js';
 import { describeKind, type CborNode } from '../cbor/node.js';
-import { byteArray, encodeCbor } from './serde-cbor.js';
+import { CborUintArray, encodeCbor } from '../cbor/encode.js';
 
 /** `SIGNATURE_MAX_SIZE`: the largest signature section the tools accept (eif-format.md §1.3). */
 export const SIGNATURE_SECTION_MAX_SIZE = 32768;
@@ -18,14 +19,23 @@ export const SIGNATURE_SECTION_MAX_SIZE = 32768;
 const CERT_KEY = 'signing_certificate';
 const SIG_KEY = 'signature';
 
+/**
+ * A Rust `Vec<u8>` as serde_cbor writes it without `serde_bytes`: a CBOR ARRAY of uints (each byte `b` as `b` or
+ * `18 b`), not a byte string (§4.1).
+ */
+export function serdeBytes(bytes: Uint8Array): CborUintArray {
+  return new CborUintArray(bytes);
+}
+
 /** serde_cbor encoding of `PcrInfo { register_index: 0, register_value: pcr0 }` — the signed payload (§4.3). */
 export function encodePcrPayload(pcr0: Uint8Array): Uint8Array {
-  return encodeCbor({ register_index: 0, register_value: byteArray(pcr0) });
+  return encodeCbor({ register_index: 0, register_value: serdeBytes(pcr0) }, 2 * pcr0.length + 40);
 }
 
 /** serde_cbor encoding of `vec![PcrSignature { signing_certificate, signature }]` (§4.1). */
 export function encodeSignatureSection(certificatePem: Uint8Array, coseSign1: Uint8Array): Uint8Array {
-  return encodeCbor([{ [CERT_KEY]: byteArray(certificatePem), [SIG_KEY]: byteArray(coseSign1) }]);
+  const entry = { [CERT_KEY]: serdeBytes(certificatePem), [SIG_KEY]: serdeBytes(coseSign1) };
+  return encodeCbor([entry], 2 * (certificatePem.length + coseSign1.length) + 64); // ≤ 2 bytes per byte
 }
 
 export interface SignatureSectionContents {

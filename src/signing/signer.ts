@@ -13,12 +13,12 @@ import { initCore } from '../core/index.js';
 import { pcrOfBytes } from '../eif/pcr.js';
 import { toHex } from '../util/hex.js';
 import { encodeCoseSign1, encodeProtectedHeader, sigStructure1 } from '../cose/sign1-encode.js';
-import type { EcdsaAlgorithm } from './algorithms.js';
+import type { EcdsaAlgorithm } from '../pki/algorithms.js';
 import { certificateAlgorithm, certificatePublicKey, parseCertificatePem, type ParsedCertificate } from './certificate.js';
-import { ecdsaDerToRaw } from './der.js';
+import { ecdsaDerToRaw } from '../pki/der.js';
+import { opensslTimeText } from '../pki/x509-time.js';
 import { importPrivateKeyPem } from './private-key.js';
-import { ecdsaVerify } from '../cose/verify.js';
-import { digest, ecdsaSign } from './webcrypto.js';
+import { digest, ecdsaSign, ecdsaVerify } from '../pki/ecdsa.js';
 import { SIGNATURE_SECTION_MAX_SIZE, encodePcrPayload, encodeSignatureSection } from './section.js';
 
 /** The builder's (and `eif sign`'s) view of a signer: PCR0 in, the signature section bytes and PCR8 out. */
@@ -67,15 +67,15 @@ export async function prepareCertificate(certificatePem: Uint8Array, options: Si
   const parsed = parseCertificatePem(certificatePem);
   const algorithm = certificateAlgorithm(parsed);
   const now = options.now ?? new Date();
-  if (now.getTime() > parsed.notAfter.getTime()) {
-    throw new EifError('SIG_CERT_EXPIRED', `signing certificate expired on ${parsed.notAfterText}; an enclave signed with it would not launch`);
+  if (now.getTime() > parsed.notAfter) {
+    throw new EifError('SIG_CERT_EXPIRED', `signing certificate expired on ${opensslTimeText(parsed.notAfterTime)}; an enclave signed with it would not launch`);
   }
-  if (now.getTime() < parsed.notBefore.getTime()) {
-    throw new EifError('SIG_CERT_NOT_YET_VALID', `signing certificate is not valid before ${parsed.notBeforeText}`);
+  if (now.getTime() < parsed.notBefore) {
+    throw new EifError('SIG_CERT_NOT_YET_VALID', `signing certificate is not valid before ${opensslTimeText(parsed.notBeforeTime)}`);
   }
-  const daysLeft = (parsed.notAfter.getTime() - now.getTime()) / DAY_MS;
+  const daysLeft = (parsed.notAfter - now.getTime()) / DAY_MS;
   if (daysLeft <= EXPIRY_WARNING_DAYS) {
-    options.warn?.(`signing certificate expires in ${Math.max(0, Math.floor(daysLeft))} days (${parsed.notAfterText}); enclaves signed with it stop launching then`);
+    options.warn?.(`signing certificate expires in ${Math.max(0, Math.floor(daysLeft))} days (${opensslTimeText(parsed.notAfterTime)}); enclaves signed with it stop launching then`);
   }
   const publicKey = await certificatePublicKey(parsed, algorithm);
   await initCore();

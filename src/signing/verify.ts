@@ -13,7 +13,7 @@ import { CoseError, decodeCoseSign1, type CoseSign1 } from '../cose/sign1.js';
 import { coseSign1Algorithm, verifyCoseSign1 } from '../cose/verify.js';
 import { pcrOfBytes } from '../eif/pcr.js';
 import { bytesEqual, toHex } from '../util/hex.js';
-import type { EcdsaAlgorithm } from './algorithms.js';
+import type { EcdsaAlgorithm } from '../pki/algorithms.js';
 import { certificateAlgorithm, certificateInfo, certificatePublicKey, parseCertificatePem, type CertificateInfo } from './certificate.js';
 import { decodeSignatureSection, encodePcrPayload } from './section.js';
 
@@ -103,8 +103,8 @@ export async function inspectSignatureSection(data: Uint8Array, pcr0: Uint8Array
     pcr8: toHex(pcrOfBytes(cert.der)),
     certificateDer: cert.der,
     certificate: certificateInfo(cert),
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
+    notBefore: new Date(cert.notBefore),
+    notAfter: new Date(cert.notAfter),
     algorithm: cose.algorithm.name,
     signatureValid,
     payloadMatches: bytesEqual(cose.payload, encodePcrPayload(pcr0)),

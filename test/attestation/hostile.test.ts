@@ -24,7 +24,7 @@ import {
   type DocumentOptions,
   type Pki,
 } from './helpers/generator.js';
-import { ecdsaRawToDer } from '../../src/signing/der.js';
+import { ecdsaRawToDer } from '../../src/pki/der.js';
 
 const T = Date.UTC(2026, 8, 21, 12, 0, 0);
 let pki: Pki;

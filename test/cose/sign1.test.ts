@@ -11,13 +11,12 @@ import {
   coseSign1Algorithm,
   CoseError,
   decodeCoseSign1,
-  ecdsaSignatureShapeProblem,
   encodeCoseSign1,
   encodeProtectedHeader,
-  importEcdsaPublicKey,
   verifyCoseSign1,
 } from '../../src/cose/index.js';
-import { ES256, ES384, ES512, type EcdsaAlgorithm } from '../../src/signing/algorithms.js';
+import { ecdsaSignatureShapeProblem, importEcdsaPublicKey } from '../../src/pki/ecdsa.js';
+import { ES256, ES384, ES512, type EcdsaAlgorithm } from '../../src/pki/algorithms.js';
 import { sigStructure1 } from '../../src/cose/sign1-encode.js';
 import { fromHex } from '../../src/util/hex.js';
 import { describeShared, readShared, sharedPath } from '../helpers/shared.js';

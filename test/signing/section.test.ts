@@ -1,5 +1,5 @@
 /**
- * The signature section's bytes (eif-format.md §4.1–§4.3): cbor-x as configured in src/signing/serde-cbor.ts must
+ * The signature section's bytes (eif-format.md §4.1–§4.3): our encoder (src/cbor/encode.ts) must
  * write exactly what serde_cbor writes — pinned against the AWS-tool-checked synthetic vectors and against a
  * naive reference encoder written here from the spec's rules.
  */

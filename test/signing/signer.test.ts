@@ -11,7 +11,7 @@ import { createPemSigner, type EifSigner } from '../../src/signing/signer.js';
 import { decodeSignatureSection } from '../../src/signing/section.js';
 import { decodeEifCoseSign1, inspectSignatureSection } from '../../src/signing/verify.js';
 import { sigStructure1 } from '../../src/cose/sign1-encode.js';
-import { ecdsaRawToDer } from '../../src/signing/der.js';
+import { ecdsaRawToDer } from '../../src/pki/der.js';
 import { pcrOfBytes } from '../../src/eif/pcr.js';
 import { initCore } from '../../src/core/index.js';
 import { toHex } from '../../src/util/hex.js';

@@ -6,10 +6,10 @@
  *  root (CA, no pathLen, KU ds+kcs+crl) → regional (pathLen 2) → zonal (pathLen 1) → instance (pathLen 0,
  *  KU keyCertSign only) → leaf (CA:FALSE critical, non-critical KU ds+nonRepudiation, 3 h)
  *
- * Certificates are built with the DER writer of src/signing/der.ts and signed with WebCrypto; CBOR with the
+ * Certificates are built with the DER writer of src/pki/der.ts and signed with WebCrypto; CBOR with the
  * independent writer in ./cbor-writer.ts. Nothing here uses the verifier under test.
  */
-import { derOid, derTlv, derUnsignedInteger, ecdsaRawToDer } from '../../../src/signing/der.js';
+import { derOid, derTlv, derUnsignedInteger, ecdsaRawToDer } from '../../../src/pki/der.js';
 import * as cb from './cbor-writer.js';
 
 export type Curve = 'P-256' | 'P-384' | 'P-521';

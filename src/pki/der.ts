@@ -1,13 +1,15 @@
 /**
- * A minimal, strict DER (X.690) reader and writer for the few ASN.1 structures signing touches: X.509
- * certificates (issuer, validity, subjectPublicKeyInfo, signature), SEC1 / PKCS#8 EC private keys, and ECDSA
- * signatures (DER `SEQUENCE { r INTEGER, s INTEGER }` <-> fixed-width r‖s, eif-format.md §4.2).
+ * A minimal, strict DER (X.690) reader and writer for the few ASN.1 structures eifkit touches: X.509
+ * certificates (./x509.ts: EIF signing certificates, eif-format.md §4; attestation chains, attestation.md §2),
+ * SEC1 / PKCS#8 EC private keys, and ECDSA signatures (DER `SEQUENCE { r INTEGER, s INTEGER }` <-> fixed-width
+ * r‖s, eif-format.md §4.2).
  *
  * Every read is bounds-checked against its parent, lengths must be minimal definite-form (DER), and nothing is
  * allocated from a length field, so hostile input costs at most one pass. Browser-safe.
  */
 import { EifError } from '../errors.js';
 
+export const TAG_BOOLEAN = 0x01;
 export const TAG_INTEGER = 0x02;
 export const TAG_BIT_STRING = 0x03;
 export const TAG_OCTET_STRING = 0x04;
