@@ -5,6 +5,8 @@
  * swapped in (208-byte copy) when it becomes the owner again — so a single stream never copies state, and many
  * hashers can be alive and interleaved. Data goes through the 1 MiB I/O region; `updateFromIo(len)` hashes bytes
  * the caller already placed there (e.g. `fs.readSync` straight into `coreInstance().io()`). docs/core.md.
+ * The same class runs on a hash worker's shared-memory build (`Sha384.create(sharedCoreInstance(…))`,
+ * ./shared.ts): one hasher face, one fork (`forkDigest`), for the main thread and the workers.
  */
 import { EifError } from '../errors.js';
 import { coreInstance, type CoreInstance } from './wasm.js';
@@ -14,16 +16,30 @@ export const SHA384_DIGEST_SIZE = 48;
 export const SHA384_STATE_SIZE = 208;
 const STATE_MARKER = 0x34384853;
 
-/** The hasher currently swapped into the WASM state area (null: the area holds nothing anyone needs). */
-let owner: Sha384 | null = null;
-/** The state area's view, cached with the instance it belongs to. */
-let stateView: Uint8Array | null = null;
+/**
+ * Who owns a core instance's state area. One per core instance: the main one (`initCore()`), or a shared-memory
+ * build a hash worker runs (src/core/shared.ts, `sharedCoreInstance`).
+ */
+interface StateArea {
+  /** The hasher currently swapped into the state area (null: the area holds nothing anyone needs). */
+  owner: Sha384 | null;
+  /** The state area's view, re-made if the memory's buffer changed. */
+  view: Uint8Array | null;
+}
 
-function stateArea(c: CoreInstance): Uint8Array {
-  if (stateView === null || stateView.byteLength === 0 || stateView.buffer !== c.memory.buffer) {
-    stateView = new Uint8Array(c.memory.buffer, c.exports.sha384StatePtr(), SHA384_STATE_SIZE);
+const areas = new WeakMap<CoreInstance, StateArea>();
+
+function areaOf(c: CoreInstance): StateArea {
+  let a = areas.get(c);
+  if (a === undefined) areas.set(c, (a = { owner: null, view: null }));
+  return a;
+}
+
+function stateBytes(c: CoreInstance, a: StateArea): Uint8Array {
+  if (a.view === null || a.view.byteLength === 0 || a.view.buffer !== c.memory.buffer) {
+    a.view = new Uint8Array(c.memory.buffer, c.exports.sha384StatePtr(), SHA384_STATE_SIZE);
   }
-  return stateView;
+  return a.view;
 }
 
 function validateState(bytes: Uint8Array): void {
@@ -39,40 +55,48 @@ function validateState(bytes: Uint8Array): void {
 }
 
 export class Sha384 {
+  /** The core instance this hasher runs on, and the owner record of its state area. */
+  readonly #core: CoreInstance;
+  readonly #area: StateArea;
   /** State while not the owner; null while it is the owner, or while fresh. */
   #saved: Uint8Array | null;
   #fresh: boolean;
   #done = false;
 
-  private constructor(saved: Uint8Array | null) {
+  private constructor(core: CoreInstance, saved: Uint8Array | null) {
+    this.#core = core;
+    this.#area = areaOf(core);
     this.#saved = saved;
     this.#fresh = saved === null;
   }
 
-  /** A new hasher (same as `createSha384()`). Compiles the core on first use (`CORE_NOT_READY` where that is refused). */
-  static create(): Sha384 {
-    coreInstance();
-    return new Sha384(null);
+  /**
+   * A new hasher (same as `createSha384()`), on the main core instance, or on `core` (a hash worker's
+   * shared-memory build, src/core/shared.ts). Compiles the main core on first use (`CORE_NOT_READY` where that is
+   * refused).
+   */
+  static create(core?: CoreInstance): Sha384 {
+    return new Sha384(core ?? coreInstance(), null);
   }
 
   /** Resume from bytes produced by `exportState()` (validated; `CORE_BAD_STATE` otherwise). */
   static fromState(bytes: Uint8Array): Sha384 {
-    coreInstance();
+    const c = coreInstance();
     validateState(bytes);
-    return new Sha384(bytes.slice());
+    return new Sha384(c, bytes.slice());
   }
 
   #check(): CoreInstance {
-    const c = coreInstance();
     if (this.#done) throw new EifError('CORE_HASH_FINALIZED', 'this SHA-384 hasher was already finalised by digest()');
-    return c;
+    return this.#core;
   }
 
-  /** Make this hasher the owner of the WASM state area. */
+  /** Make this hasher the owner of its core's state area. */
   #activate(c: CoreInstance): void {
-    if (owner === this) return;
-    const area = stateArea(c);
-    if (owner !== null) owner.#saved = area.slice();
+    const a = this.#area;
+    if (a.owner === this) return;
+    const area = stateBytes(c, a);
+    if (a.owner !== null) a.owner.#saved = area.slice();
     if (this.#fresh) {
       c.exports.sha384Init();
       this.#fresh = false;
@@ -80,16 +104,16 @@ export class Sha384 {
       area.set(this.#saved!);
     }
     this.#saved = null;
-    owner = this;
+    a.owner = this;
   }
 
   /** A copy of the current state, without changing ownership. */
   #snapshot(c: CoreInstance): Uint8Array {
-    if (owner === this) return stateArea(c).slice();
+    if (this.#area.owner === this) return stateBytes(c, this.#area).slice();
     if (this.#fresh) {
       // Materialise the initial state through the core without disturbing the current owner.
       this.#activate(c);
-      return stateArea(c).slice();
+      return stateBytes(c, this.#area).slice();
     }
     return this.#saved!.slice();
   }
@@ -137,23 +161,59 @@ export class Sha384 {
     return this;
   }
 
+  /**
+   * Absorb `len` bytes at byte offset `offset` of the core's memory, where the caller put them (a hash worker's
+   * ring slot in shared memory, src/node/hash-worker.ts). Anywhere but the state area. No copy.
+   */
+  updateInMemory(offset: number, len: number): this {
+    const c = this.#check();
+    if (!Number.isInteger(offset) || !Number.isInteger(len) || offset < 0 || len < 0 || offset + len > c.memory.buffer.byteLength) {
+      throw new EifError('CORE_BAD_ARGUMENT', 'updateInMemory range must lie inside the core\'s memory');
+    }
+    const state = c.exports.sha384StatePtr();
+    if (len > 0 && offset < state + SHA384_STATE_SIZE && state < offset + len) {
+      throw new EifError('CORE_BAD_ARGUMENT', 'updateInMemory range overlaps the hash state');
+    }
+    this.#activate(c);
+    if (len > 0) c.exports.sha384UpdateFrom(offset, len);
+    return this;
+  }
+
   /** Finish and return the 48-byte digest. The hasher cannot be used afterwards (`CORE_HASH_FINALIZED`). */
   digest(): Uint8Array {
     const c = this.#check();
     this.#activate(c);
-    c.exports.sha384Final();
-    const ptr = c.exports.sha384DigestPtr();
-    const out = new Uint8Array(c.memory.buffer.slice(ptr, ptr + SHA384_DIGEST_SIZE));
-    owner = null;
+    const out = this.#final(c);
+    this.#area.owner = null;
     this.#done = true;
     return out;
+  }
+
+  /**
+   * The digest of everything absorbed so far, while the hasher goes on: a fork, as `clone().digest()`, without a
+   * second hasher (one 208-byte copy). The PCR1 digest is stream PCR0's fork (eif-format.md §3.2).
+   */
+  forkDigest(): Uint8Array {
+    const c = this.#check();
+    this.#activate(c);
+    const area = stateBytes(c, this.#area);
+    const saved = area.slice();
+    const out = this.#final(c);
+    area.set(saved);
+    return out;
+  }
+
+  /** Run the core's finalisation on the state area (this hasher owns it) and copy the digest out. */
+  #final(c: CoreInstance): Uint8Array {
+    c.exports.sha384Final();
+    const ptr = c.exports.sha384DigestPtr();
+    return new Uint8Array(c.memory.buffer, ptr, SHA384_DIGEST_SIZE).slice();
   }
 
   /** An independent hasher with the same state (fork): both can go on and diverge. */
   clone(): Sha384 {
     const c = this.#check();
-    const copy = new Sha384(this.#snapshot(c));
-    return copy;
+    return new Sha384(c, this.#snapshot(c));
   }
 
   /** The current state as 208 bytes (docs/core.md); `Sha384.fromState()` resumes from it. */

@@ -6,7 +6,7 @@
  * instances never share a byte they write. Layout and reasons: docs/core.md. No node:* imports.
  */
 import { EifError } from '../errors.js';
-import { decodeBase64 } from './wasm.js';
+import { type CoreExports, type CoreInstance, decodeBase64, makeInstance } from './wasm.js';
 import { WASM_SHARED_A_BASE64, WASM_SHARED_B_BASE64 } from './wasm-shared-bytes.generated.js';
 
 /** Where build shared-b's static data starts (asconfig.json memoryBase); shared-a's starts near 0. */
@@ -16,17 +16,8 @@ export const SHARED_RING_BASE = 4 << 20;
 /** Pages (64 KiB) of the shared memory for a ring of `ringBytes`. The builds declare 64 to 1024 pages. */
 export const sharedMemoryPages = (ringBytes: number): number => (SHARED_RING_BASE + ringBytes) / 65536;
 
-/** The exports the pipeline workers use (see assembly/index.ts). */
-export interface SharedCoreExports {
-  sha384Init(): void;
-  /** Absorb `len` bytes at byte offset `src` of the shared memory. */
-  sha384UpdateFrom(src: number, len: number): void;
-  sha384Final(): void;
-  sha384StatePtr(): number;
-  sha384DigestPtr(): number;
-  ioPtr(): number;
-  staticEnd(): number;
-}
+/** The exports of a shared build: the core's (assembly/index.ts), but the memory is imported, not exported. */
+export type SharedCoreExports = Omit<CoreExports, 'memory'>;
 
 export type SharedRole = 'A' | 'B';
 
@@ -57,6 +48,14 @@ export async function instantiateSharedCore(
   } catch (e) {
     throw new EifError('CORE_INIT_FAILED', `cannot instantiate the shared-memory WASM core (${role}): ${String(e)}`, { cause: e });
   }
+}
+
+/**
+ * A {@link CoreInstance} over a shared build's instance and the memory it imported, so that the core's hasher
+ * (`Sha384.create(core)`, ./sha384.ts) runs on it: the hash workers use the same face as the main thread.
+ */
+export function sharedCoreInstance(exports: SharedCoreExports, memory: WebAssembly.Memory): CoreInstance {
+  return makeInstance({ ...exports, memory } as CoreExports);
 }
 
 /**

@@ -54,7 +54,8 @@ export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-function makeInstance(exports: CoreExports): CoreInstance {
+/** The handle on an instance of (a build of) the core. */
+export function makeInstance(exports: CoreExports): CoreInstance {
   const memory = exports.memory;
   const ioPtr = exports.ioPtr();
   const ioSize = exports.ioSize();

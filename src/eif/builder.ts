@@ -26,7 +26,8 @@ import {
 } from './header.js';
 import { type EifMetadata, encodeMetadata, parseCustomMetadata, rfc3339 } from './metadata.js';
 import type { JsonValue } from './serde-json.js';
-import { PcrAccumulator, measurementsFromInner, sectionRoles } from './measure.js';
+import { MeasureSink } from './measure.js';
+import { type SectionInput, walkSections } from './walk.js';
 import { fromHex } from '../util/hex.js';
 import type { Measurements } from './pcr.js';
 import type { Section } from './layout.js';
@@ -37,9 +38,14 @@ export type Arch = 'x86_64' | 'aarch64';
 export const BUILD_TOOL = 'eifkit';
 export const BUILD_TOOL_VERSION = VERSION;
 
-/** Produces the signature section for a PCR0 (src/signing/signer.ts; docs/signing.md). */
-import type { EifSigner } from '../signing/signer.js';
-export type { EifSigner };
+/**
+ * The builder's (and `eif sign`'s) view of a signer: PCR0 in, the signature section bytes and PCR8 out. The
+ * signers themselves are src/signing/signer.ts (PEM keys), src/node/kms.ts and src/node/signer-command.ts
+ * (docs/signing.md).
+ */
+export interface EifSigner {
+  signatureSection(pcr0: Uint8Array): Promise<{ data: Uint8Array; pcr8: string }>;
+}
 
 /** Metadata-related build options, with eif_build's flag names in comments (§5.2, §6.1). */
 export interface MetadataOptions {
@@ -206,29 +212,31 @@ export async function buildEifBytes(input: BuildBytesInput): Promise<BuildResult
   const datas = [input.kernel, cmd, meta, ...input.ramdisks];
   const unsigned = planSections({ kernel: input.kernel.length, cmdline: cmd.length, metadata: meta.length, ramdisks: input.ramdisks.map((r) => r.length) });
   if (input.signer) planSections({ kernel: 0, cmdline: 0, metadata: 0, ramdisks: input.ramdisks.map(() => 0), signature: 0 }); // fail before hashing
-  const roles = sectionRoles(unsigned);
-  const acc = new PcrAccumulator();
-  datas.forEach((d, i) => acc.feed(d, roles[i]!));
-  const inner = acc.finishInner();
-  let signature: { data: Uint8Array; pcr8: string } | undefined;
+  // The body (everything after the 548-byte header) is walked as the streaming builder walks it: CRC and PCRs.
+  const sink = new MeasureSink();
+  await walkSections(unsigned.map((s, i) => memorySection(s, datas[i]!)), sink);
+  let measurements = sink.measurements();
+  let sections: Section[] = unsigned;
   if (input.signer) {
-    const pcr0 = measurementsFromInner(inner.a, inner.fork!, inner.b).PCR0;
-    signature = await input.signer.signatureSection(fromHex(pcr0));
+    const signature = await input.signer.signatureSection(fromHex(measurements.PCR0));
     checkSignatureSize(signature.data);
     datas.push(signature.data);
+    sections = planSections({ kernel: input.kernel.length, cmdline: cmd.length, metadata: meta.length, ramdisks: input.ramdisks.map((r) => r.length), signature: signature.data.length });
+    await walkSections([memorySection(sections[sections.length - 1]!, signature.data)], sink);
+    measurements = { ...measurements, PCR8: signature.pcr8 };
   }
-  const sections = signature
-    ? planSections({ kernel: input.kernel.length, cmdline: cmd.length, metadata: meta.length, ramdisks: input.ramdisks.map((r) => r.length), signature: signature.data.length })
-    : unsigned;
   const last = sections[sections.length - 1]!;
   const size = last.dataOffset + last.size;
   const eif = new Uint8Array(size);
+  eif.set(finalHeaderBytes(sections, arch, sink.crc, size - EIF_HEADER_SIZE), 0);
   sections.forEach((s, i) => {
-    eif.set(s.header, s.offset);
+    eif.set(encodeSectionHeader(s.type, s.size), s.offset);
     eif.set(datas[i]!, s.dataOffset);
   });
-  const body = eif.subarray(EIF_HEADER_SIZE);
-  eif.set(finalHeaderBytes(sections, arch, crc32(body), body.length), 0);
-  return { eif, size, metadata, measurements: measurementsFromInner(inner.a, inner.fork!, inner.b, signature?.pcr8) };
+  return { eif, size, metadata, measurements };
 }
 
+/** A planned section with its data in memory, as a walk input. */
+function memorySection(s: Section, data: Uint8Array): SectionInput {
+  return { type: s.type, size: s.size, data, what: `section ${s.index}` };
+}

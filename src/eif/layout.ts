@@ -151,8 +151,3 @@ function checkSectionSet(header: EifHeader, sections: Section[]): void {
     throw new EifError('EIF_SIGNATURE_TOO_LARGE', `signature section is ${sig.size} bytes; the limit is ${SIGNATURE_MAX_SIZE}`);
   }
 }
-
-/** True for the sections measured into PCR0/1/2 (kernel, cmdline, ramdisks; §3.2). */
-export function isMeasured(t: SectionType): boolean {
-  return t === SectionType.Kernel || t === SectionType.Cmdline || t === SectionType.Ramdisk;
-}

@@ -8,7 +8,7 @@
 import { basename } from 'node:path';
 import { closeSync, writeSync } from 'node:fs';
 import { EifError } from '../errors.js';
-import { EIF_HEADER_SIZE } from '../eif/header.js';
+import { EIF_HEADER_SIZE, SectionType } from '../eif/header.js';
 import { initCore } from '../core/index.js';
 import {
   type Arch,
@@ -22,11 +22,12 @@ import {
   resolveMetadata,
 } from '../eif/builder.js';
 import { encodeMetadata, parseCustomMetadata, CUSTOM_METADATA_MAX_BYTES } from '../eif/metadata.js';
-import { measurementsFromInner, sectionRoles } from '../eif/measure.js';
+import { measurementsFromInner } from '../eif/measure.js';
+import { type SectionInput, walkSections } from '../eif/walk.js';
 import { fromHex } from '../util/hex.js';
 import { HashPipeline, PARALLEL_THRESHOLD } from './hash-pipeline.js';
 import { checkOutputPath, openAtomic } from './atomic.js';
-import { openInput, readInputFile } from './file-source.js';
+import { fileSource, openInput, readInputFile } from './file-source.js';
 
 export interface BuildEifOptions extends MetadataOptions {
   kernel: string;
@@ -83,7 +84,6 @@ export async function buildEif(o: BuildEifOptions): Promise<BuildFileResult> {
     const sizes = { kernel: kernel.size, cmdline: cmd.length, metadata: meta.length, ramdisks: ramdisks.map((r) => r.size) };
     const plan = planSections(sizes);
     if (o.signer) planSections({ ...sizes, signature: 0 }); // room for the signature section: fail before hashing
-    const roles = sectionRoles(plan);
     const measured = kernel.size + cmd.length + sizes.ramdisks.reduce((a, b) => a + b, 0);
     const total = measured + meta.length;
 
@@ -96,18 +96,11 @@ export async function buildEif(o: BuildEifOptions): Promise<BuildFileResult> {
     });
     // Placeholder header; the real one (with the CRC) is written last.
     writeSync(out.fd, new Uint8Array(EIF_HEADER_SIZE), 0, EIF_HEADER_SIZE, 0);
-    const sources: (Uint8Array | { fd: number; size: number; what: string })[] = [
-      { ...kernel, what: `kernel ${o.kernel}` },
-      cmd,
-      meta,
-      ...ramdisks.map((r, i) => ({ ...r, what: `ramdisk ${o.ramdisks[i]}` })),
-    ];
-    for (const [i, s] of plan.entries()) {
-      pipeline.push(s.header, 0);
-      const src = sources[i]!;
-      if (src instanceof Uint8Array) pipeline.push(src, roles[i]!);
-      else await pipeline.pushFile(src.fd, 0, src.size, roles[i]!, src.what);
-    }
+    // The body, in plan order, through the section walk (src/eif/walk.ts) into the pipeline.
+    const file = (f: { fd: number; size: number }): SectionInput['data'] => ({ source: fileSource(f.fd, f.size), offset: 0 });
+    const data = [file(kernel), cmd, meta, ...ramdisks.map(file)];
+    const what = [`kernel ${o.kernel}`, 'cmdline', 'metadata', ...o.ramdisks.map((p) => `ramdisk ${p}`)];
+    await walkSections(plan.map((s, i): SectionInput => ({ type: s.type, size: s.size, data: data[i]!, what: what[i]! })), pipeline);
     const inner = await pipeline.finishHashing();
     let measurements = measurementsFromInner(inner.a, inner.fork, inner.b);
     let sections = plan;
@@ -115,9 +108,7 @@ export async function buildEif(o: BuildEifOptions): Promise<BuildFileResult> {
       const sig = await o.signer.signatureSection(fromHex(measurements.PCR0));
       checkSignatureSize(sig.data);
       sections = planSections({ ...sizes, signature: sig.data.length });
-      const s = sections[sections.length - 1]!;
-      pipeline.push(s.header, 0);
-      pipeline.push(sig.data, 0);
+      await walkSections([{ type: SectionType.Signature, size: sig.data.length, data: sig.data, what: 'the signature' }], pipeline);
       measurements = measurementsFromInner(inner.a, inner.fork, inner.b, sig.pcr8);
     }
     const last = sections[sections.length - 1]!;

@@ -3,8 +3,14 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { EifError } from '../errors.js';
 import type { ByteSource } from '../eif/layout.js';
 
-export function fileSource(fd: number, size: number): ByteSource {
+/** A ByteSource over a file; the hash pipeline reads ranges of it straight into its ring (`fd`). */
+export interface FileSource extends ByteSource {
+  readonly fd: number;
+}
+
+export function fileSource(fd: number, size: number): FileSource {
   return {
+    fd,
     size,
     read(offset: number, length: number): Uint8Array {
       const out = new Uint8Array(length);

@@ -1,6 +1,7 @@
 /**
  * The one-pass pipeline behind `eif build`, `describe` and `verify` (Node): every byte is read once, CRC'd,
- * optionally written to the output, and handed to the PCR streams (src/eif/measure.ts roles).
+ * optionally written to the output, and handed to the PCR streams by its role bits (src/eif/roles.ts). It is the
+ * Node sink of the section walk (src/eif/walk.ts): the walker hands it whole file ranges, read here into the ring.
  *
  * Large images: the two SHA-384 streams run in two worker threads, each with its own WASM instance, fed through a
  * ring of 1 MiB slots inside the shared WASM memory both instances import (src/core/shared.ts), so a chunk is read
@@ -14,7 +15,9 @@ import { readSync, writeSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 import { EifError } from '../errors.js';
 import { coreInstance, crc32 as wasmCrc32, crc32FromIo } from '../core/index.js';
-import { PcrAccumulator, ROLE_FORK } from '../eif/measure.js';
+import { type InnerDigests, PcrStreams, ROLE_FORK, pieceRoles } from '../eif/roles.js';
+import type { ByteSource } from '../eif/layout.js';
+import type { SectionSink } from '../eif/walk.js';
 import { CONSUMED_A, CONSUMED_B, FAILED, META, PUBLISHED, WANT_A, WANT_B } from './hash-ring.js';
 import { SHARED_RING_BASE, sharedMemoryPages } from '../core/shared.js';
 import { PARALLEL_THRESHOLD, takeHashWorkers } from './hash-workers.js';
@@ -68,11 +71,7 @@ const STALL_MS = 60_000;
 /** Chunks between two yields to the event loop. */
 const YIELD_EVERY = 16;
 
-export interface InnerDigests {
-  a: Uint8Array;
-  fork: Uint8Array;
-  b: Uint8Array;
-}
+export type { InnerDigests };
 
 export interface PipelineOptions {
   /** CRC of what came before (e.g. header[0:544] for a reader; 0 for the builder's body). */
@@ -95,7 +94,7 @@ function readFully(fd: number, target: Uint8Array, length: number, position: num
   }
 }
 
-export class HashPipeline {
+export class HashPipeline implements SectionSink {
   #crc: number;
   #outPos: number;
   readonly #outFd: number | undefined;
@@ -103,7 +102,7 @@ export class HashPipeline {
   #progress = 0;
   #hashing = true;
   // inline mode
-  readonly #acc: PcrAccumulator | undefined;
+  readonly #acc: PcrStreams | undefined;
   // parallel mode
   readonly #workers: Worker[] = [];
   readonly #results: Promise<Partial<InnerDigests>>[] = [];
@@ -117,7 +116,7 @@ export class HashPipeline {
     this.#outPos = o.outPosition ?? 0;
     this.#onProgress = o.onProgress;
     if (!o.parallel) {
-      this.#acc = new PcrAccumulator();
+      this.#acc = new PcrStreams();
       return;
     }
     const ctrlSab = new SharedArrayBuffer(CTRL_WORDS * 4);
@@ -226,9 +225,16 @@ export class HashPipeline {
       view.set(piece);
       this.#crc = crc32(view, this.#crc);
       this.#write(view);
-      this.#publish(len, off + len === bytes.length ? roles : roles & ~ROLE_FORK);
+      this.#publish(len, pieceRoles(roles, off + len === bytes.length));
       this.#emitted(len);
     }
+  }
+
+  /** {@link SectionSink.pushRange}: the source must be a file (`fileSource`, ./file-source.ts). */
+  async pushRange(source: ByteSource, offset: number, size: number, roles: number, what: string): Promise<void> {
+    const fd = (source as { fd?: number }).fd;
+    if (fd === undefined) throw new EifError('INTERNAL', 'the hash pipeline streams ranges of files only');
+    await this.pushFile(fd, offset, size, roles, what);
   }
 
   /**
@@ -243,8 +249,7 @@ export class HashPipeline {
     }
     for (let off = 0; off < length; off += SLOT_SIZE) {
       const len = Math.min(SLOT_SIZE, length - off);
-      const last = off + len === length;
-      const r = last ? roles : roles & ~ROLE_FORK;
+      const r = pieceRoles(roles, off + len === length);
       if (this.#acc || roles === 0) {
         // Read straight into the WASM I/O region: CRC and hash without a copy.
         const c = coreInstance();
@@ -269,8 +274,8 @@ export class HashPipeline {
   async finishHashing(): Promise<InnerDigests> {
     this.#hashing = false;
     if (this.#acc) {
-      const r = this.#acc.finishInner();
-      return { a: r.a, fork: r.fork!, b: r.b };
+      const r = this.#acc.finish();
+      return { a: r.a!, fork: r.fork!, b: r.b! };
     }
     this.#slotView(0);
     this.#publish(-1, 0);

@@ -4,9 +4,8 @@
  * the 1 MiB slots of the ring in order, in place: the ring is part of the memory both instances import.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type SharedCoreExports, type SharedRole, compileSharedCore, instantiateSharedCore, warmUpSharedCore } from '../core/shared.js';
-import { SHA384_DIGEST_SIZE, SHA384_STATE_SIZE } from '../core/sha384.js';
-import { ROLE_A, ROLE_B, ROLE_FORK } from '../eif/measure.js';
+import { type SharedRole, compileSharedCore, instantiateSharedCore, sharedCoreInstance, warmUpSharedCore } from '../core/shared.js';
+import { PcrStreams, ROLE_A, ROLE_B } from '../eif/roles.js';
 import { CONSUMED_NEVER_BLOCKS, FAILED, META, PUBLISHED, consumedIndex, wantIndex } from './hash-ring.js';
 
 /** The 'start' message (./hash-pipeline.ts): the control block and the memory holding the ring. */
@@ -37,24 +36,10 @@ async function run({ ctrlSab, memory, ringBase, slots, slotSize }: Start): Promi
   const ctrl = new Int32Array(ctrlSab);
   const me = consumedIndex(role);
   const want = wantIndex(role);
-  const stream = role === 'A' ? ROLE_A : ROLE_B;
-
-  /** The 48-byte digest the core just wrote. */
-  const digestOut = (x: SharedCoreExports): Uint8Array => new Uint8Array(memory.buffer, x.sha384DigestPtr(), SHA384_DIGEST_SIZE).slice();
-
-  /** PCR1's inner digest: finish a copy of stream A's state, then put the state back (a fork, src/eif/measure.ts). */
-  const fork = (x: SharedCoreExports): Uint8Array => {
-    const state = new Uint8Array(memory.buffer, x.sha384StatePtr(), SHA384_STATE_SIZE);
-    const saved = state.slice();
-    x.sha384Final();
-    state.set(saved);
-    return digestOut(x);
-  };
-
   try {
-    const x = await instantiateSharedCore(role, memory, await compiled);
-    x.sha384Init();
-    let forked: Uint8Array | undefined;
+    const core = sharedCoreInstance(await instantiateSharedCore(role, memory, await compiled), memory);
+    // This worker's one stream (src/eif/roles.ts): A (PCR0, forked for PCR1) or B (PCR2), on the core's hasher.
+    const streams = new PcrStreams({ core, streams: role === 'A' ? ROLE_A : ROLE_B });
     let seq = 0;
     for (;;) {
       while (Atomics.load(ctrl, PUBLISHED) === seq) Atomics.wait(ctrl, PUBLISHED, seq, 1000);
@@ -62,18 +47,13 @@ async function run({ ctrlSab, memory, ringBase, slots, slotSize }: Start): Promi
       const len = ctrl[META + 2 * slot]!;
       const roles = ctrl[META + 2 * slot + 1]!;
       if (len < 0) break;
-      if (roles & stream) {
-        const base = ringBase + slot * slotSize;
-        for (let off = 0; off < len; off += PIECE) x.sha384UpdateFrom(base + off, Math.min(PIECE, len - off));
-      }
-      if (role === 'A' && roles & ROLE_FORK) forked = fork(x);
+      streams.feedInMemory(ringBase + slot * slotSize, len, roles, PIECE);
       seq++;
       Atomics.store(ctrl, me, seq);
       if (seq >= Atomics.load(ctrl, want)) Atomics.notify(ctrl, me);
     }
-    x.sha384Final();
-    const digest = digestOut(x);
-    parentPort!.postMessage(role === 'A' ? { ok: true, a: digest, fork: forked } : { ok: true, b: digest });
+    const r = streams.finish();
+    parentPort!.postMessage(role === 'A' ? { ok: true, a: r.a, fork: r.fork } : { ok: true, b: r.b });
   } catch (e) {
     Atomics.store(ctrl, FAILED, 1);
     Atomics.store(ctrl, me, CONSUMED_NEVER_BLOCKS);

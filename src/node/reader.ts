@@ -1,13 +1,15 @@
 /**
- * Reading an EIF file: structure (src/eif/layout.ts), then one streaming pass for PCR0/1/2 and the CRC
- * (./hash-pipeline.ts, two cores for large images). Memory stays flat: a 2 GiB image needs no 2 GiB buffer.
+ * Reading an EIF file: structure (src/eif/layout.ts), then one streaming pass for PCR0/1/2 and the CRC: the
+ * section walk (src/eif/walk.ts) into the hash pipeline (./hash-pipeline.ts, two cores for large images). Memory stays flat: a 2 GiB image needs no 2 GiB buffer.
  * Output shapes follow nitro-cli `describe-eif` (eif-format.md §6.3).
  */
 import { closeSync } from 'node:fs';
 import { crc32, initCore } from '../core/index.js';
-import { CRC_OFFSET, SECTION_HEADER_SIZE, SectionType } from '../eif/header.js';
-import { type EifLayout, isMeasured, readLayout } from '../eif/layout.js';
-import { measurementsFromInner, sectionRoles } from '../eif/measure.js';
+import { CRC_OFFSET } from '../eif/header.js';
+import { type EifLayout, readLayout } from '../eif/layout.js';
+import { measurementsFromInner } from '../eif/measure.js';
+import { isMeasured } from '../eif/roles.js';
+import { layoutSections, walkSections } from '../eif/walk.js';
 import type { Measurements } from '../eif/pcr.js';
 import { type DecodedMetadata, decodeMetadata } from '../eif/metadata.js';
 import { HashPipeline, PARALLEL_THRESHOLD } from './hash-pipeline.js';
@@ -58,23 +60,9 @@ export async function inspectEifFile(path: string, opts: ReadOptions = {}): Prom
       initialCrc: crc32(layout.headerBytes.subarray(0, CRC_OFFSET)),
       onProgress: opts.onProgress && ((done) => opts.onProgress!(done, total)),
     });
-    const roles = sectionRoles(layout.sections);
-    let metadataBytes: Uint8Array | undefined;
-    let signatureBytes: Uint8Array | undefined;
-    for (const s of layout.sections) {
-      pipeline.push(src.read(s.offset, SECTION_HEADER_SIZE) as Uint8Array, 0);
-      if (s.type === SectionType.Metadata || s.type === SectionType.Signature) {
-        // Small sections are kept for describe; the signature is ≤ 32 KiB (layout check), metadata bounded here.
-        if (s.type === SectionType.Signature || s.size <= 1 << 20) {
-          const data = src.read(s.dataOffset, s.size) as Uint8Array;
-          pipeline.push(data, 0);
-          if (s.type === SectionType.Metadata) metadataBytes = data;
-          else signatureBytes = data;
-          continue;
-        }
-      }
-      await pipeline.pushFile(fd, s.dataOffset, s.size, roles[s.index]!, `section ${s.index}`);
-    }
+    const kept = await walkSections(layoutSections(layout, src), pipeline);
+    const metadataBytes = kept.metadata;
+    const signatureBytes = kept.signature;
     const inner = await pipeline.finishHashing();
     const computedCrc = pipeline.crc;
     const measurements = measurementsFromInner(inner.a, inner.fork, inner.b);

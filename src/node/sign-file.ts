@@ -13,10 +13,12 @@
 import { closeSync, existsSync, fchmodSync, statSync, writeSync } from 'node:fs';
 import { crc32, crc32Combine, initCore } from '../core/index.js';
 import { EifError } from '../errors.js';
-import { CRC_OFFSET, EIF_HEADER_SIZE, MAX_NUM_SECTIONS, SECTION_HEADER_SIZE, SectionType, encodeSectionHeader } from '../eif/header.js';
+import { CRC_OFFSET, EIF_HEADER_SIZE, MAX_NUM_SECTIONS, SectionType } from '../eif/header.js';
 import { sealHeader } from '../eif/builder.js';
 import { readLayout } from '../eif/layout.js';
-import { measurementsFromInner, sectionRoles } from '../eif/measure.js';
+import { measurementsFromInner } from '../eif/measure.js';
+import { isMeasured } from '../eif/roles.js';
+import { type SectionInput, type SectionSink, layoutSections, sectionLength, walkSections } from '../eif/walk.js';
 import type { Measurements } from '../eif/pcr.js';
 import { fromHex } from '../util/hex.js';
 import type { EifSigner } from '../signing/signer.js';
@@ -51,14 +53,14 @@ export async function signEifFile(o: SignEifFileOptions): Promise<SignEifFileRes
   let out: ReturnType<typeof openAtomic> | undefined;
   let pipeline: HashPipeline | undefined;
   try {
-    const layout = await readLayout(fileSource(input.fd, input.size));
+    const src = fileSource(input.fd, input.size);
+    const layout = await readLayout(src);
     const kept = layout.sections.filter((s) => s.type !== SectionType.Signature);
     const replaced = kept.length !== layout.sections.length;
     if (kept.length + 1 > MAX_NUM_SECTIONS) {
       throw new EifError('TOO_MANY_SECTIONS', `the image has ${kept.length} sections; adding a signature would exceed the EIF limit of ${MAX_NUM_SECTIONS}`);
     }
-    const roles = sectionRoles(kept);
-    const measured = kept.reduce((n, s, i) => n + (roles[i] ? s.size : 0), 0);
+    const measured = kept.reduce((n, s) => n + (isMeasured(s.type) ? s.size : 0), 0);
 
     checkOutputPath(target, []);
     const keepMode = existsSync(target) ? statSync(target).mode & 0o7777 : undefined;
@@ -70,25 +72,34 @@ export async function signEifFile(o: SignEifFileOptions): Promise<SignEifFileRes
     const sizes: number[] = [];
     let pos = EIF_HEADER_SIZE;
     // The input's own CRC (eif-format.md §2) is checked on the way: the output gets a new header and CRC, so a
-    // damaged input would otherwise come out with a valid CRC that hides the damage. A kept section's share is
-    // the change in the pipeline's running CRC; an old signature section (≤ 32 KiB) is read and CRC'd here.
-    const src = fileSource(input.fd, input.size);
+    // damaged input would otherwise come out with a valid CRC that hides the damage. The walk covers every input
+    // section: a kept section goes to the pipeline (copied, CRC'd, hashed) and its share of the input CRC is the
+    // change in the pipeline's running CRC; an old signature section (≤ 32 KiB, read whole) is CRC'd here only.
     let inputCrc = crc32(layout.headerBytes.subarray(0, CRC_OFFSET));
-    let k = 0;
-    for (const s of layout.sections) {
-      const len = SECTION_HEADER_SIZE + s.size;
-      if (s.type === SectionType.Signature) {
-        inputCrc = crc32(src.read(s.dataOffset, s.size) as Uint8Array, crc32(src.read(s.offset, SECTION_HEADER_SIZE) as Uint8Array, inputCrc));
-        continue;
-      }
-      const before = pipeline.crc;
-      offsets.push(pos);
-      sizes.push(s.size);
-      pos += len;
-      pipeline.push(encodeSectionHeader(s.type, s.size), 0);
-      await pipeline.pushFile(input.fd, s.dataOffset, s.size, roles[k++]!, `section ${s.index} of ${o.eifPath}`);
-      inputCrc = crc32Combine(inputCrc, (pipeline.crc ^ crc32Combine(before, 0, len)) >>> 0, len);
-    }
+    let copying = true;
+    let before = 0;
+    const p = pipeline;
+    const copy: SectionSink = {
+      beginSection: (s: SectionInput) => {
+        copying = s.type !== SectionType.Signature;
+        before = p.crc;
+        if (!copying) return;
+        offsets.push(pos);
+        sizes.push(s.size);
+        pos += sectionLength(s);
+      },
+      push: (bytes, roles) => {
+        if (copying) p.push(bytes, roles);
+        else inputCrc = crc32(bytes, inputCrc);
+      },
+      pushRange: (source, offset, size, roles, what) => p.pushRange(source, offset, size, roles, what),
+      endSection: (s: SectionInput) => {
+        if (!copying) return;
+        const len = sectionLength(s);
+        inputCrc = crc32Combine(inputCrc, (p.crc ^ crc32Combine(before, 0, len)) >>> 0, len);
+      },
+    };
+    await walkSections(layoutSections(layout, src, o.eifPath), copy);
     if (inputCrc !== layout.header.crc32) {
       throw new EifError('EIF_CRC_MISMATCH', `${o.eifPath}: the stored CRC does not match the image's contents (damaged?); refusing to sign it`);
     }
@@ -98,9 +109,9 @@ export async function signEifFile(o: SignEifFileOptions): Promise<SignEifFileRes
     const sig = await o.signer.signatureSection(fromHex(unsigned.PCR0));
     offsets.push(pos);
     sizes.push(sig.data.length);
-    pos += SECTION_HEADER_SIZE + sig.data.length;
-    pipeline.push(encodeSectionHeader(SectionType.Signature, sig.data.length), 0);
-    pipeline.push(sig.data, 0);
+    const signature: SectionInput = { type: SectionType.Signature, size: sig.data.length, data: sig.data, what: 'the new signature' };
+    pos += sectionLength(signature);
+    await walkSections([signature], pipeline);
 
     const header = sealHeader(
       { ...layout.header, numSections: offsets.length, sectionOffsets: offsets.map(BigInt), sectionSizes: sizes.map(BigInt) },

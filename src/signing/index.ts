@@ -1,7 +1,7 @@
 /**
  * EIF signing (eif-format.md §4): signers that produce the signature section, and the strict reader/checker of a
  * section. Browser-safe (the KMS and command signers live in src/node/). `EifSigner` itself is exported by the
- * builder (src/eif/builder.ts); ./signer.ts declares the same shape.
+ * builder (src/eif/builder.ts), which declares it; ./signer.ts implements it.
  */
 export {
   createPemSigner,

@@ -21,10 +21,9 @@ import { importPrivateKeyPem } from './private-key.js';
 import { digest, ecdsaSign, ecdsaVerify } from '../pki/ecdsa.js';
 import { SIGNATURE_SECTION_MAX_SIZE, encodePcrPayload, encodeSignatureSection } from './section.js';
 
-/** The builder's (and `eif sign`'s) view of a signer: PCR0 in, the signature section bytes and PCR8 out. */
-export interface EifSigner {
-  signatureSection(pcr0: Uint8Array): Promise<{ data: Uint8Array; pcr8: string }>;
-}
+/** The builder's (and `eif sign`'s) view of a signer, declared by the builder (src/eif/builder.ts). */
+import type { EifSigner } from '../eif/builder.js';
+export type { EifSigner };
 
 /** Options every signer factory takes. */
 export interface SignerOptions {
