@@ -22,7 +22,7 @@ export {
   measureEifBytes as measureEif,
   blobSource,
   type EifInspection,
-} from './eif/inspect.js';
+} from './inspect/eif.js';
 export { readLayout, bytesSource, type ByteSource, type EifLayout, type Section } from './eif/layout.js';
 export { SectionType, EIF_HEADER_SIZE, decodeEifHeader, encodeEifHeader, type EifHeader } from './eif/header.js';
 export { pcrExtend, pcrOfBytes, pcr3FromRoleArn, pcr4FromInstanceId, type Measurements } from './eif/pcr.js';

@@ -8,7 +8,7 @@
  * be decoded — also when `ok` is false, so callers must check `ok` before trusting it. Browser-safe: bytes in,
  * clock and trust anchors injectable, ECDSA through WebCrypto.
  */
-import { measureEifBytes } from '../eif/inspect.js';
+import { measureEifBytes } from '../inspect/eif.js';
 import { ES384 } from '../pki/algorithms.js';
 import { ecdsaVerify } from '../pki/ecdsa.js';
 import { sigStructure1 } from '../cose/sign1-encode.js';
@@ -30,7 +30,7 @@ export interface InspectOptions {
 }
 
 export interface VerifyOptions extends InspectOptions, AttestationPolicy {
-  /** How to measure `eif` when it is given as bytes (default: measureEifBytes of src/eif/inspect.ts). */
+  /** How to measure `eif` when it is given as bytes (default: measureEifBytes of src/inspect/eif.ts). */
   readonly measureEif?: EifMeasurer;
 }
 
@@ -42,7 +42,7 @@ export interface AttestationResult {
   readonly document: AttestationDocument | null;
 }
 
-/** EIF bytes → PCR0/1/2 (+PCR8 when signed), through the browser-safe EIF reader (src/eif/inspect.ts). */
+/** EIF bytes → PCR0/1/2 (+PCR8 when signed), through the browser-safe EIF reader (src/inspect/eif.ts). */
 const defaultMeasurer: EifMeasurer = (eif) => measureEifBytes(eif);
 
 function verificationTime(at: Date | number | undefined): number {

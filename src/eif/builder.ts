@@ -22,7 +22,6 @@ import {
   SIGNATURE_MAX_SIZE,
   SectionType,
   encodeEifHeader,
-  encodeSectionHeader,
 } from './header.js';
 import { type EifMetadata, encodeMetadata, parseCustomMetadata, rfc3339 } from './metadata.js';
 import type { JsonValue } from './serde-json.js';
@@ -111,10 +110,6 @@ export function cmdlineBytes(cmdline: string | Uint8Array): Uint8Array {
   return b;
 }
 
-export interface PlannedSection extends Section {
-  header: Uint8Array;
-}
-
 /** Section types and sizes in eif_build's order → the section table (Appendix A steps 2–3). */
 export function planSections(sizes: {
   kernel: number;
@@ -122,7 +117,7 @@ export function planSections(sizes: {
   metadata: number;
   ramdisks: number[];
   signature?: number;
-}): PlannedSection[] {
+}): Section[] {
   if (sizes.ramdisks.length === 0) throw new EifError('NO_RAMDISK', 'at least one --ramdisk is required');
   const list: [SectionType, number][] = [
     [SectionType.Kernel, sizes.kernel],
@@ -136,7 +131,7 @@ export function planSections(sizes: {
   }
   let offset = EIF_HEADER_SIZE;
   return list.map(([type, size], index) => {
-    const s = { index, type, offset, size, dataOffset: offset + SECTION_HEADER_SIZE, header: encodeSectionHeader(type, size) };
+    const s = { index, type, offset, size, dataOffset: offset + SECTION_HEADER_SIZE };
     offset += SECTION_HEADER_SIZE + size;
     return s;
   });
@@ -212,15 +207,16 @@ export async function buildEifBytes(input: BuildBytesInput): Promise<BuildResult
   const datas = [input.kernel, cmd, meta, ...input.ramdisks];
   const unsigned = planSections({ kernel: input.kernel.length, cmdline: cmd.length, metadata: meta.length, ramdisks: input.ramdisks.map((r) => r.length) });
   if (input.signer) planSections({ kernel: 0, cmdline: 0, metadata: 0, ramdisks: input.ramdisks.map(() => 0), signature: 0 }); // fail before hashing
-  // The body (everything after the 548-byte header) is walked as the streaming builder walks it: CRC and PCRs.
-  const sink = new MeasureSink();
+  // The body (everything after the 548-byte header) is walked as the streaming builder walks it: the sink CRCs
+  // and hashes it, and keeps the pieces (no copies) that make the file after the header.
+  const body: Uint8Array[] = [];
+  const sink = new MeasureSink(0, body);
   await walkSections(unsigned.map((s, i) => memorySection(s, datas[i]!)), sink);
   let measurements = sink.measurements();
   let sections: Section[] = unsigned;
   if (input.signer) {
     const signature = await input.signer.signatureSection(fromHex(measurements.PCR0));
     checkSignatureSize(signature.data);
-    datas.push(signature.data);
     sections = planSections({ kernel: input.kernel.length, cmdline: cmd.length, metadata: meta.length, ramdisks: input.ramdisks.map((r) => r.length), signature: signature.data.length });
     await walkSections([memorySection(sections[sections.length - 1]!, signature.data)], sink);
     measurements = { ...measurements, PCR8: signature.pcr8 };
@@ -229,10 +225,11 @@ export async function buildEifBytes(input: BuildBytesInput): Promise<BuildResult
   const size = last.dataOffset + last.size;
   const eif = new Uint8Array(size);
   eif.set(finalHeaderBytes(sections, arch, sink.crc, size - EIF_HEADER_SIZE), 0);
-  sections.forEach((s, i) => {
-    eif.set(encodeSectionHeader(s.type, s.size), s.offset);
-    eif.set(datas[i]!, s.dataOffset);
-  });
+  let pos = EIF_HEADER_SIZE;
+  for (const piece of body) {
+    eif.set(piece, pos);
+    pos += piece.length;
+  }
   return { eif, size, metadata, measurements };
 }
 

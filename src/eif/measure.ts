@@ -11,19 +11,28 @@ import type { ByteSource, EifLayout } from './layout.js';
 import { PcrStreams } from './roles.js';
 import { type SectionSink, layoutSections, walkSections } from './walk.js';
 
-/** A sink that CRCs every byte and hashes measured bytes by their roles, on this thread. */
+/**
+ * A sink that CRCs every byte and hashes measured bytes by their roles, on this thread; the in-memory builder also
+ * has it keep the pieces (references, no copies) to lay out the file.
+ */
 export class MeasureSink implements SectionSink {
   #crc: number;
   readonly #streams = new PcrStreams();
+  readonly #pieces: Uint8Array[] | undefined;
 
-  /** `initialCrc`: the CRC of what came before (header[0:544] for a reader; 0 for a builder's body). */
-  constructor(initialCrc = 0) {
+  /**
+   * `initialCrc`: the CRC of what came before (header[0:544] for a reader; 0 for a builder's body). `pieces`:
+   * receives every pushed piece in order.
+   */
+  constructor(initialCrc = 0, pieces?: Uint8Array[]) {
     this.#crc = initialCrc;
+    this.#pieces = pieces;
   }
 
   push(bytes: Uint8Array, roles: number): void {
     this.#crc = crc32(bytes, this.#crc);
     if (roles !== 0) this.#streams.feed(bytes, roles);
+    this.#pieces?.push(bytes);
   }
 
   /** The running CRC. */

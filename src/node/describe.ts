@@ -1,28 +1,27 @@
 /**
- * `describe` and `verify` for EIF files: one streaming read (./reader.ts), the signature section checked by
- * src/signing, and the nitro-cli JSON (src/eif/describe.ts).
+ * `describe` for EIF files: one streaming read (./reader.ts), the signature verdict (src/signing/verdict.ts, via
+ * ./signature-check.ts), and the nitro-cli JSON (src/eif/describe.ts).
  */
-import { EifError } from '../errors.js';
 import type { Measurements } from '../eif/pcr.js';
 import { describeObject } from '../eif/describe.js';
+import type { SignatureInspection } from '../signing/verify.js';
 import { type EifFileInspection, type ReadOptions, inspectEifFile } from './reader.js';
-import { inspectSignature, type SignatureVerdict } from './signature-check.js';
+import { fileSignatureVerdict } from './signature-check.js';
 
 export interface DescribeResult {
   describe: Record<string, unknown>;
   inspection: EifFileInspection;
-  signature?: SignatureVerdict;
+  signature?: SignatureInspection;
   warnings: string[];
 }
 
 export async function describeEif(path: string, opts: ReadOptions = {}): Promise<DescribeResult> {
   const inspection = await inspectEifFile(path, opts);
-  const signature = inspection.signatureBytes ? await inspectSignature(inspection) : undefined;
-  if (signature && !signature.signatureValid) {
-    // nitro-cli fails describe-eif when the COSE signature does not verify (spec §4.6): a distinct error state.
-    throw new EifError('SIG_INVALID', 'the signature section\'s COSE signature does not verify with its certificate');
-  }
-  if (signature) inspection.measurements.PCR8 = signature.pcr8;
+  const verdict = await fileSignatureVerdict(inspection);
+  // nitro-cli fails describe-eif when the section is malformed or its COSE signature does not verify (spec §4.6).
+  if (verdict.error) throw verdict.error;
+  const signature = verdict.inspection;
+  inspection.measurements = verdict.measurements;
   const describe = describeObject({
     version: inspection.layout.header.version,
     measurements: inspection.measurements,

@@ -6,7 +6,7 @@ import { readInputFile } from './file-source.js';
 import { EifError } from '../errors.js';
 import { expectedImagePcrs, isImageMeasurementMap, type Measurements, UNSIGNED_PCR8 } from '../eif/pcr.js';
 import { type ReadOptions, inspectEifFile } from './reader.js';
-import { inspectSignature } from './signature-check.js';
+import { fileSignatureVerdict } from './signature-check.js';
 
 export type PcrName = 'PCR0' | 'PCR1' | 'PCR2' | 'PCR8';
 export const PCR_NAMES: PcrName[] = ['PCR0', 'PCR1', 'PCR2', 'PCR8'];
@@ -106,19 +106,15 @@ export async function verifyEif(path: string, o: VerifyEifOptions = {}): Promise
   if (inspection.checkCrc) pass('crc', `CRC-32 ${crcHex(inspection.storedCrc)}`);
   else fail('crc', 'EIF_CRC_MISMATCH', `stored CRC ${crcHex(inspection.storedCrc)}, computed ${crcHex(inspection.computedCrc)}`);
 
-  const m = inspection.measurements;
-  if (inspection.signatureBytes) {
-    try {
-      const sig = await inspectSignature(inspection);
-      m.PCR8 = sig.pcr8;
-      if (sig.signatureValid) pass('signature', `COSE_Sign1 ${sig.algorithm} verifies with the embedded certificate`);
-      else fail('signature', 'SIG_INVALID', 'the COSE signature does not verify with the embedded certificate');
-      if (sig.payloadMatches) pass('signed-pcr0', 'the signed payload is this image\'s PCR0');
-      else fail('signed-pcr0', 'SIG_PAYLOAD_MISMATCH', 'the signed payload is not this image\'s PCR0 (SignatureCheck false)');
-    } catch (e) {
-      if (!(e instanceof EifError)) throw e;
-      fail('signature', e.code, e.message);
-    }
+  const verdict = await fileSignatureVerdict(inspection);
+  const m = verdict.measurements;
+  const sig = verdict.inspection;
+  if (inspection.signatureBytes && !sig) fail('signature', verdict.error!.code, verdict.error!.message);
+  if (sig) {
+    if (verdict.error) fail('signature', verdict.error.code, verdict.error.message);
+    else pass('signature', `COSE_Sign1 ${sig.algorithm} verifies with the embedded certificate`);
+    if (sig.payloadMatches) pass('signed-pcr0', 'the signed payload is this image\'s PCR0');
+    else fail('signed-pcr0', 'SIG_PAYLOAD_MISMATCH', 'the signed payload is not this image\'s PCR0 (SignatureCheck false)');
   }
   const expected = { ...(o.expected ?? {}) };
   if (o.signingCertificatePem) {

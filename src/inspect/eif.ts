@@ -2,16 +2,18 @@
  * Browser-safe inspection of an EIF held as bytes or a Blob/File (web pages checking PCRs): structure, PCRs, CRC,
  * signature and nitro-cli's describe JSON, in one pass on the calling thread. Node callers with files use
  * src/node/describe.ts, which streams on two cores.
+ *
+ * This room sits above the format codecs (src/eif) and the signature code (src/signing), and uses both: the
+ * codecs never import the signature code, which imports the codecs (PCR8).
  */
-import { EifError } from '../errors.js';
 import { initCore } from '../core/index.js';
-import { inspectSignatureSection, type SignatureInspection } from '../signing/verify.js';
-import { fromHex } from '../util/hex.js';
-import { describeObject } from './describe.js';
-import { type ByteSource, type EifLayout, bytesSource, readLayout } from './layout.js';
-import { measureSource } from './measure.js';
-import { type DecodedMetadata, decodeMetadata } from './metadata.js';
-import type { Measurements } from './pcr.js';
+import { type SignatureInspection } from '../signing/verify.js';
+import { signatureVerdict } from '../signing/verdict.js';
+import { describeObject } from '../eif/describe.js';
+import { type ByteSource, type EifLayout, bytesSource, readLayout } from '../eif/layout.js';
+import { measureSource } from '../eif/measure.js';
+import { type DecodedMetadata, decodeMetadata } from '../eif/metadata.js';
+import type { Measurements } from '../eif/pcr.js';
 
 /** Random access over a Blob (a File from an `<input type=file>`), without loading it whole. */
 export function blobSource(blob: Blob): ByteSource {
@@ -47,25 +49,20 @@ export async function inspectEif(
   const src = toSource(input);
   const layout = await readLayout(src);
   const m = await measureSource(src, layout, opts.onProgress);
-  let signature: SignatureInspection | undefined;
-  if (m.signature) {
-    signature = await inspectSignatureSection(m.signature, fromHex(m.measurements.PCR0));
-    if (!signature.signatureValid) {
-      throw new EifError('SIG_INVALID', "the signature section's COSE signature does not verify with its certificate");
-    }
-    m.measurements.PCR8 = signature.pcr8;
-  }
+  const verdict = await signatureVerdict(m.signature, m.measurements);
+  if (verdict.error) throw verdict.error; // like nitro-cli describe-eif (§4.6)
+  const signature = verdict.inspection;
   const metadata = m.metadata ? decodeMetadata(m.metadata) : undefined;
   return {
     layout,
-    measurements: m.measurements,
+    measurements: verdict.measurements,
     checkCrc: m.checkCrc,
     computedCrc: m.computedCrc,
     metadata,
     signature,
     describe: describeObject({
       version: layout.header.version,
-      measurements: m.measurements,
+      measurements: verdict.measurements,
       checkCrc: m.checkCrc,
       signature: signature && { certificate: signature.certificate, signatureCheck: signature.payloadMatches },
       metadata,

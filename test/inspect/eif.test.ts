@@ -1,7 +1,7 @@
 /** Browser-safe inspection (bytes and Blobs) agrees with the Node file reader and nitro-cli's describe shape. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initCore } from '../../src/core/index.js';
-import { describeEifBytes, inspectEif, measureEifBytes } from '../../src/eif/inspect.js';
+import { describeEifBytes, inspectEif, measureEifBytes } from '../../src/inspect/eif.js';
 import { describeEif } from '../../src/node/describe.js';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
