@@ -14,6 +14,7 @@ import {
   decodeEifHeader,
   decodeSectionHeader,
 } from './header.js';
+import { type HeaderFinding, KERNEL_PROBE_SIZE, headerFindings } from './boot-rules.js';
 
 /** Random access to the bytes of an EIF: a file (Node), a Blob or a Uint8Array (browser). */
 export interface ByteSource {
@@ -47,6 +48,8 @@ export interface EifLayout {
   contiguous: boolean;
   /** Non-fatal findings (e.g. gaps between sections), one sentence each. */
   warnings: string[];
+  /** Header rules of the boot stack the image breaks (./boot-rules.ts): readable, but it would not boot. */
+  headerFindings: HeaderFinding[];
 }
 
 /** Versions we read: 3 (signature section allowed) and 4 (metadata mandatory). v2 is little-endian legacy (§1.5). */
@@ -121,7 +124,10 @@ export async function readLayout(src: ByteSource): Promise<EifLayout> {
   if (pos < fileSize) {
     throw new EifError('EIF_TRAILING_BYTES', `${fileSize - pos} bytes after the last section (which ends at ${pos}); a well-formed EIF ends with its last section`);
   }
-  return { header, headerBytes, sections, fileSize, contiguous, warnings };
+  const kernel = sections.find((s) => s.type === SectionType.Kernel)!;
+  const kernelHead = await src.read(kernel.dataOffset, Math.min(kernel.size, KERNEL_PROBE_SIZE));
+  const findings = headerFindings(header, sections.map((s) => s.type), kernelHead);
+  return { header, headerBytes, sections, fileSize, contiguous, warnings, headerFindings: findings };
 }
 
 /** Which sections must be there, and how often (§1.3, §1.6). */

@@ -29,7 +29,8 @@ export async function describeEif(path: string, opts: ReadOptions = {}): Promise
     signature: signature && { certificate: signature.certificate, signatureCheck: signature.payloadMatches },
     metadata: inspection.metadata,
   });
-  return { describe, inspection, signature, warnings: inspection.layout.warnings };
+  const { layout } = inspection;
+  return { describe, inspection, signature, warnings: [...layout.warnings, ...layout.headerFindings.map((f) => `${f.code}: ${f.message}`)] };
 }
 
 /**

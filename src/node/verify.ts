@@ -100,6 +100,9 @@ export async function verifyEif(path: string, o: VerifyEifOptions = {}): Promise
   }
   const { layout } = inspection;
   pass('structure', `EIF v${layout.header.version}, ${layout.sections.length} sections, ${layout.fileSize} bytes`);
+  // Header rules of the boot stack (src/eif/boot-rules.ts): each its own failed check and code.
+  if (layout.headerFindings.length === 0) pass('header', `flags 0x${layout.header.flags.toString(16)} and version ${layout.header.version} fit the image`);
+  for (const f of layout.headerFindings) checks.push({ check: 'header', ok: false, code: f.code, detail: f.message });
   if (layout.contiguous) pass('contiguous', 'sections follow each other from byte 548 to the end of the file');
   else fail('contiguous', 'EIF_NOT_CONTIGUOUS', layout.warnings.join('; '));
   const crcHex = (n: number) => '0x' + n.toString(16).padStart(8, '0');
