@@ -142,6 +142,25 @@ describe('forked, exported and interleaved states', () => {
     }
   });
 
+  it('forkDigest: the digest so far, and the stream goes on (at block boundaries, fresh, interleaved)', () => {
+    const a = randomBytes(1000);
+    const b = randomBytes(2000);
+    for (const cut of [0, 5, 112, 128, 130, 1000]) {
+      const h = createSha384().update(a.subarray(0, cut));
+      const other = createSha384().update(b); // owns the core between the two calls
+      expect(hex(h.forkDigest())).toBe(ref(a.subarray(0, cut)));
+      other.update(a);
+      expect(hex(h.forkDigest())).toBe(ref(a.subarray(0, cut)));
+      h.update(b);
+      expect(hex(h.digest())).toBe(ref(a.subarray(0, cut), b));
+      expect(hex(other.digest())).toBe(ref(b, a));
+    }
+    expect(hex(createSha384().forkDigest())).toBe(ref());
+    const done = createSha384();
+    done.digest();
+    expect(() => done.forkDigest()).toThrow(expect.objectContaining({ code: 'CORE_HASH_FINALIZED' }));
+  });
+
   it('clone of a fresh hasher, and clone while another hasher owns the core', () => {
     const x = randomBytes(500);
     const fresh = createSha384();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { coreInstance, initCore } from '../../src/core/index.js';
-import { SHARED_B_BASE, SHARED_RING_BASE, instantiateSharedCore, sharedMemoryPages } from '../../src/core/shared.js';
+import { SHARED_B_BASE, SHARED_RING_BASE, instantiateSharedCore, sharedCoreInstance, sharedMemoryPages } from '../../src/core/shared.js';
+import { Sha384 } from '../../src/core/sha384.js';
 
 await initCore();
 
@@ -58,5 +59,38 @@ describe('shared-memory builds of the core (src/core/shared.ts, docs/core.md)', 
     x.sha384UpdateFrom(at + 77, data.length - 77);
     x.sha384Final();
     expect(hex(c.memory, x.sha384DigestPtr())).toBe(sha384(data));
+  });
+});
+
+describe('the core hasher on a shared build (Sha384.create(sharedCoreInstance(…)): the face the hash workers use)', () => {
+  it('updateInMemory hashes ring bytes in place, forkDigest forks mid-stream, both instances side by side', async () => {
+    const pages = sharedMemoryPages(4 << 20);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    const coreA = sharedCoreInstance(await instantiateSharedCore('A', memory), memory);
+    const coreB = sharedCoreInstance(await instantiateSharedCore('B', memory), memory);
+    const data = randomBytes((2 << 20) + 777);
+    new Uint8Array(memory.buffer, SHARED_RING_BASE, data.length).set(data);
+    const split = (1 << 20) + 5;
+    const a = Sha384.create(coreA);
+    const b = Sha384.create(coreB);
+    a.updateInMemory(SHARED_RING_BASE, split);
+    b.updateInMemory(SHARED_RING_BASE + split, data.length - split);
+    const fork = a.forkDigest();
+    a.updateInMemory(SHARED_RING_BASE + split, data.length - split);
+    expect(Buffer.from(fork).toString('hex')).toBe(sha384(data.subarray(0, split)));
+    expect(Buffer.from(a.digest()).toString('hex')).toBe(sha384(data));
+    expect(Buffer.from(b.digest()).toString('hex')).toBe(sha384(data.subarray(split)));
+    // the main instance's hashers are unaffected by the shared ones
+    expect(Buffer.from(Sha384.create().update(data).digest()).toString('hex')).toBe(sha384(data));
+  });
+  it('updateInMemory refuses a range outside the memory or over the hash state (CORE_BAD_ARGUMENT)', async () => {
+    const pages = sharedMemoryPages(1 << 20);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    const core = sharedCoreInstance(await instantiateSharedCore('A', memory), memory);
+    const h = Sha384.create(core);
+    expect(() => h.updateInMemory(memory.buffer.byteLength - 10, 11)).toThrow(expect.objectContaining({ code: 'CORE_BAD_ARGUMENT' }));
+    expect(() => h.updateInMemory(-1, 4)).toThrow(expect.objectContaining({ code: 'CORE_BAD_ARGUMENT' }));
+    expect(() => h.updateInMemory(core.exports.sha384StatePtr() - 4, 8)).toThrow(expect.objectContaining({ code: 'CORE_BAD_ARGUMENT' }));
+    expect(coreInstance()).not.toBe(core);
   });
 });
