@@ -24,6 +24,11 @@ export function isMeasured(t: SectionType): boolean {
   return t === SectionType.Kernel || t === SectionType.Cmdline || t === SectionType.Ramdisk;
 }
 
+/** Bytes measured into the PCRs: what the hash streams will see (sizes the Node pipeline's choice of threads). */
+export function measuredSize(sections: readonly { type: SectionType; size: number }[]): number {
+  return sections.reduce((n, s) => n + (isMeasured(s.type) ? s.size : 0), 0);
+}
+
 /**
  * Role bits of each section, given the section types in table order: kernel/cmdline → A; ramdisk0 → A|FORK;
  * later ramdisks → A|B; metadata/signature → 0 (CRC only). The format requires kernel and cmdline before the

@@ -23,6 +23,7 @@ import {
 } from '../eif/builder.js';
 import { encodeMetadata, parseCustomMetadata, CUSTOM_METADATA_MAX_BYTES } from '../eif/metadata.js';
 import { measurementsFromInner } from '../eif/measure.js';
+import { measuredSize } from '../eif/roles.js';
 import { type SectionInput, walkSections } from '../eif/walk.js';
 import { fromHex } from '../util/hex.js';
 import { HashPipeline, PARALLEL_THRESHOLD } from './hash-pipeline.js';
@@ -84,7 +85,7 @@ export async function buildEif(o: BuildEifOptions): Promise<BuildFileResult> {
     const sizes = { kernel: kernel.size, cmdline: cmd.length, metadata: meta.length, ramdisks: ramdisks.map((r) => r.size) };
     const plan = planSections(sizes);
     if (o.signer) planSections({ ...sizes, signature: 0 }); // room for the signature section: fail before hashing
-    const measured = kernel.size + cmd.length + sizes.ramdisks.reduce((a, b) => a + b, 0);
+    const measured = measuredSize(plan);
     const total = measured + meta.length;
 
     out = openAtomic(o.output);

@@ -8,7 +8,7 @@ import { crc32, initCore } from '../core/index.js';
 import { CRC_OFFSET } from '../eif/header.js';
 import { type EifLayout, readLayout } from '../eif/layout.js';
 import { measurementsFromInner } from '../eif/measure.js';
-import { isMeasured } from '../eif/roles.js';
+import { measuredSize } from '../eif/roles.js';
 import { layoutSections, walkSections } from '../eif/walk.js';
 import type { Measurements } from '../eif/pcr.js';
 import { type DecodedMetadata, decodeMetadata } from '../eif/metadata.js';
@@ -53,7 +53,7 @@ export async function inspectEifFile(path: string, opts: ReadOptions = {}): Prom
   try {
     const src = fileSource(fd, size);
     const layout = await readLayout(src);
-    const measured = layout.sections.filter((s) => isMeasured(s.type)).reduce((n, s) => n + s.size, 0);
+    const measured = measuredSize(layout.sections);
     const total = layout.sections.reduce((n, s) => n + s.size, 0);
     pipeline = new HashPipeline({
       parallel: opts.parallel ?? measured >= PARALLEL_THRESHOLD,

@@ -17,7 +17,7 @@ import { CRC_OFFSET, EIF_HEADER_SIZE, MAX_NUM_SECTIONS, SectionType } from '../e
 import { sealHeader } from '../eif/builder.js';
 import { readLayout } from '../eif/layout.js';
 import { measurementsFromInner } from '../eif/measure.js';
-import { isMeasured } from '../eif/roles.js';
+import { measuredSize } from '../eif/roles.js';
 import { type SectionInput, type SectionSink, layoutSections, sectionLength, walkSections } from '../eif/walk.js';
 import type { Measurements } from '../eif/pcr.js';
 import { fromHex } from '../util/hex.js';
@@ -60,7 +60,7 @@ export async function signEifFile(o: SignEifFileOptions): Promise<SignEifFileRes
     if (kept.length + 1 > MAX_NUM_SECTIONS) {
       throw new EifError('TOO_MANY_SECTIONS', `the image has ${kept.length} sections; adding a signature would exceed the EIF limit of ${MAX_NUM_SECTIONS}`);
     }
-    const measured = kept.reduce((n, s) => n + (isMeasured(s.type) ? s.size : 0), 0);
+    const measured = measuredSize(kept);
 
     checkOutputPath(target, []);
     const keepMode = existsSync(target) ? statSync(target).mode & 0o7777 : undefined;
