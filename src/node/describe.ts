@@ -1,12 +1,11 @@
 /**
- * `describe` for EIF files: one streaming read (./reader.ts), the signature verdict (src/signing/verdict.ts, via
- * ./signature-check.ts), and the nitro-cli JSON (src/eif/describe.ts).
+ * `describe` for EIF files: one streaming read with the signature verdict (./reader.ts, src/signing/verdict.ts),
+ * and the nitro-cli JSON (src/eif/describe.ts).
  */
 import type { Measurements } from '../eif/pcr.js';
 import { describeObject } from '../eif/describe.js';
 import type { SignatureInspection } from '../signing/verify.js';
 import { type EifFileInspection, type ReadOptions, inspectEifFile } from './reader.js';
-import { fileSignatureVerdict } from './signature-check.js';
 
 export interface DescribeResult {
   describe: Record<string, unknown>;
@@ -17,11 +16,9 @@ export interface DescribeResult {
 
 export async function describeEif(path: string, opts: ReadOptions = {}): Promise<DescribeResult> {
   const inspection = await inspectEifFile(path, opts);
-  const verdict = await fileSignatureVerdict(inspection);
   // nitro-cli fails describe-eif when the section is malformed or its COSE signature does not verify (spec §4.6).
-  if (verdict.error) throw verdict.error;
-  const signature = verdict.inspection;
-  inspection.measurements = verdict.measurements;
+  if (inspection.signature?.error) throw inspection.signature.error;
+  const signature = inspection.signature?.inspection;
   const describe = describeObject({
     version: inspection.layout.header.version,
     measurements: inspection.measurements,

@@ -14,6 +14,7 @@ import type { Measurements } from '../eif/pcr.js';
 import { type DecodedMetadata, decodeMetadata } from '../eif/metadata.js';
 import { HashPipeline, PARALLEL_THRESHOLD } from './hash-pipeline.js';
 import { fileSource, openInput } from './file-source.js';
+import { type SignatureVerdict, fileSignatureVerdict } from './signature-check.js';
 
 export interface ReadOptions {
   /** Force (true) or forbid (false) the two-thread hashing; default: by size. */
@@ -33,6 +34,11 @@ export interface EifFileInspection {
   /** Raw metadata / signature section bytes. */
   metadataBytes?: Uint8Array;
   signatureBytes?: Uint8Array;
+  /**
+   * The signature verdict (src/signing/verdict.ts) of a signed image; its PCR8 is in `measurements` whenever the
+   * section could be read, so every measurement of a signed image carries PCR8.
+   */
+  signature?: SignatureVerdict;
 }
 
 /** Structure only (header + section table), no hashing. */
@@ -45,7 +51,10 @@ export async function readEifLayout(path: string): Promise<EifLayout> {
   }
 }
 
-/** Structure, measurements, CRC and metadata of an EIF file, in one pass. Throws EifError on bad structure. */
+/**
+ * Structure, measurements (PCR8 included for a signed image), CRC, metadata and the signature verdict of an EIF
+ * file, in one pass. Throws EifError on bad structure; a bad signature is in the verdict.
+ */
 export async function inspectEifFile(path: string, opts: ReadOptions = {}): Promise<EifFileInspection> {
   await initCore();
   const { fd, size } = openInput(path, 'EIF file');
@@ -65,17 +74,18 @@ export async function inspectEifFile(path: string, opts: ReadOptions = {}): Prom
     const signatureBytes = kept.signature;
     const inner = await pipeline.finishHashing();
     const computedCrc = pipeline.crc;
-    const measurements = measurementsFromInner(inner.a, inner.fork, inner.b);
+    const verdict = await fileSignatureVerdict(signatureBytes, measurementsFromInner(inner.a, inner.fork, inner.b));
     return {
       path,
       layout,
-      measurements,
+      measurements: verdict.measurements,
       storedCrc: layout.header.crc32,
       computedCrc,
       checkCrc: computedCrc === layout.header.crc32,
       metadata: metadataBytes ? decodeMetadata(metadataBytes) : undefined,
       metadataBytes,
       signatureBytes,
+      signature: signatureBytes === undefined ? undefined : verdict,
     };
   } finally {
     pipeline?.close();

@@ -6,7 +6,6 @@ import { readInputFile } from './file-source.js';
 import { EifError } from '../errors.js';
 import { expectedImagePcrs, isImageMeasurementMap, type Measurements, UNSIGNED_PCR8 } from '../eif/pcr.js';
 import { type ReadOptions, inspectEifFile } from './reader.js';
-import { fileSignatureVerdict } from './signature-check.js';
 
 export type PcrName = 'PCR0' | 'PCR1' | 'PCR2' | 'PCR8';
 export const PCR_NAMES: PcrName[] = ['PCR0', 'PCR1', 'PCR2', 'PCR8'];
@@ -109,12 +108,12 @@ export async function verifyEif(path: string, o: VerifyEifOptions = {}): Promise
   if (inspection.checkCrc) pass('crc', `CRC-32 ${crcHex(inspection.storedCrc)}`);
   else fail('crc', 'EIF_CRC_MISMATCH', `stored CRC ${crcHex(inspection.storedCrc)}, computed ${crcHex(inspection.computedCrc)}`);
 
-  const verdict = await fileSignatureVerdict(inspection);
-  const m = verdict.measurements;
-  const sig = verdict.inspection;
-  if (inspection.signatureBytes && !sig) fail('signature', verdict.error!.code, verdict.error!.message);
+  const m = inspection.measurements;
+  const verdict = inspection.signature;
+  const sig = verdict?.inspection;
+  if (verdict?.error && !sig) fail('signature', verdict.error.code, verdict.error.message);
   if (sig) {
-    if (verdict.error) fail('signature', verdict.error.code, verdict.error.message);
+    if (verdict!.error) fail('signature', verdict!.error.code, verdict!.error.message);
     else pass('signature', `COSE_Sign1 ${sig.algorithm} verifies with the embedded certificate`);
     if (sig.payloadMatches) pass('signed-pcr0', 'the signed payload is this image\'s PCR0');
     else fail('signed-pcr0', 'SIG_PAYLOAD_MISMATCH', 'the signed payload is not this image\'s PCR0 (SignatureCheck false)');
