@@ -94,8 +94,11 @@ describe.skipIf(!HAVE_OPENSSL)('signEifFile', () => {
     expect(toHex(new Uint8Array(readFileSync(input)))).toBe(toHex(unsigned));
     const after = await inspectEifFile(r.output);
     expect(after.checkCrc).toBe(true);
-    expect(after.measurements).toEqual(before.measurements); // PCR0-2 (the reader leaves PCR8 to the signature check)
+    // PCR0-2 unchanged; the reader now also returns the new PCR8 of the signed output (it used to drop it)
+    expect(before.measurements.PCR8).toBeUndefined();
+    expect(after.measurements).toEqual({ ...before.measurements, PCR8: r.measurements.PCR8 });
     expect(r.measurements).toEqual({ ...before.measurements, PCR8: r.measurements.PCR8 });
+    expect(after.signature?.error).toBeUndefined();
     const out = new Uint8Array(readFileSync(r.output));
     const s = sectionsOf(out);
     expect(s.map((x) => x.type)).toEqual([...sectionsOf(unsigned).map((x) => x.type), SectionType.Signature]);
