@@ -119,7 +119,7 @@ describe('eif verify / describe on images the boot stack refuses', () => {
       expect(v.stdout).toMatch(/NOT verified/);
       const j = JSON.parse(eif(['verify', p, '--quiet', '--json']).stdout);
       expect(j.Ok).toBe(false);
-      expect(j.Checks.filter((c: { ok: boolean }) => !c.ok).map((c: { code: string }) => c.code)).toEqual([code]);
+      expect(j.Checks.filter((c: { Ok: boolean }) => !c.Ok).map((c: { Code: string }) => c.Code)).toEqual([code]);
 
       const d = await describeEif(p);
       expect(d.warnings.some((w) => w.startsWith(`${code}: `))).toBe(true);
