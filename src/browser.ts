@@ -1,13 +1,14 @@
 /**
  * eifkit — browser-safe entry point: bytes and streams in, no `fs`, clock and trust anchors injected.
- * Also re-exported by the Node entry (./index.ts).
+ * Also re-exported by the Node entry (./index.ts), unchanged: a name means the same function in both entries.
+ * Naming: functions over bytes / Blobs end in `Bytes` (`measureEifBytes`), the Node entry's over paths in `File`
+ * (`measureEifFile`); the same verb returns the same shape in both (describe → nitro-cli JSON, measure → PCRs).
  */
 export { EifError } from './errors.js';
 // --- browser-safe core (each area adds its exports below) ---
 // EIF format (eif-format.md): build and inspect images held as bytes / Blobs.
 export {
   buildEifBytes,
-  buildEifBytes as buildEif,
   type BuildBytesInput,
   type BuildResult,
   type EifSigner,
@@ -15,11 +16,9 @@ export {
   type Arch,
 } from './eif/builder.js';
 export {
-  inspectEif,
+  inspectEifBytes,
   describeEifBytes,
-  describeEifBytes as describeEif,
   measureEifBytes,
-  measureEifBytes as measureEif,
   blobSource,
   type EifInspection,
 } from './inspect/eif.js';

@@ -5,11 +5,11 @@
  */
 export * from './browser.js';
 // --- Node I/O layer (each area adds its exports below) ---
-// EIF files: these take paths and stream on two cores; they shadow the byte-based browser functions of the same name.
-export { buildEif, type BuildEifOptions, type BuildFileResult } from './node/builder.js';
-export { describeEif, measureEif, type DescribeResult } from './node/describe.js';
+// EIF files: these take paths and stream on two cores (…File; the browser entry's …Bytes take bytes / Blobs).
+export { buildEifFile, type BuildEifOptions, type BuildFileResult } from './node/builder.js';
+export { describeEifFile, measureEifFile } from './node/describe.js';
 export { inspectEifFile, readEifLayout, type EifFileInspection } from './node/reader.js';
-export { verifyEif, type VerifyEifOptions, type VerifyEifResult, type VerifyCheck } from './node/verify.js';
+export { verifyEifFile, type VerifyEifOptions, type VerifyEifResult, type VerifyCheck } from './node/verify.js';
 export * from './launcher/index.js';
 // Signing with keys outside the process (eif-format.md §4.2): KMS, external commands; `eif sign` on files.
 export { createKmsSigner, isKmsKeyArn, type KmsSignerOptions } from './node/kms.js';

@@ -41,7 +41,7 @@ function toSource(input: Uint8Array | Blob | ByteSource): ByteSource {
 }
 
 /** Inspect an EIF; throws EifError for malformed images and SIG_INVALID for a signature that does not verify. */
-export async function inspectEif(
+export async function inspectEifBytes(
   input: Uint8Array | Blob | ByteSource,
   opts: { onProgress?: (done: number) => void } = {},
 ): Promise<EifInspection> {
@@ -72,10 +72,10 @@ export async function inspectEif(
 
 /** nitro-cli describe-eif JSON of an EIF given as bytes or a Blob. */
 export async function describeEifBytes(input: Uint8Array | Blob | ByteSource): Promise<Record<string, unknown>> {
-  return (await inspectEif(input)).describe;
+  return (await inspectEifBytes(input)).describe;
 }
 
 /** PCR0/1/2 (+PCR8 when signed) of an EIF given as bytes or a Blob. */
 export async function measureEifBytes(input: Uint8Array | Blob | ByteSource): Promise<Measurements> {
-  return (await inspectEif(input)).measurements;
+  return (await inspectEifBytes(input)).measurements;
 }

@@ -11,7 +11,7 @@ import { EifError, isEifError } from '../errors.js';
 import type { Measurements } from '../eif/pcr.js';
 import { SectionType } from '../eif/header.js';
 import { readLayout } from '../eif/layout.js';
-import { describeEif } from '../node/describe.js';
+import { describeEifFileDetails } from '../node/describe.js';
 import { fileSource, openInput } from '../node/file-source.js';
 import { parseCertificatePem } from '../signing/certificate.js';
 import { decodeSignatureSection } from '../signing/section.js';
@@ -170,7 +170,7 @@ async function checkEifStructure(path: string, now: Date, out: Finding[]): Promi
 async function checkEifContents(path: string, size: number, out: Finding[]): Promise<EifFacts> {
   try {
     await initCore();
-    const d = await describeEif(path);
+    const d = await describeEifFileDetails(path);
     if (!d.inspection.checkCrc) {
       out.push({ severity: 'fatal', code: 'EIF_BAD_CRC', message: `${path} fails its CRC check (stored 0x${d.inspection.storedCrc.toString(16)}, computed 0x${d.inspection.computedCrc.toString(16)}): the file is damaged; rebuild or re-download it` });
     }

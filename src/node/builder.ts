@@ -54,7 +54,7 @@ export interface BuildFileResult extends BuildResult {
 }
 
 
-export async function buildEif(o: BuildEifOptions): Promise<BuildFileResult> {
+export async function buildEifFile(o: BuildEifOptions): Promise<BuildFileResult> {
   await initCore();
   if (o.ramdisks.length === 0) throw new EifError('NO_RAMDISK', 'at least one --ramdisk is required');
   const cmd = cmdlineBytes(o.cmdline);

@@ -85,7 +85,7 @@ export function readExpectFile(path: string): Partial<Record<PcrName, string>> {
   return out;
 }
 
-export async function verifyEif(path: string, o: VerifyEifOptions = {}): Promise<VerifyEifResult> {
+export async function verifyEifFile(path: string, o: VerifyEifOptions = {}): Promise<VerifyEifResult> {
   const checks: VerifyCheck[] = [];
   const fail = (check: string, code: string, detail: string) => checks.push({ check, ok: false, code, detail });
   const pass = (check: string, detail: string) => checks.push({ check, ok: true, detail });

@@ -1,6 +1,6 @@
 /**
  * Regression (issue "Trust and drop-in", security): measurements used as an attestation policy must pin PCR8.
- * Before the fix, Node's `measureEif(path)` dropped PCR8 of signed images and the policy skipped an absent PCR8, so
+ * Before the fix, Node's `measureEifFile(path)` dropped PCR8 of signed images and the policy skipped an absent PCR8, so
  * a document from the same image signed by anyone else passed `verifyAttestation(doc, { eif })` and
  * `eif attest verify --eif`. Now: a signed image contributes its PCR8; measurements without PCR8 mean "unsigned",
  * so the enclave must report PCR8 = zeros (eif-format.md §3.2); `IsSigned: true` without PCR8 is refused.
@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { measureEif } from '../../src/node/describe.js';
+import { measureEifFile } from '../../src/node/describe.js';
 import { verifyAttestation } from '../../src/attestation/verify.js';
 import { UNSIGNED_PCR8 } from '../../src/eif/pcr.js';
 import { fromHex } from '../../src/util/hex.js';
@@ -67,14 +67,14 @@ describe.skipIf(!HAVE_OPENSSL || !HAVE_CLI)('PCR8 is pinned whenever measurement
   const verify = (doc: Uint8Array, eifOpt: Parameters<typeof verifyAttestation>[1]['eif']) =>
     verifyAttestation(doc, { eif: eifOpt, roots: [pki.root.der], at: new Date(T) });
 
-  it('Node measureEif(path) of a signed image returns its PCR8 (it was dropped)', async () => {
-    const m = await measureEif(f('signed.eif'));
+  it('Node measureEifFile(path) of a signed image returns its PCR8 (it was dropped)', async () => {
+    const m = await measureEifFile(f('signed.eif'));
     expect(m.PCR8).toBe(pcr8Mine);
-    expect((await measureEif(f('unsigned.eif'))).PCR8).toBeUndefined();
+    expect((await measureEifFile(f('unsigned.eif'))).PCR8).toBeUndefined();
   });
 
-  it('verifyAttestation({ eif: measureEif(signed) }) accepts only documents with its signer', async () => {
-    const m = await measureEif(f('signed.eif'));
+  it('verifyAttestation({ eif: measureEifFile(signed) }) accepts only documents with its signer', async () => {
+    const m = await measureEifFile(f('signed.eif'));
     expect(codes(await verify(docs.mine, m))).toEqual([]);
     expect(codes(await verify(docs.theirs, m))).toEqual(['ATT_PCR_MISMATCH']);
     expect(codes(await verify(docs.zero, m))).toEqual(['ATT_PCR_MISMATCH']);
@@ -90,7 +90,7 @@ describe.skipIf(!HAVE_OPENSSL || !HAVE_CLI)('PCR8 is pinned whenever measurement
   });
 
   it('measurements without PCR8 mean "unsigned": a signed enclave of the same image is refused', async () => {
-    const m = await measureEif(f('unsigned.eif'));
+    const m = await measureEifFile(f('unsigned.eif'));
     expect(codes(await verify(docs.zero, m))).toEqual([]);
     const r = await verify(docs.theirs, m);
     expect(codes(r)).toEqual(['ATT_PCR_MISMATCH']);
@@ -98,7 +98,7 @@ describe.skipIf(!HAVE_OPENSSL || !HAVE_CLI)('PCR8 is pinned whenever measurement
   });
 
   it('measurements that say IsSigned but lack PCR8 (or lack PCR1/2) are a policy error, not a skipped check', async () => {
-    const m = await measureEif(f('unsigned.eif'));
+    const m = await measureEifFile(f('unsigned.eif'));
     expect(codes(await verify(docs.mine, { ...m, IsSigned: true }))).toEqual(['ATT_POLICY_INVALID']);
     const { PCR2: _drop, ...partial } = m;
     expect(codes(await verify(docs.mine, partial as typeof m))).toEqual(['ATT_POLICY_INVALID']);

@@ -12,7 +12,7 @@ import { build } from 'vite';
 import { chromium } from 'playwright-core';
 import { initCore } from '../../src/core/index.js';
 import { buildEifBytes } from '../../src/eif/builder.js';
-import { describeEif } from '../../src/node/describe.js';
+import { describeEifFileDetails } from '../../src/node/describe.js';
 import { toHex } from '../../src/util/hex.js';
 import { sha384 } from '../../src/core/index.js';
 import { HAVE_SHARED, REPO_ROOT, sharedPath } from '../helpers/shared.js';
@@ -74,7 +74,7 @@ suite(name, () => {
     expect(r.error).toBeUndefined();
     expect(r.sha384abc).toBe('cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7');
     expect(r.crcCheck).toBe(0xcbf43926);
-    expect(r.describe).toEqual((await describeEif(join(REPO_ROOT, 'test-vectors/eif/three-ramdisks.eif'))).describe);
+    expect(r.describe).toEqual((await describeEifFileDetails(join(REPO_ROOT, 'test-vectors/eif/three-ramdisks.eif'))).describe);
     const kernel = Uint8Array.from({ length: 300000 }, (_, i) => (i * 7) & 255);
     const rd0 = Uint8Array.from({ length: 5000 }, (_, i) => (i * 13) & 255);
     const rd1 = Uint8Array.from({ length: 70000 }, (_, i) => (i * 31) & 255);

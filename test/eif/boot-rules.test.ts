@@ -12,9 +12,9 @@ import { buildEifBytes } from '../../src/eif/builder.js';
 import { KERNEL_PROBE_SIZE, headerFindings, kernelArch } from '../../src/eif/boot-rules.js';
 import { decodeEifHeader } from '../../src/eif/header.js';
 import { bytesSource, readLayout } from '../../src/eif/layout.js';
-import { inspectEif } from '../../src/inspect/eif.js';
-import { describeEif } from '../../src/node/describe.js';
-import { verifyEif } from '../../src/node/verify.js';
+import { inspectEifBytes } from '../../src/inspect/eif.js';
+import { describeEifFileDetails } from '../../src/node/describe.js';
+import { verifyEifFile } from '../../src/node/verify.js';
 import { eif, fixCrc, tempDir, vector, view } from '../helpers/eif.js';
 
 beforeAll(() => initCore());
@@ -91,7 +91,7 @@ describe('headerFindings (library)', () => {
     expect((await findingCodes(b)).sort()).toEqual(['EIF_ARCH_MISMATCH', 'EIF_RESERVED_FLAGS', 'EIF_VERSION_MISMATCH']);
   });
   it('the browser inspector still reads such an image (CRC good) and lists the findings in its layout', async () => {
-    const r = await inspectEif(setFlags(await image('bzImage', 'x86_64'), 1));
+    const r = await inspectEifBytes(setFlags(await image('bzImage', 'x86_64'), 1));
     expect(r.checkCrc).toBe(true);
     expect(r.layout.headerFindings.map((f) => f.code)).toEqual(['EIF_ARCH_MISMATCH']);
   });
@@ -105,10 +105,10 @@ describe('eif verify / describe on images the boot stack refuses', () => {
     ['version 3 on a v4-shaped image', async () => setVersion(await image('bzImage', 'x86_64'), 3), 'EIF_VERSION_MISMATCH'],
   ];
   for (const [name, make, code] of cases) {
-    it(`${name}: verifyEif and \`eif verify\` fail with ${code} (CRC good); describe shows it with a warning`, async () => {
+    it(`${name}: verifyEifFile and \`eif verify\` fail with ${code} (CRC good); describe shows it with a warning`, async () => {
       const p = join(dir, `${code}.eif`);
       writeFileSync(p, await make());
-      const r = await verifyEif(p);
+      const r = await verifyEifFile(p);
       expect(r.ok).toBe(false);
       expect(r.checks.find((c) => c.check === 'crc')?.ok).toBe(true);
       expect(r.checks.filter((c) => !c.ok).map((c) => c.code)).toEqual([code]);
@@ -121,7 +121,7 @@ describe('eif verify / describe on images the boot stack refuses', () => {
       expect(j.Ok).toBe(false);
       expect(j.Checks.filter((c: { Ok: boolean }) => !c.Ok).map((c: { Code: string }) => c.Code)).toEqual([code]);
 
-      const d = await describeEif(p);
+      const d = await describeEifFileDetails(p);
       expect(d.warnings.some((w) => w.startsWith(`${code}: `))).toBe(true);
       const cli = eif(['describe', p, '--quiet']);
       expect(cli.status).toBe(0);
@@ -132,7 +132,7 @@ describe('eif verify / describe on images the boot stack refuses', () => {
   it('a well-formed image passes the header check', async () => {
     const p = join(dir, 'good.eif');
     writeFileSync(p, await image('bzImage', 'x86_64'));
-    const r = await verifyEif(p);
+    const r = await verifyEifFile(p);
     expect(r.ok).toBe(true);
     expect(r.checks.find((c) => c.check === 'header')).toMatchObject({ ok: true });
     expect(eif(['verify', p, '--quiet']).status).toBe(0);

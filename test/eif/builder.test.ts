@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initCore } from '../../src/core/index.js';
 import { buildEifBytes } from '../../src/eif/builder.js';
-import { buildEif } from '../../src/node/builder.js';
+import { buildEifFile } from '../../src/node/builder.js';
 import { inspectEifFile } from '../../src/node/reader.js';
 import { cases, meta } from '../../test-vectors/eif/generate.mjs';
 import { expectedVectors, tempDir, vector } from '../helpers/eif.js';
@@ -39,7 +39,7 @@ describe('streaming builder (files)', () => {
       const paths = ['kernel', 'rd0', 'rd1', 'rd2'].map((n) => join(dir, `${n}-${parallel}`));
       [c.kernel, ...c.ramdisks].forEach((b: Uint8Array, i: number) => writeFileSync(paths[i]!, b));
       const out = join(dir, `out-${parallel}.eif`);
-      const r = await buildEif({ ...pins, kernel: paths[0]!, cmdline: c.cmdline.toString(), ramdisks: paths.slice(1), output: out, parallel });
+      const r = await buildEifFile({ ...pins, kernel: paths[0]!, cmdline: c.cmdline.toString(), ramdisks: paths.slice(1), output: out, parallel });
       expect(Buffer.from(readFileSync(out)).equals(Buffer.from(vector('three-ramdisks')))).toBe(true);
       expect(r.measurements.PCR0).toBe(expectedVectors['three-ramdisks'].measurements.PCR0);
       expect(r.size).toBe(expectedVectors['three-ramdisks'].size);
@@ -60,7 +60,7 @@ describe('streaming builder (files)', () => {
     const results = [];
     for (const parallel of [false, true]) {
       const out = join(dir, `big-${parallel}.eif`);
-      results.push({ r: await buildEif({ ...pins, kernel: files[0]!, cmdline: 'x', ramdisks: files.slice(1), output: out, parallel }), bytes: readFileSync(out) });
+      results.push({ r: await buildEifFile({ ...pins, kernel: files[0]!, cmdline: 'x', ramdisks: files.slice(1), output: out, parallel }), bytes: readFileSync(out) });
     }
     const mem = await buildEifBytes({ ...pins, kernel, kernelFileName: 'big0', cmdline: 'x', ramdisks: [rd0, rd1, rd2] });
     expect(results[0]!.bytes.equals(results[1]!.bytes)).toBe(true);
@@ -84,7 +84,7 @@ describeShared('AWS eif_build vectors (../shared/test-vectors/eif/synthetic)', (
     const dir = tempDir();
     const out = join(dir, 'min.eif');
     const cmdline = readFileSync(S('cmdline.txt'), 'utf8');
-    const r = await buildEif({ ...awsPins, kernel: S('kernel.bin'), cmdline, ramdisks: [S('ramdisk0.cpio'), S('ramdisk1.cpio')], output: out });
+    const r = await buildEifFile({ ...awsPins, kernel: S('kernel.bin'), cmdline, ramdisks: [S('ramdisk0.cpio'), S('ramdisk1.cpio')], output: out });
     expect(Buffer.from(readFileSync(out)).equals(Buffer.from(readShared('eif', 'synthetic', 'min-unsigned.eif')))).toBe(true);
     expect(r.measurements).toMatchObject(expected()['synthetic/min-unsigned.eif'].measurements);
   });

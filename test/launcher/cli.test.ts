@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCore } from '../../src/core/index.js';
-import { buildEif } from '../../src/node/builder.js';
+import { buildEifFile } from '../../src/node/builder.js';
 import { MIB } from '../../src/launcher/sizing.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { describeNative, pidAlive, SimEnv, waitFor } from './simenv.js';
@@ -30,7 +30,7 @@ beforeAll(async () => {
   writeFileSync(join(s.dir, 'bzImage'), randomBytes(MIB));
   writeFileSync(join(s.dir, 'rootfs.cpio'), randomBytes(MIB));
   eifPath = join(s.dir, 'hello.eif');
-  const r = await buildEif({ kernel: join(s.dir, 'bzImage'), cmdline: 'console=ttyS0', ramdisks: [join(s.dir, 'rootfs.cpio')], output: eifPath, sourceDateEpoch: '1700000000' });
+  const r = await buildEifFile({ kernel: join(s.dir, 'bzImage'), cmdline: 'console=ttyS0', ramdisks: [join(s.dir, 'rootfs.cpio')], output: eifPath, sourceDateEpoch: '1700000000' });
   measurements = r.measurements as unknown as Record<string, string>;
 });
 afterAll(() => s.cleanup());

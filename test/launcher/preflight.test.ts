@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCore } from '../../src/core/index.js';
-import { buildEif } from '../../src/node/builder.js';
+import { buildEifFile } from '../../src/node/builder.js';
 import { preflight, type LaunchRequest } from '../../src/launcher/preflight.js';
 import { MIB } from '../../src/launcher/sizing.js';
 import { describeShared, sharedPath } from '../helpers/shared.js';
@@ -25,7 +25,7 @@ beforeAll(async () => {
   writeFileSync(kernel, randomBytes(3 * MIB));
   writeFileSync(ramdisk, randomBytes(2 * MIB));
   eifPath = join(s.dir, 'hello.eif');
-  const r = await buildEif({ kernel, cmdline: 'console=ttyS0', ramdisks: [ramdisk], output: eifPath, sourceDateEpoch: '1700000000' });
+  const r = await buildEifFile({ kernel, cmdline: 'console=ttyS0', ramdisks: [ramdisk], output: eifPath, sourceDateEpoch: '1700000000' });
   eifSize = r.size;
 });
 afterAll(() => s.cleanup());
@@ -64,7 +64,7 @@ describe('launch pre-flight', () => {
     const big = join(s.dir, 'big.eif');
     const kernel = join(s.dir, 'k2');
     writeFileSync(kernel, randomBytes(20 * MIB));
-    const r0 = await buildEif({ kernel, cmdline: 'x', ramdisks: [join(s.dir, 'rootfs.cpio')], output: big, sourceDateEpoch: '1700000000' });
+    const r0 = await buildEifFile({ kernel, cmdline: 'x', ramdisks: [join(s.dir, 'rootfs.cpio')], output: big, sourceDateEpoch: '1700000000' });
     const min = 4 * Math.ceil(r0.size / MIB);
     const r = await preflight(s.env(), req({ eifPath: big, memoryMiB: 64 }));
     expect(codes(r)).toContain('MEMORY_TOO_SMALL');

@@ -1,5 +1,5 @@
 /**
- * Every measurement path of a signed image returns PCR8 (eif-format.md §4.4; issue 9: Node's measureEif dropped
+ * Every measurement path of a signed image returns PCR8 (eif-format.md §4.4; issue 9: Node's measureEifFile dropped
  * it), and the signature verdict (src/signing/verdict.ts) is the same through each: the browser inspector, the Node
  * reader (inline and on two cores), describe, verify, the builders and `eif sign`.
  */
@@ -7,12 +7,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEifBytes } from '../../src/eif/builder.js';
-import { inspectEif, measureEifBytes } from '../../src/inspect/eif.js';
-import { buildEif } from '../../src/node/builder.js';
-import { describeEif, measureEif } from '../../src/node/describe.js';
+import { inspectEifBytes, measureEifBytes } from '../../src/inspect/eif.js';
+import { buildEifFile } from '../../src/node/builder.js';
+import { describeEifFileDetails, measureEifFile } from '../../src/node/describe.js';
 import { inspectEifFile } from '../../src/node/reader.js';
 import { signEifFile } from '../../src/node/sign-file.js';
-import { verifyEif } from '../../src/node/verify.js';
+import { verifyEifFile } from '../../src/node/verify.js';
 import { pcr8FromCertificatePem } from '../../src/signing/certificate.js';
 import { createPemSigner } from '../../src/signing/signer.js';
 import { signatureVerdict } from '../../src/signing/verdict.js';
@@ -51,16 +51,16 @@ describe.skipIf(!HAVE_OPENSSL)('PCR8 of a signed image on every measurement path
     const want = { ...unsignedPcrs, PCR8: pcr8 };
     expect(await measureEifBytes(signedBytes)).toEqual(want);
     expect(await measureEifBytes(new Blob([signedBytes]))).toEqual(want);
-    expect((await inspectEif(signedBytes)).measurements).toEqual(want);
+    expect((await inspectEifBytes(signedBytes)).measurements).toEqual(want);
     for (const parallel of [false, true]) {
       const r = await inspectEifFile(f('signed.eif'), { parallel });
       expect(r.measurements).toEqual(want);
       expect(r.signature?.error).toBeUndefined();
       expect(r.signature?.inspection?.payloadMatches).toBe(true);
     }
-    expect(await measureEif(f('signed.eif'))).toEqual(want);
-    expect((await describeEif(f('signed.eif'))).describe.Measurements).toEqual(want);
-    const v = await verifyEif(f('signed.eif'));
+    expect(await measureEifFile(f('signed.eif'))).toEqual(want);
+    expect((await describeEifFileDetails(f('signed.eif'))).describe.Measurements).toEqual(want);
+    const v = await verifyEifFile(f('signed.eif'));
     expect(v.ok).toBe(true);
     expect(v.measurements).toEqual(want);
     // an unsigned image has no PCR8 anywhere, and no verdict
@@ -71,12 +71,12 @@ describe.skipIf(!HAVE_OPENSSL)('PCR8 of a signed image on every measurement path
 
   it('writers: the streaming builder and eif sign return PCR8 and write what the readers measure', async () => {
     const signer = await createPemSigner({ certificatePem: key.certPem, privateKeyPem: key.keyPem });
-    const b = await buildEif({ ...pins, kernel: f('bzImage'), cmdline: 'x', ramdisks: [f('rd0'), f('rd1')], output: f('built.eif'), signer });
+    const b = await buildEifFile({ ...pins, kernel: f('bzImage'), cmdline: 'x', ramdisks: [f('rd0'), f('rd1')], output: f('built.eif'), signer });
     expect(b.measurements).toEqual({ ...unsignedPcrs, PCR8: pcr8 });
-    expect(await measureEif(f('built.eif'))).toEqual(b.measurements); // (ECDSA is randomised: not byte-identical)
+    expect(await measureEifFile(f('built.eif'))).toEqual(b.measurements); // (ECDSA is randomised: not byte-identical)
     const s = await signEifFile({ eifPath: f('unsigned.eif'), output: f('resigned.eif'), signer });
     expect(s.measurements).toEqual({ ...unsignedPcrs, PCR8: pcr8 });
-    expect(await measureEif(f('resigned.eif'))).toEqual(s.measurements);
+    expect(await measureEifFile(f('resigned.eif'))).toEqual(s.measurements);
   });
 
   it('a signature that does not verify: the reader keeps PCR8 and the SIG_INVALID verdict; describe fails; verify reports it', async () => {
@@ -86,9 +86,9 @@ describe.skipIf(!HAVE_OPENSSL)('PCR8 of a signed image on every measurement path
     const r = await inspectEifFile(f('bad.eif'));
     expect(r.measurements.PCR8).toBe(pcr8);
     expect(r.signature?.error?.code).toBe('SIG_INVALID');
-    await expect(describeEif(f('bad.eif'))).rejects.toMatchObject({ code: 'SIG_INVALID' });
+    await expect(describeEifFileDetails(f('bad.eif'))).rejects.toMatchObject({ code: 'SIG_INVALID' });
     await expect(measureEifBytes(fixCrc(bad))).rejects.toMatchObject({ code: 'SIG_INVALID' });
-    const v = await verifyEif(f('bad.eif'));
+    const v = await verifyEifFile(f('bad.eif'));
     expect(v.ok).toBe(false);
     expect(v.checks.filter((c) => !c.ok).map((c) => c.code)).toEqual(['SIG_INVALID']);
     expect(v.measurements?.PCR8).toBe(pcr8);

@@ -14,7 +14,7 @@ describe.skipIf(!HAVE_OPENSSL)('browser entry: signing', () => {
     k = makeEcKey(tempDir(), 'browser', 'P-256');
   });
 
-  it('buildEifBytes + createPemSigner -> describeEif shows a checked signature; inspectSignatureSection agrees', async () => {
+  it('buildEifBytes + createPemSigner -> describeEifBytes shows a checked signature; inspectSignatureSection agrees', async () => {
     const signer = await eifkit.createPemSigner({ certificatePem: k.certPem, privateKeyPem: k.pkcs8Pem });
     const built = await eifkit.buildEifBytes({
       kernel: new Uint8Array(1000).fill(1),
@@ -24,7 +24,7 @@ describe.skipIf(!HAVE_OPENSSL)('browser entry: signing', () => {
       signer,
     });
     expect(built.measurements.PCR8).toBe(eifkit.pcr8FromCertificatePem(k.certPem));
-    const d = (await eifkit.describeEif(built.eif)) as Record<string, unknown>;
+    const d = (await eifkit.describeEifBytes(built.eif)) as Record<string, unknown>;
     expect(d.IsSigned).toBe(true);
     expect(d.SignatureCheck).toBe(true);
     const layout = await eifkit.readLayout(eifkit.bytesSource(built.eif));

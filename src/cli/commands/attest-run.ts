@@ -26,7 +26,7 @@ import { MAX_DOCUMENT_BYTES } from '../../attestation/document.js';
 import { normalizePolicy } from '../../attestation/policy.js';
 import { BYTE_FIELD_RULES } from '../../attestation/field-rules.js';
 import { openInput, readInputFile } from '../../node/file-source.js';
-import { measureEif } from '../../node/describe.js';
+import { measureEifFile } from '../../node/describe.js';
 import { printJson } from '../output.js';
 
 export interface CommonArgs {
@@ -303,7 +303,7 @@ async function buildPolicy(a: VerifyArgs): Promise<AttestationPolicy> {
       throw usageError((e as Error).message, 'USAGE_INPUT');
     }
     try {
-      eif = await measureEif(a.eif);
+      eif = await measureEifFile(a.eif);
     } catch (e) {
       const code = e instanceof EifError ? `${e.code}: ` : '';
       throw new EifError('ATT_EIF_UNREADABLE', `cannot measure ${a.eif}: ${code}${(e as Error).message}`);

@@ -154,9 +154,9 @@ async function runBuild(a: BuildArgs, command: 'build' | 'build-enclave'): Promi
     imgKernel ??= info.kernel;
   }
   const { signer, files: signingFiles } = await signerFor(a);
-  const { buildEif } = await import('../../node/builder.js');
+  const { buildEifFile } = await import('../../node/builder.js');
   if (command === 'build-enclave') process.stderr.write('Start building the Enclave Image...\n'); // nitro-cli's lines
-  const r = await buildEif({
+  const r = await buildEifFile({
     kernel: a.kernel,
     cmdline: a.cmdline,
     ramdisks: a.ramdisk,

@@ -24,9 +24,9 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     }) as unknown as Argv<DemoArgs>,
   handler: async (a) => {
     const { sampleInputs } = await import('../../eif/sample.js');
-    const { buildEif } = await import('../../node/builder.js');
-    const { describeEif } = await import('../../node/describe.js');
-    const { verifyEif } = await import('../../node/verify.js');
+    const { buildEifFile } = await import('../../node/builder.js');
+    const { describeEifFileDetails } = await import('../../node/describe.js');
+    const { verifyEifFile } = await import('../../node/verify.js');
     const output = resolve(a.output);
     mkdirSync(dirname(output), { recursive: true });
     const inputs = sampleInputs();
@@ -40,7 +40,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         return p;
       });
       say('1. build — stand-in kernel (256 KiB), bootstrap ramdisk (dev/, init, nsm.ko) and app ramdisk (rootfs/, cmd, env)');
-      const built = await buildEif({
+      const built = await buildEifFile({
         kernel,
         cmdline: inputs.cmdline,
         ramdisks,
@@ -52,11 +52,11 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       say(`   wrote ${output} (${built.size} bytes); measurements:`);
       say(JSON.stringify({ Measurements: built.measurements }, null, 2).replace(/^/gm, '   '));
       say('2. describe (nitro-cli describe-eif JSON)');
-      const d = await describeEif(output);
+      const d = await describeEifFileDetails(output);
       say(JSON.stringify(d.describe, null, 2).replace(/^/gm, '   '));
       say('3. verify — structure, CRC and the PCRs the build printed');
       const { PCR0, PCR1, PCR2 } = built.measurements;
-      const v = await verifyEif(output, { expected: { PCR0, PCR1, PCR2 } });
+      const v = await verifyEifFile(output, { expected: { PCR0, PCR1, PCR2 } });
       for (const c of v.checks) say(`   ${c.ok ? 'ok  ' : 'FAIL'} ${c.check.padEnd(11)} ${c.ok ? '' : c.code + ': '}${c.detail}`);
       say(v.ok ? 'The sample image is well-formed and its measurements match.' : 'The sample image did NOT verify.');
       process.exitCode = v.ok ? 0 : 1;

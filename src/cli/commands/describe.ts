@@ -12,8 +12,8 @@ interface DescribeArgs {
 
 async function run(path: string | undefined, quiet: boolean): Promise<void> {
   if (path === undefined) throw usageError('name the EIF file (eif describe FILE or --eif-path FILE)');
-  const { describeEif } = await import('../../node/describe.js');
-  const r = await describeEif(path, { onProgress: progressBar('reading', !quiet) });
+  const { describeEifFileDetails } = await import('../../node/describe.js');
+  const r = await describeEifFileDetails(path, { onProgress: progressBar('reading', !quiet) });
   for (const w of r.warnings) process.stderr.write(`eif: warning: ${w}\n`);
   printJson(r.describe);
 }

@@ -38,7 +38,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     if (a.file !== undefined && a['eif-path'] !== undefined) throw usageError('name the EIF once: FILE or --eif-path, not both');
     const path = a.file ?? a['eif-path'];
     if (path === undefined) throw usageError('name the EIF file (eif verify FILE)');
-    const { normaliseExpected, readExpectFile, verifyEif } = await import('../../node/verify.js');
+    const { normaliseExpected, readExpectFile, verifyEifFile } = await import('../../node/verify.js');
     const expected = {
       ...(a.expect !== undefined ? readExpectFile(a.expect) : {}),
       ...normaliseExpected({ PCR0: a.pcr0, PCR1: a.pcr1, PCR2: a.pcr2, PCR8: a.pcr8 } as Record<PcrName, string | undefined>, 'the command line'),
@@ -47,7 +47,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     if (a['signing-certificate'] !== undefined) {
       signingCertificatePem = readInputFile(a['signing-certificate'], 'signing certificate');
     }
-    const r = await verifyEif(path, { expected, signingCertificatePem, onProgress: progressBar('verifying', !a.quiet && !a.json) });
+    const r = await verifyEifFile(path, { expected, signingCertificatePem, onProgress: progressBar('verifying', !a.quiet && !a.json) });
     if (a.json) {
       // PascalCase at every level, like the nitro-cli Measurements it carries (docs/cli.md, JSON keys)
       const checks = r.checks.map((c) => ({ Check: c.check, Ok: c.ok, ...(c.code !== undefined ? { Code: c.code } : {}), Detail: c.detail }));
