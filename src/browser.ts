@@ -4,7 +4,7 @@
  * Naming: functions over bytes / Blobs end in `Bytes` (`measureEifBytes`), the Node entry's over paths in `File`
  * (`measureEifFile`); the same verb returns the same shape in both (describe → nitro-cli JSON, measure → PCRs).
  */
-export { EifError } from './errors.js';
+export { EifError, ERROR_CODES, isErrorCode, type ErrorCode } from './errors.js';
 // --- browser-safe core (each area adds its exports below) ---
 // EIF format (eif-format.md): build and inspect images held as bytes / Blobs.
 export {

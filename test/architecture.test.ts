@@ -12,24 +12,25 @@ import { REPO_ROOT } from './helpers/shared.js';
 
 const SRC = join(REPO_ROOT, 'src');
 
-const FLOOR = ['errors.ts', 'util', 'core', 'cbor', 'pki'];
+const FLOOR = ['error-codes.ts', 'errors.ts', 'util', 'core', 'cbor', 'pki'];
 const BROWSER_SAFE = [...FLOOR, 'version.ts', 'eif', 'cose', 'signing', 'inspect', 'attestation', 'browser.ts'];
 
 /** Room → the rooms it may import from (its own room is always allowed). `'*'` = any. */
 const MAY_IMPORT: Record<string, readonly string[] | '*'> = {
-  'errors.ts': [],
+  'error-codes.ts': [],
+  'errors.ts': ['error-codes.ts'],
   'version.ts': [],
-  util: ['errors.ts'],
-  core: ['errors.ts', 'util'],
-  cbor: ['errors.ts', 'util'],
-  pki: ['errors.ts', 'util'],
-  cose: ['pki', 'cbor', 'core', 'util', 'errors.ts'],
-  eif: ['pki', 'cbor', 'cose', 'core', 'util', 'errors.ts', 'version.ts'],
-  signing: ['eif', 'pki', 'cbor', 'cose', 'core', 'util', 'errors.ts', 'version.ts'],
+  util: ['errors.ts', 'error-codes.ts'],
+  core: ['errors.ts', 'error-codes.ts', 'util'],
+  cbor: ['errors.ts', 'error-codes.ts', 'util'],
+  pki: ['errors.ts', 'error-codes.ts', 'util'],
+  cose: ['pki', 'cbor', 'core', 'util', 'errors.ts', 'error-codes.ts'],
+  eif: ['pki', 'cbor', 'cose', 'core', 'util', 'errors.ts', 'error-codes.ts', 'version.ts'],
+  signing: ['eif', 'pki', 'cbor', 'cose', 'core', 'util', 'errors.ts', 'error-codes.ts', 'version.ts'],
   // the browser inspector: the format codecs and the signature verdict together (src/inspect/eif.ts)
-  inspect: ['eif', 'signing', 'pki', 'cbor', 'cose', 'core', 'util', 'errors.ts', 'version.ts'],
+  inspect: ['eif', 'signing', 'pki', 'cbor', 'cose', 'core', 'util', 'errors.ts', 'error-codes.ts', 'version.ts'],
   // inspect: measuring EIF bytes given as a policy (the default measurer of verifyAttestation)
-  attestation: ['inspect', 'eif', 'pki', 'cbor', 'cose', 'core', 'util', 'errors.ts', 'version.ts'],
+  attestation: ['inspect', 'eif', 'pki', 'cbor', 'cose', 'core', 'util', 'errors.ts', 'error-codes.ts', 'version.ts'],
   'browser.ts': BROWSER_SAFE,
   node: [...BROWSER_SAFE, 'launcher'],
   launcher: [...BROWSER_SAFE, 'node'],

@@ -4,70 +4,12 @@
  * {@link AttestationFailure} to stop at the first structural problem.
  */
 import { EifError } from '../errors.js';
+import { ERROR_CODES, type ErrorCode } from '../error-codes.js';
 
-export const ATTESTATION_ERROR_CODES = [
-  // input and envelope (attestation.md §2.2 steps 1–2)
-  'ATT_INPUT',
-  'ATT_INPUT_TOO_LARGE',
-  'ATT_INPUT_NOT_DOCUMENT',
-  'ATT_CBOR_TRUNCATED',
-  'ATT_CBOR_TRAILING_BYTES',
-  'ATT_CBOR_NON_MINIMAL',
-  'ATT_CBOR_INDEFINITE',
-  'ATT_CBOR_DUPLICATE_KEY',
-  'ATT_CBOR_TOO_DEEP',
-  'ATT_CBOR_TOO_MANY_ITEMS',
-  'ATT_CBOR_TOO_LONG',
-  'ATT_CBOR_MALFORMED',
-  'ATT_CBOR_BAD_UTF8',
-  'ATT_CBOR_TAG_NOT_ALLOWED',
-  'ATT_CBOR_TYPE_NOT_ALLOWED',
-  'ATT_COSE_TAG',
-  'ATT_COSE_STRUCTURE',
-  'ATT_COSE_HEADER',
-  'ATT_SIGNATURE_FORMAT',
-  'ATT_SIGNATURE_INVALID',
-  // payload (§1.2, §2.2 step 3)
-  'ATT_PAYLOAD_NOT_MAP',
-  'ATT_PAYLOAD_KEY',
-  'ATT_PAYLOAD_UNKNOWN_FIELD',
-  'ATT_PAYLOAD_MISSING_FIELD',
-  'ATT_MODULE_ID_INVALID',
-  'ATT_DIGEST_INVALID',
-  'ATT_TIMESTAMP_INVALID',
-  'ATT_PCRS_INVALID',
-  'ATT_CERTIFICATE_INVALID',
-  'ATT_CABUNDLE_INVALID',
-  'ATT_OPTIONAL_FIELD_INVALID',
-  // certificate chain (§2.2 step 4)
-  'ATT_ROOTS_INVALID',
-  'ATT_ROOT_UNTRUSTED',
-  'ATT_CERT_MALFORMED',
-  'ATT_CERT_ALGORITHM',
-  'ATT_CERT_CRITICAL_EXTENSION',
-  'ATT_CERT_CONSTRAINTS',
-  'ATT_CERT_KEY_USAGE',
-  'ATT_CHAIN_ISSUER_MISMATCH',
-  'ATT_CERT_VALIDITY',
-  'ATT_CERT_SIGNATURE_INVALID',
-  // policy (§2.2 steps 6–7)
-  'ATT_OPTIONS_INVALID',
-  'ATT_POLICY_EMPTY',
-  'ATT_POLICY_INVALID',
-  'ATT_EIF_UNREADABLE',
-  'ATT_PCR_MISSING',
-  'ATT_PCR_MISMATCH',
-  'ATT_DEBUG_MODE',
-  'ATT_NONCE_MISMATCH',
-  'ATT_USER_DATA_MISMATCH',
-  'ATT_PUBLIC_KEY_MISMATCH',
-  'ATT_TIMESTAMP_STALE',
-  'ATT_TIMESTAMP_FUTURE',
-  // a bug in the verifier or the platform (never expected)
-  'ATT_INTERNAL',
-] as const;
+/** The ATT_* codes (src/error-codes.ts holds every code; docs/attestation.md explains these). */
+export type AttestationErrorCode = Extract<ErrorCode, `ATT_${string}`>;
 
-export type AttestationErrorCode = (typeof ATTESTATION_ERROR_CODES)[number];
+export const ATTESTATION_ERROR_CODES: readonly AttestationErrorCode[] = ERROR_CODES.filter((c): c is AttestationErrorCode => c.startsWith('ATT_'));
 
 /** One reason a document was rejected. */
 export interface AttestationIssue {

@@ -3,6 +3,7 @@
  * events, turn an `error` event into an EifError with the driver errno explained, and never wait forever — a
  * helper that crashes or goes silent is reported within a bounded time.
  */
+import { type ErrorCode, isErrorCode } from '../error-codes.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { EifError } from '../errors.js';
@@ -57,14 +58,16 @@ const SIGNALS: Record<number, string> = { 6: 'SIGABRT', 7: 'SIGBUS', 9: 'SIGKILL
 
 /** Map the helper's error event to the EifError the user sees. */
 export function errorFromEvent(ev: HelperEvent, device: string): EifError {
-  const code = String(ev.code ?? 'HELPER_ERROR');
+  const raw = String(ev.code ?? 'HELPER_ERROR');
+  // the helper's codes are documented (test/launcher/error-docs.test.ts); an unknown one is reported, not trusted
+  const code: ErrorCode = isErrorCode(raw) ? raw : 'HELPER_ERROR';
   const op = String(ev.op ?? '?');
-  const detail = String(ev.detail ?? '');
+  const detail = String(ev.detail ?? '') + (code === raw ? '' : ` (helper code ${raw})`);
   if (op === 'open-device') {
-    const m = deviceOpenMessage(device, code);
+    const m = deviceOpenMessage(device, raw);
     return new EifError(m.code, m.message);
   }
-  const explained = explainErrno(code);
+  const explained = explainErrno(raw);
   if (op.startsWith('NE_') && explained) return new EifError(code, `${op} failed — ${explained}`);
   const heartbeatAdvice = ' (rerun with --debug-mode and `eif console` to see the enclave\'s boot log)';
   switch (code) {

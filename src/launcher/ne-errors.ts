@@ -2,6 +2,7 @@
  * What the Nitro Enclaves driver's errno values mean and what to tell the user (ne-device.md §1.4, §3.5).
  * strerror() cannot name 256–275 ("Unknown error N"), so the helper reports names and this table explains them.
  */
+import type { ErrorCode } from '../error-codes.js';
 
 export interface NeErrorInfo {
   errno: number;
@@ -75,7 +76,7 @@ export function explainErrno(name: string): string | undefined {
 }
 
 /** The message for a failed open of the device (ne-device.md §3.5 #1): ENOENT and EACCES mean different fixes. */
-export function deviceOpenMessage(device: string, errnoName: string): { code: string; message: string } {
+export function deviceOpenMessage(device: string, errnoName: string): { code: ErrorCode; message: string } {
   if (errnoName === 'ENOENT') {
     return {
       code: 'NE_DEVICE_MISSING',

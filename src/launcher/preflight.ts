@@ -4,6 +4,7 @@
  * CID, and the device node itself. Every check runs and all findings are returned together; only the full read
  * of the image (CRC, signature, measurements) is skipped when a cheaper check already failed.
  */
+import type { ErrorCode } from '../error-codes.js';
 import { accessSync, closeSync, constants, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { initCore } from '../core/index.js';
@@ -23,7 +24,7 @@ export type Severity = 'fatal' | 'warning' | 'info';
 
 export interface Finding {
   severity: Severity;
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
@@ -129,7 +130,7 @@ function fmtSize(bytes: number): string {
 }
 
 /** openInput's codes as pre-flight findings (anything else: EIF_UNREADABLE). */
-const EIF_OPEN_CODE: Record<string, string> = { INPUT_NOT_FOUND: 'EIF_NOT_FOUND', INPUT_NOT_FILE: 'EIF_NOT_FILE' };
+const EIF_OPEN_CODE: Partial<Record<ErrorCode, ErrorCode>> = { INPUT_NOT_FOUND: 'EIF_NOT_FOUND', INPUT_NOT_FILE: 'EIF_NOT_FILE' };
 
 /**
  * Cheap EIF checks (header and section table, the signing certificate's validity period): bounded time whatever

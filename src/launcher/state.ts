@@ -31,7 +31,7 @@ export function ensureStateDir(dir: string): void {
 }
 
 /** Records hold a few hundred bytes (the measurements included); anything far bigger is not one. */
-const RECORD_LIMIT = { bytes: 1 << 20, code: 'STATE_DIR' };
+const RECORD_LIMIT = { bytes: 1 << 20, code: 'STATE_DIR' } as const;
 
 /** The records in `dir`, oldest first; unreadable ones (being written, removed, not a file) are skipped. */
 export function readRecords(dir: string): EnclaveRecord[] {

@@ -1,4 +1,5 @@
 /** A {@link ByteSource} over an open file descriptor (positional reads, nothing cached). */
+import type { ErrorCode } from '../error-codes.js';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { EifError } from '../errors.js';
 import type { ByteSource } from '../eif/layout.js';
@@ -55,7 +56,7 @@ export function openInput(path: string, what = 'input file'): { fd: number; size
  * Read a whole (small) input file through one open, with openInput's friendly errors. When `limit` is given, a
  * larger file fails with `limit.code` before anything is read.
  */
-export function readInputFile(path: string, what: string, limit?: { bytes: number; code: string }): Uint8Array {
+export function readInputFile(path: string, what: string, limit?: { bytes: number; code: ErrorCode }): Uint8Array {
   const { fd, size } = openInput(path, what);
   try {
     if (limit && size > limit.bytes) {

@@ -3,6 +3,7 @@
  * with exactly one of `--private-key` (a PEM file, or a KMS key ARN) and `--signer-command`. Turns them into an
  * {@link EifSigner} — or a usage error (exit 2) for a wrong combination; never silently unsigned. Node only.
  */
+import type { ErrorCode } from '../error-codes.js';
 import { EifError, usageError } from '../errors.js';
 import { createPemSigner, type EifSigner, type SignerOptions } from '../signing/signer.js';
 import { createKmsSigner } from './kms.js';
@@ -18,7 +19,7 @@ export interface SignerFlags {
 /** Certificate and key files are small; refuse to read anything huge by mistake. */
 const MAX_PEM_FILE = 1 << 20;
 
-function readSmallFile(path: string, what: string, code: string): Uint8Array {
+function readSmallFile(path: string, what: string, code: ErrorCode): Uint8Array {
   // openInput's checks (a regular file, never waited on) and size limit, under the signing error code
   try {
     return readInputFile(path, what, { bytes: MAX_PEM_FILE, code });

@@ -7,6 +7,7 @@
  * Every read is bounds-checked against its parent, lengths must be minimal definite-form (DER), and nothing is
  * allocated from a length field, so hostile input costs at most one pass. Browser-safe.
  */
+import type { ErrorCode } from '../error-codes.js';
 import { EifError } from '../errors.js';
 
 export const TAG_BOOLEAN = 0x01;
@@ -33,7 +34,7 @@ export interface Tlv {
 export class DerReader {
   constructor(
     readonly bytes: Uint8Array,
-    private readonly code: string,
+    private readonly code: ErrorCode,
     private readonly what: string,
   ) {}
 
@@ -170,7 +171,7 @@ export function derUnsignedInteger(be: Uint8Array): Uint8Array {
  * DER `Ecdsa-Sig-Value` -> fixed-width r‖s (each `size` bytes), as COSE needs (RFC 8152 §8.1). Throws `code`
  * if the input is not exactly one well-formed SEQUENCE of two positive INTEGERs that fit in `size` bytes.
  */
-export function ecdsaDerToRaw(der: Uint8Array, size: number, code: string, what = 'ECDSA signature'): Uint8Array {
+export function ecdsaDerToRaw(der: Uint8Array, size: number, code: ErrorCode, what = 'ECDSA signature'): Uint8Array {
   const r = new DerReader(der, code, what);
   const seq = r.expect(0, TAG_SEQUENCE, der.length, 'signature');
   if (seq.end !== der.length) r.fail('trailing bytes after the signature');

@@ -14,6 +14,7 @@
  * certificate by `label`. The result keeps views into `der` (no copies) and is never allocated from a length
  * field. Browser-safe.
  */
+import type { ErrorCode } from '../error-codes.js';
 import { bytesEqual } from '../util/hex.js';
 import { EifError } from '../errors.js';
 import {
@@ -54,7 +55,7 @@ export interface X509Profile {
   /** The strict DER / RFC 5280 profile of the file comment (attestation), or OpenSSL's tolerance (signing). */
   readonly strict: boolean;
   /** EifError code of every failure. */
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Largest certificate accepted, in bytes (attestation.md §1.2: 1024); no bound when absent. */
   readonly maxBytes?: number;
 }
@@ -216,7 +217,7 @@ export function parseCertificate(der: Uint8Array, label: string, profile: X509Pr
 }
 
 /** ECDSA signature of a certificate as fixed-width r‖s for `size`-byte scalars (`code` if not DER). */
-export function certificateSignatureRaw(cert: ParsedCertificate, size: number, label: string, code: string): Uint8Array {
+export function certificateSignatureRaw(cert: ParsedCertificate, size: number, label: string, code: ErrorCode): Uint8Array {
   return ecdsaDerToRaw(cert.signatureValue, size, code, `${label}: signatureValue`);
 }
 
@@ -297,7 +298,7 @@ function parseExtensions(r: DerReader, t: Tlv): CertificateExtension[] {
 }
 
 /** BasicConstraints (RFC 5280 §4.2.1.9): cA only as TRUE (DER omits the FALSE default), pathLen 0..32767. */
-function parseBasicConstraints(value: Uint8Array, label: string, code: string): { ca: boolean; pathLen: number | undefined } {
+function parseBasicConstraints(value: Uint8Array, label: string, code: ErrorCode): { ca: boolean; pathLen: number | undefined } {
   const r = new DerReader(value, code, `${label}: basicConstraints`);
   const seq = r.expect(0, TAG_SEQUENCE, value.length, 'BasicConstraints');
   if (seq.end !== value.length) r.fail('trailing bytes');
@@ -323,7 +324,7 @@ function parseBasicConstraints(value: Uint8Array, label: string, code: string): 
 }
 
 /** KeyUsage BIT STRING (RFC 5280 §4.2.1.3; DER named bit list: unused bits zero, no trailing zero bits). */
-function parseKeyUsage(value: Uint8Array, label: string, code: string): number {
+function parseKeyUsage(value: Uint8Array, label: string, code: ErrorCode): number {
   const r = new DerReader(value, code, `${label}: keyUsage`);
   const t = r.expect(0, TAG_BIT_STRING, value.length, 'KeyUsage');
   if (t.end !== value.length) r.fail('trailing bytes');

@@ -6,6 +6,7 @@
  * the second). COSE reading and ECDSA verification are the shared src/cose modules; this file maps their errors
  * to the SIG_COSE_* codes of the signature section. Browser-safe: WebCrypto, the WASM core for PCR8.
  */
+import type { ErrorCode } from '../error-codes.js';
 import { EifError } from '../errors.js';
 import { CborError } from '../cbor/decode.js';
 import { initCore } from '../core/index.js';
@@ -41,7 +42,7 @@ export interface EifCoseSign1 {
   readonly algorithm: EcdsaAlgorithm;
 }
 
-const COSE_CODES: Record<string, string> = {
+const COSE_CODES: Record<string, ErrorCode> = {
   COSE_TAG: 'SIG_COSE_BAD_TAG',
   COSE_STRUCTURE: 'SIG_COSE_BAD_STRUCTURE',
   COSE_HEADER: 'SIG_COSE_BAD_STRUCTURE',
