@@ -88,6 +88,11 @@ const ANCHOR_LIMIT = 16;
 /**
  * Forget every cached intermediate (a "cold" verification: a new enclave). With `includeAnchors`, also the
  * prepared pinned roots (the very first verification of a process).
+ *
+ * @example
+ * import { clearCertificateCache } from 'eifkit/browser';
+ * clearCertificateCache();     // the next verification re-checks the intermediates
+ * clearCertificateCache(true); // ... and re-prepares the pinned roots too
  */
 export function clearCertificateCache(includeAnchors = false): void {
   cache.clear();

@@ -73,6 +73,12 @@ const KNOWN_FIELDS = new Set<string>([...MANDATORY, ...OPTIONAL]);
 /**
  * Decode and check the envelope and payload. Throws AttestationFailure (or a CborError/CoseError that
  * `toIssue` maps to ATT_CBOR_* / ATT_COSE_*) at the first problem.
+ *
+ * @example
+ * import { decodeAttestationDocument } from 'eifkit/browser';
+ * // structure only: no certificate chain, no signature (use inspectAttestation / verifyAttestation for that)
+ * const d = decodeAttestationDocument(docBytes);
+ * console.log(d.moduleId, new Date(d.timestamp), d.debug);
  */
 export function decodeAttestationDocument(bytes: Uint8Array, options: DecodeDocumentOptions = {}): AttestationDocument {
   if (!(bytes instanceof Uint8Array)) fail('ATT_INPUT', 'the document must be a Uint8Array');

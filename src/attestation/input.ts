@@ -52,6 +52,10 @@ export type DocumentEncoding = 'cbor' | 'base64' | 'hex';
  * COSE_Sign1 starts with 0x84 or 0xd2); text is tried as hex, then base64. Throws ATT_INPUT (not bytes or a
  * string, empty), ATT_INPUT_TOO_LARGE, and ATT_INPUT_NOT_DOCUMENT when the bytes (raw or decoded) do not begin
  * like a COSE_Sign1 or the text is neither hex nor base64.
+ *
+ * @example
+ * import { decodeAttestationInput } from 'eifkit/browser';
+ * const { bytes, encoding } = decodeAttestationInput(text); // encoding: 'cbor' | 'base64' | 'hex'
  */
 export function decodeAttestationInput(input: Uint8Array | string): { bytes: Uint8Array; encoding: DocumentEncoding } {
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
@@ -91,6 +95,11 @@ export function decodeAttestationInput(input: Uint8Array | string): { bytes: Uin
 /**
  * Trust anchors from PEM text (any number of CERTIFICATE blocks) or DER bytes. Each must parse as a
  * certificate. Throws ATT_ROOTS_INVALID.
+ *
+ * @example
+ * import { parseTrustAnchors, inspectAttestation } from 'eifkit/browser';
+ * const [anchor] = parseTrustAnchors([rootPem]); // { der, sha256 }; throws ATT_ROOTS_INVALID early
+ * const r = await inspectAttestation(doc, { roots: [rootPem] });
  */
 export function parseTrustAnchors(roots: readonly (Uint8Array | string)[]): TrustAnchor[] {
   if (!Array.isArray(roots) || roots.length === 0) throw new AttestationFailure('ATT_ROOTS_INVALID', 'no trust anchors given');

@@ -201,7 +201,14 @@ export function checkPolicy(doc: AttestationDocument, p: NormalizedPolicy, at: n
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** "500ms", "30s", "5m", "2h", "1d" or a plain number of milliseconds → ms. Throws ATT_POLICY_INVALID. */
+/**
+ * "500ms", "30s", "5m", "2h", "1d" or a plain number of milliseconds → ms. Throws ATT_POLICY_INVALID.
+ *
+ * @example
+ * import { parseDuration } from 'eifkit/browser';
+ * parseDuration('5m'); // 300000
+ * parseDuration(1500); // 1500
+ */
 export function parseDuration(text: string | number): number {
   if (typeof text === 'number') {
     if (Number.isFinite(text) && text >= 0) return text;
@@ -223,6 +230,11 @@ const POLICY_KEYS = new Set(['pcrs', ...BYTE_FIELD_RULES.flatMap((r) => r.json),
  *  - `{"pcrs": {"0": "…"}, "nonce": "hex", "userData": "hex", "publicKey": "hex", "maxAge": "5m",
  *    "allowDebug": false}` (unknown keys are refused, so a typo cannot silently drop a check).
  * Throws ATT_POLICY_INVALID.
+ *
+ * @example
+ * import { parsePolicyJson, verifyAttestation } from 'eifkit/browser';
+ * const policy = parsePolicyJson(policyText); // e.g. `eif describe` output, or {"pcrs": {"0": "…"}, "maxAge": "5m"}
+ * const r = await verifyAttestation(doc, { ...policy, nonce });
  */
 export function parsePolicyJson(text: string): AttestationPolicy {
   let v: unknown;

@@ -128,6 +128,12 @@ async function guarded(run: () => Promise<AttestationResult>): Promise<Attestati
  * Is this a genuine attestation document? Checks the envelope and payload rules, the certificate chain to the
  * pinned root at `options.at` (default now) and the COSE signature. No policy (PCRs, nonce, freshness) — use
  * {@link verifyAttestation} to decide whether to trust the enclave.
+ *
+ * @example
+ * import { inspectAttestation } from 'eifkit/browser';
+ * const r = await inspectAttestation(doc); // bytes, base64 or hex
+ * if (r.ok) console.log(r.document!.moduleId, r.document!.pcrs[0]);
+ * else console.log(r.errors.map((e) => e.code));
  */
 export function inspectAttestation(doc: Uint8Array | string, options: InspectOptions = {}): Promise<AttestationResult> {
   return guarded(async () => {
@@ -143,6 +149,11 @@ export function inspectAttestation(doc: Uint8Array | string, options: InspectOpt
  * Authenticity (as {@link inspectAttestation}) plus the policy in `options`: expected PCRs (values or an EIF),
  * debug mode refused unless `allowDebug`, nonce / user data / public key as bytes, `maxAgeMs`, and no timestamp
  * in the future. A policy that checks nothing is refused with ATT_POLICY_EMPTY.
+ *
+ * @example
+ * import { verifyAttestation, measureEifBytes } from 'eifkit/browser';
+ * const r = await verifyAttestation(doc, { eif: await measureEifBytes(eifBytes), nonce, maxAgeMs: 5 * 60_000 });
+ * if (!r.ok) throw new Error(r.errors.map((e) => `${e.code}: ${e.message}`).join('; '));
  */
 export function verifyAttestation(doc: Uint8Array | string, options: VerifyOptions = {}): Promise<AttestationResult> {
   return guarded(async () => {

@@ -16,6 +16,10 @@ function checkPrevious(previous: number): number {
 /**
  * CRC-32 of `bytes`, continuing from `previous` (the CRC of the bytes before; 0 to start), as an unsigned number:
  * `crc32(b, crc32(a)) === crc32(a‖b)`, same semantics as zlib's `crc32()`.
+ *
+ * @example
+ * import { crc32 } from 'eifkit/browser';
+ * const crc = crc32(b, crc32(a)); // === crc32 of a‖b
  */
 export function crc32(bytes: Uint8Array, previous = 0): number {
   const c = coreInstance();
@@ -36,7 +40,14 @@ export function crc32(bytes: Uint8Array, previous = 0): number {
   return crc;
 }
 
-/** CRC-32 of the first `len` bytes of the I/O region (`coreInstance().io()`), continuing from `previous`. No copy. */
+/**
+ * CRC-32 of the first `len` bytes of the I/O region (`coreInstance().io()`), continuing from `previous`. No copy.
+ *
+ * @example
+ * import { coreInstance, crc32FromIo } from 'eifkit/browser';
+ * let crc = 0;
+ * for (const chunk of chunks) { coreInstance().io().set(chunk); crc = crc32FromIo(chunk.length, crc); }
+ */
 export function crc32FromIo(len: number, previous = 0): number {
   const c = coreInstance();
   const prev = checkPrevious(previous);
@@ -90,6 +101,10 @@ function x2nModP(n: bigint, k: number): number {
 /**
  * CRC-32 of A‖B given `crcA` = crc32(A), `crcB` = crc32(B) and `lenB` = B's length in bytes (a safe integer
  * number or a bigint ≥ 0). Needs no WASM. Used by the EIF writer to prepend the header's CRC to the sections'.
+ *
+ * @example
+ * import { crc32, crc32Combine } from 'eifkit/browser';
+ * const crcAB = crc32Combine(crc32(a), crc32(b), b.length); // === crc32 of a‖b, without re-reading a
  */
 export function crc32Combine(crcA: number, crcB: number, lenB: number | bigint): number {
   checkPrevious(crcA);

@@ -105,7 +105,13 @@ export function initCore(): Promise<void> {
   return pending;
 }
 
-/** True once the core is compiled (by `initCore()` or a first synchronous use). */
+/**
+ * True once the core is compiled (by `initCore()` or a first synchronous use).
+ *
+ * @example
+ * import { isCoreReady, initCore } from 'eifkit/browser';
+ * if (!isCoreReady()) await initCore(); // e.g. on a browser's main thread, before the first hash
+ */
 export function isCoreReady(): boolean {
   return core !== null;
 }
@@ -123,6 +129,12 @@ function compileSync(): CoreInstance | null {
 /**
  * The core instance, compiled synchronously on first use; throws `CORE_NOT_READY` where that is refused (a
  * browser's main thread) and `initCore()` has not completed.
+ *
+ * @example
+ * import { coreInstance, crc32FromIo } from 'eifkit/browser';
+ * const core = coreInstance();
+ * core.io().set(chunk); // chunk.length ≤ core.ioSize
+ * const crc = crc32FromIo(chunk.length);
  */
 export function coreInstance(): CoreInstance {
   core ??= compileSync();

@@ -193,7 +193,14 @@ export interface BuildResult {
   size: number;
 }
 
-/** Build an EIF in memory (browsers, tests, small images). Byte-identical to the streaming Node builder. */
+/**
+ * Build an EIF in memory (browsers, tests, small images). Byte-identical to the streaming Node builder.
+ *
+ * @example
+ * import { buildEifBytes } from 'eifkit/browser';
+ * // kernel, initrd: Uint8Array
+ * const { eif, measurements } = await buildEifBytes({ kernel, cmdline: 'console=ttyS0', ramdisks: [initrd] });
+ */
 export async function buildEifBytes(input: BuildBytesInput): Promise<BuildResult & { eif: Uint8Array }> {
   await initCore();
   const arch = input.arch ?? 'x86_64';

@@ -36,7 +36,16 @@ function header(ino: number, e: { mode: number; uid: number; gid: number; nlink:
   );
 }
 
-/** Write a newc archive of `entries`, in the order given (linuxkit keeps its input order). */
+/**
+ * Write a newc archive of `entries`, in the order given (linuxkit keeps its input order).
+ *
+ * @example
+ * import { writeCpio } from 'eifkit/browser';
+ * const initrd = writeCpio([
+ *   { name: 'init', mode: 0o100755, data: initBytes }, // S_IFREG | 0755
+ *   { name: 'dev', mode: 0o040755 },                     // S_IFDIR | 0755
+ * ]);
+ */
 export function writeCpio(entries: CpioEntry[]): Uint8Array {
   const enc = new TextEncoder();
   const parts: Uint8Array[] = [];
@@ -72,7 +81,13 @@ export function writeCpio(entries: CpioEntry[]): Uint8Array {
   return out;
 }
 
-/** Read a newc archive's entries (for tests and inspection). Bounded by the input length. */
+/**
+ * Read a newc archive's entries (for tests and inspection). Bounded by the input length.
+ *
+ * @example
+ * import { readCpio } from 'eifkit/browser';
+ * for (const e of readCpio(initrd)) console.log(e.name, e.mode.toString(8), e.data?.length);
+ */
 export function readCpio(bytes: Uint8Array): CpioEntry[] {
   const dec = new TextDecoder();
   const out: CpioEntry[] = [];

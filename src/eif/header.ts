@@ -58,7 +58,14 @@ export interface SectionHeader {
   size: bigint;
 }
 
-/** Serialise a header (§1.2). Table arrays shorter than 32 are zero-filled. */
+/**
+ * Serialise a header (§1.2). Table arrays shorter than 32 are zero-filled.
+ *
+ * @example
+ * import { decodeEifHeader, encodeEifHeader } from 'eifkit/browser';
+ * const h = decodeEifHeader(headerBytes);
+ * const bytes = encodeEifHeader({ ...h, crc32: 0 }); // 548 bytes
+ */
 export function encodeEifHeader(h: EifHeader): Uint8Array {
   const out = new Uint8Array(EIF_HEADER_SIZE);
   const v = new DataView(out.buffer);
@@ -81,6 +88,11 @@ export function encodeEifHeader(h: EifHeader): Uint8Array {
 /**
  * Parse a header. Checks only what is needed to read it safely (length, magic); the structural rules
  * (version, counts, offsets) are checked by `validateLayout` in ./layout.ts so that all findings are reported.
+ *
+ * @example
+ * import { decodeEifHeader, EIF_HEADER_SIZE } from 'eifkit/browser';
+ * const h = decodeEifHeader(eifBytes.subarray(0, EIF_HEADER_SIZE));
+ * console.log(h.version, h.numSections, h.crc32);
  */
 export function decodeEifHeader(bytes: Uint8Array): EifHeader {
   if (bytes.length < EIF_HEADER_SIZE) {

@@ -22,6 +22,14 @@ export interface ByteSource {
   read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
 }
 
+/**
+ * A ByteSource over bytes already in memory; reads are views (`subarray`), not copies.
+ *
+ * @example
+ * import { bytesSource } from 'eifkit/browser';
+ * const src = bytesSource(eifBytes);
+ * const magic = await src.read(0, 4); // ".eif"
+ */
 export function bytesSource(bytes: Uint8Array): ByteSource {
   return { size: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) };
 }
@@ -64,7 +72,14 @@ async function readExact(src: ByteSource, offset: number, length: number, what: 
   return b;
 }
 
-/** Read the header and section table and check every structural rule of Appendix B. Throws EifError. */
+/**
+ * Read the header and section table and check every structural rule of Appendix B. Throws EifError.
+ *
+ * @example
+ * import { readLayout, bytesSource } from 'eifkit/browser';
+ * const layout = await readLayout(bytesSource(eifBytes));
+ * console.log(layout.header.numSections, layout.contiguous, layout.warnings);
+ */
 export async function readLayout(src: ByteSource): Promise<EifLayout> {
   const headerBytes = await readExact(src, 0, EIF_HEADER_SIZE, 'the EIF header');
   const header = decodeEifHeader(headerBytes);

@@ -22,7 +22,16 @@ export interface EifMetadata {
   customMetadata: JsonValue;
 }
 
-/** Encode as the bytes eif_build / nitro-cli write (§5.1). */
+/**
+ * Encode as the bytes eif_build / nitro-cli write (§5.1).
+ *
+ * @example
+ * import { encodeMetadata } from 'eifkit/browser';
+ * const bytes = encodeMetadata({
+ *   imageName: 'app', imageVersion: '1.0', buildTime: '2026-01-01T00:00:00Z', buildTool: 'eifkit',
+ *   buildToolVersion: '0.1.0', operatingSystem: 'OS', kernelVersion: 'kernel', dockerInfo: null, customMetadata: null,
+ * });
+ */
 export function encodeMetadata(m: EifMetadata): Uint8Array {
   const text =
     '{"ImageName":' + quoteString(m.imageName) +
@@ -58,7 +67,14 @@ export interface DecodedMetadata {
   CustomMetadata: unknown;
 }
 
-/** Decode a metadata section (for describe). Throws EIF_BAD_METADATA when it is not the expected shape. */
+/**
+ * Decode a metadata section (for describe). Throws EIF_BAD_METADATA when it is not the expected shape.
+ *
+ * @example
+ * import { decodeMetadata } from 'eifkit/browser';
+ * const m = decodeMetadata(metadataSectionBytes);
+ * console.log(m.ImageName, m.ImageVersion, m.BuildMetadata);
+ */
 export function decodeMetadata(bytes: Uint8Array): DecodedMetadata {
   let v: unknown;
   try {

@@ -11,12 +11,25 @@ import { toHex } from '../util/hex.js';
 export const PCR_LENGTH = 48;
 const ZERO = new Uint8Array(PCR_LENGTH);
 
-/** `SHA384(previous ‖ data)`, previous defaulting to the all-zero register (data is normally a 48-byte digest). */
+/**
+ * `SHA384(previous ‖ data)`, previous defaulting to the all-zero register (data is normally a 48-byte digest).
+ *
+ * @example
+ * import { pcrExtend, sha384 } from 'eifkit/browser';
+ * const pcr = pcrExtend(sha384(data));        // SHA384(0^48 ‖ SHA384(data))
+ * const next = pcrExtend(sha384(more), pcr);  // extend again
+ */
 export function pcrExtend(digest: Uint8Array, previous: Uint8Array = ZERO): Uint8Array {
   return createSha384().update(previous).update(digest).digest();
 }
 
-/** The PCR of a single measured byte string (`nitro-cli pcr --input`). */
+/**
+ * The PCR of a single measured byte string (`nitro-cli pcr --input`).
+ *
+ * @example
+ * import { pcrOfBytes } from 'eifkit/browser';
+ * const pcr = pcrOfBytes(new TextEncoder().encode('hello')); // 48 bytes, as `nitro-cli pcr --input`
+ */
 export function pcrOfBytes(bytes: Uint8Array): Uint8Array {
   return pcrExtend(sha384(bytes));
 }
@@ -24,12 +37,23 @@ export function pcrOfBytes(bytes: Uint8Array): Uint8Array {
 /**
  * PCR3: the hypervisor extends the zero register with the parent's IAM role ARN itself — raw UTF-8, not a
  * digest of it: `SHA384(0^48 ‖ arn)` (§3.2).
+ *
+ * @example
+ * import { pcr3FromRoleArn, verifyAttestation } from 'eifkit/browser';
+ * const pcr3 = pcr3FromRoleArn('arn:aws:iam::123456789012:role/app'); // 96 hex digits
+ * const r = await verifyAttestation(doc, { expectedPcrs: { 3: pcr3 }, nonce });
  */
 export function pcr3FromRoleArn(arn: string): string {
   return toHex(pcrExtend(new TextEncoder().encode(arn)));
 }
 
-/** PCR4: likewise with the parent instance ID: `SHA384(0^48 ‖ "i-…")` (§3.2). */
+/**
+ * PCR4: likewise with the parent instance ID: `SHA384(0^48 ‖ "i-…")` (§3.2).
+ *
+ * @example
+ * import { pcr4FromInstanceId } from 'eifkit/browser';
+ * const pcr4 = pcr4FromInstanceId('i-0123456789abcdef0'); // 96 hex digits, for expectedPcrs: { 4: pcr4 }
+ */
 export function pcr4FromInstanceId(instanceId: string): string {
   return toHex(pcrExtend(new TextEncoder().encode(instanceId)));
 }

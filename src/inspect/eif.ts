@@ -15,7 +15,14 @@ import { measureSource } from '../eif/measure.js';
 import { type DecodedMetadata, decodeMetadata } from '../eif/metadata.js';
 import type { Measurements } from '../eif/pcr.js';
 
-/** Random access over a Blob (a File from an `<input type=file>`), without loading it whole. */
+/**
+ * Random access over a Blob (a File from an `<input type=file>`), without loading it whole.
+ *
+ * @example
+ * import { blobSource, readLayout } from 'eifkit/browser';
+ * const src = blobSource(input.files![0]!); // input: an HTMLInputElement of type file
+ * const layout = await readLayout(src); // reads only the header and the section headers
+ */
 export function blobSource(blob: Blob): ByteSource {
   return {
     size: blob.size,
@@ -40,7 +47,14 @@ function toSource(input: Uint8Array | Blob | ByteSource): ByteSource {
   return input as ByteSource;
 }
 
-/** Inspect an EIF; throws EifError for malformed images and SIG_INVALID for a signature that does not verify. */
+/**
+ * Inspect an EIF; throws EifError for malformed images and SIG_INVALID for a signature that does not verify.
+ *
+ * @example
+ * import { inspectEifBytes } from 'eifkit/browser';
+ * const i = await inspectEifBytes(file); // a Uint8Array, a Blob (an <input type=file> File) or a ByteSource
+ * console.log(i.measurements.PCR0, i.checkCrc, i.metadata?.ImageName, i.signature?.pcr8);
+ */
 export async function inspectEifBytes(
   input: Uint8Array | Blob | ByteSource,
   opts: { onProgress?: (done: number) => void } = {},
@@ -70,12 +84,25 @@ export async function inspectEifBytes(
   };
 }
 
-/** nitro-cli describe-eif JSON of an EIF given as bytes or a Blob. */
+/**
+ * nitro-cli describe-eif JSON of an EIF given as bytes or a Blob.
+ *
+ * @example
+ * import { describeEifBytes } from 'eifkit/browser';
+ * const d = await describeEifBytes(eifBytes);
+ * console.log(d.Measurements, d.IsSigned, d.CheckCRC);
+ */
 export async function describeEifBytes(input: Uint8Array | Blob | ByteSource): Promise<Record<string, unknown>> {
   return (await inspectEifBytes(input)).describe;
 }
 
-/** PCR0/1/2 (+PCR8 when signed) of an EIF given as bytes or a Blob. */
+/**
+ * PCR0/1/2 (+PCR8 when signed) of an EIF given as bytes or a Blob.
+ *
+ * @example
+ * import { measureEifBytes } from 'eifkit/browser';
+ * const { PCR0, PCR1, PCR2, PCR8 } = await measureEifBytes(file); // PCR8 only for a signed image
+ */
 export async function measureEifBytes(input: Uint8Array | Blob | ByteSource): Promise<Measurements> {
   return (await inspectEifBytes(input)).measurements;
 }

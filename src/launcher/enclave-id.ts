@@ -14,12 +14,24 @@ export function instanceId(sysfsRoot: string): string {
   return t === '' ? FALLBACK_INSTANCE_ID : t;
 }
 
-/** `slotUid` is the lowercase hex without padding the helper reports. */
+/**
+ * `slotUid` is the lowercase hex without padding the helper reports.
+ *
+ * @example
+ * import { formatEnclaveId } from 'eifkit';
+ * formatEnclaveId('i-0123456789abcdef0', '1B3'); // 'i-0123456789abcdef0-enc1b3'
+ */
 export function formatEnclaveId(instance: string, slotUid: string): string {
   return `${instance}-enc${slotUid.toLowerCase()}`;
 }
 
-/** The slot uid (lowercase hex, no padding) of an enclave ID; throws a usage error for anything else. */
+/**
+ * The slot uid (lowercase hex, no padding) of an enclave ID; throws a usage error for anything else.
+ *
+ * @example
+ * import { slotUidOf } from 'eifkit';
+ * slotUidOf('i-0123456789abcdef0-enc1b3'); // '1b3'
+ */
 export function slotUidOf(enclaveId: string): string {
   const i = enclaveId.lastIndexOf('-enc');
   const hex = i < 0 ? '' : enclaveId.slice(i + 4);

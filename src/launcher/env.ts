@@ -30,6 +30,15 @@ export const DEFAULT_HELPER = join(PACKAGE_ROOT, 'native', 'out', 'eif-nehelper'
 /** The command that (re)builds DEFAULT_HELPER: shipped in the package, it needs only a C compiler. */
 export const BUILD_HELPER_COMMAND = `node ${join(PACKAGE_ROOT, 'scripts', 'build-native.mjs')}`;
 
+/**
+ * The launcher's paths from `env` (EIF_NE_DEVICE, EIF_SYSFS_ROOT, EIF_ENCLAVE_STATE_DIR, EIF_NE_HELPER, …), each
+ * defaulting to the real host path (docs/launcher.md).
+ *
+ * @example
+ * import { launcherEnv, describeEnclaves } from 'eifkit';
+ * const env = launcherEnv({ ...process.env, EIF_ENCLAVE_STATE_DIR: '/tmp/enclaves' });
+ * const enclaves = await describeEnclaves(env);
+ */
 export function launcherEnv(env: NodeJS.ProcessEnv = process.env): LauncherEnv {
   const t = env.EIF_HEARTBEAT_TIMEOUT_MS;
   const timeout = t !== undefined && /^\d+$/.test(t) && Number(t) > 0 ? Number(t) : undefined;

@@ -66,7 +66,14 @@ function recordMeta(name: string, eifPath: string, eif: EifFacts | undefined): R
   return meta;
 }
 
-/** Pre-flight, then launch. Throws PreflightError (all findings) or the helper's EifError. */
+/**
+ * Pre-flight, then launch. Throws PreflightError (all findings) or the helper's EifError.
+ *
+ * @example
+ * import { runEnclave } from 'eifkit';
+ * const { result } = await runEnclave({ eifPath: 'app.eif', memoryMiB: 512, cpuCount: 2 });
+ * console.log(result.EnclaveID, result.EnclaveCID);
+ */
 export async function runEnclave(o: RunEnclaveOptions): Promise<RunEnclaveOutcome> {
   const env = o.env ?? launcherEnv();
   const eifPath = resolve(o.eifPath);
@@ -123,7 +130,13 @@ function describeRecord(env: LauncherEnv, rec: EnclaveRecord, state: DescribedEn
   return o.metadata ? { ...out, ...rec.meta?.ImageMetadata } : out;
 }
 
-/** Every enclave with a live helper; records left by a killed helper are removed on the way. */
+/**
+ * Every enclave with a live helper; records left by a killed helper are removed on the way.
+ *
+ * @example
+ * import { describeEnclaves, launcherEnv } from 'eifkit';
+ * for (const e of await describeEnclaves(launcherEnv(), { metadata: true })) console.log(e.EnclaveName, e.State, e.ImageName);
+ */
 export async function describeEnclaves(env: LauncherEnv = launcherEnv(), o: DescribeEnclavesOptions = {}): Promise<DescribedEnclave[]> {
   const out: DescribedEnclave[] = [];
   for (const rec of readRecords(env.stateDir)) {
@@ -133,7 +146,13 @@ export async function describeEnclaves(env: LauncherEnv = launcherEnv(), o: Desc
   return out;
 }
 
-/** The ID of the running enclave named `name` (nitro-cli's `--enclave-name`); ENCLAVE_NOT_FOUND when none is. */
+/**
+ * The ID of the running enclave named `name` (nitro-cli's `--enclave-name`); ENCLAVE_NOT_FOUND when none is.
+ *
+ * @example
+ * import { enclaveIdOfName, terminateEnclave } from 'eifkit';
+ * await terminateEnclave(enclaveIdOfName('app'));
+ */
 export function enclaveIdOfName(name: string, env: LauncherEnv = launcherEnv()): string {
   const rec = readRecords(env.stateDir).find((r) => (r.meta?.EnclaveName ?? r.slotUid) === name && pidAlive(r.pid));
   if (!rec) throw new EifError('ENCLAVE_NOT_FOUND', `no running enclave named "${name}" (see eif describe-enclaves)`);
@@ -172,11 +191,25 @@ async function terminateRecord(env: LauncherEnv, rec: EnclaveRecord, timeoutMs: 
   return { EnclaveName: name, EnclaveID: id, Terminated: true };
 }
 
-/** Terminate one enclave (close of its fd in the helper: ENCLAVE_STOP + SLOT_FREE, memory unmapped). */
+/**
+ * Terminate one enclave (close of its fd in the helper: ENCLAVE_STOP + SLOT_FREE, memory unmapped).
+ *
+ * @example
+ * import { terminateEnclave } from 'eifkit';
+ * const r = await terminateEnclave('i-0123456789abcdef0-enc1b3'); // { EnclaveName, EnclaveID, Terminated: true }
+ */
 export async function terminateEnclave(enclaveId: string, env: LauncherEnv = launcherEnv(), timeoutMs = 250_000): Promise<TerminateResult> {
   return terminateRecord(env, findRecord(env, enclaveId), timeoutMs);
 }
 
+/**
+ * Terminate every enclave this launcher runs (nitro-cli `terminate-enclave --all`), one result each; enclaves
+ * that ended meanwhile are skipped (ne-device.md §2.9).
+ *
+ * @example
+ * import { terminateAllEnclaves } from 'eifkit';
+ * for (const r of await terminateAllEnclaves()) console.log(r.EnclaveID, r.Terminated);
+ */
 export async function terminateAllEnclaves(env: LauncherEnv = launcherEnv(), timeoutMs = 250_000): Promise<TerminateResult[]> {
   const out: TerminateResult[] = [];
   for (const rec of readRecords(env.stateDir)) {
@@ -189,7 +222,13 @@ export async function terminateAllEnclaves(env: LauncherEnv = launcherEnv(), tim
   return out;
 }
 
-/** Attach to a debug-mode enclave's console (vsock CID 0, port CID + 10000 — §2.10). */
+/**
+ * Attach to a debug-mode enclave's console (vsock CID 0, port CID + 10000 — §2.10).
+ *
+ * @example
+ * import { openConsole, pipeConsole } from 'eifkit';
+ * await pipeConsole(openConsole(enclaveId), process.stdout); // until the enclave's console closes
+ */
 export function openConsole(enclaveId: string, env: LauncherEnv = launcherEnv(), disconnectTimeoutMs?: number): ChildProcess {
   const rec = findRecord(env, enclaveId);
   if (!rec.debug) {
@@ -202,7 +241,14 @@ export function openConsole(enclaveId: string, env: LauncherEnv = launcherEnv(),
   return spawnConsole(env, rec.cid, disconnectTimeoutMs);
 }
 
-/** Stream a console child to `out` until EOF; rejects with the helper's error (e.g. connection refused). */
+/**
+ * Stream a console child to `out` until EOF; rejects with the helper's error (e.g. connection refused).
+ *
+ * @example
+ * import { openConsole, pipeConsole } from 'eifkit';
+ * const child = openConsole(enclaveId);
+ * await pipeConsole(child, process.stdout);
+ */
 export function pipeConsole(child: ChildProcess, out: NodeJS.WritableStream): Promise<void> {
   return new Promise((res, rej) => {
     let err = '';

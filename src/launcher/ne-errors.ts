@@ -62,12 +62,25 @@ for (const [errno, name, meaning, advice] of NE) {
 /** The NE_ERR_* table (errno 256..275) in order. */
 export const NE_ERRORS: readonly NeErrorInfo[] = [...byErrno.values()];
 
-/** Look up by NE_ERR_* name or errno. */
+/**
+ * Look up by NE_ERR_* name or errno.
+ *
+ * @example
+ * import { neError } from 'eifkit';
+ * neError(263)?.name;                          // 'NE_ERR_MEM_NOT_HUGE_PAGE'
+ * neError('NE_ERR_MEM_NOT_HUGE_PAGE')?.advice; // what the user can do
+ */
 export function neError(codeOrErrno: string | number): NeErrorInfo | undefined {
   return typeof codeOrErrno === 'number' ? byErrno.get(codeOrErrno) : byName.get(codeOrErrno);
 }
 
-/** One-sentence explanation plus advice for an errno name the helper reported (NE_ERR_* or E*). */
+/**
+ * One-sentence explanation plus advice for an errno name the helper reported (NE_ERR_* or E*).
+ *
+ * @example
+ * import { explainErrno } from 'eifkit';
+ * explainErrno('EACCES'); // 'EACCES: permission denied; add the user to group `ne` …'
+ */
 export function explainErrno(name: string): string | undefined {
   const ne = byName.get(name);
   if (ne) return `${ne.name}: ${ne.meaning}; ${ne.advice}`;

@@ -13,7 +13,14 @@ export const EIF_MEMORY_RATIO = 4;
 /** Hugepage sizes nitro-cli tries, largest first (x86_64: 1G, 2M; arm64 adds 32M, 512M, 16G ...). */
 export const HUGEPAGE_SIZES = [16 * 1024, 2048, 1024, 512, 256, 32, 16, 8, 2].map((m) => m * MIB);
 
-/** Smallest `--memory` (MiB) nitro-cli accepts for an EIF: 4 × ceil(size / MiB), at least 64. */
+/**
+ * Smallest `--memory` (MiB) nitro-cli accepts for an EIF: 4 × ceil(size / MiB), at least 64.
+ *
+ * @example
+ * import { minimumMemoryMiB } from 'eifkit';
+ * minimumMemoryMiB(100 * 1024 * 1024); // 400
+ * minimumMemoryMiB(1000);              // 64
+ */
 export function minimumMemoryMiB(eifBytes: number): number {
   return Math.max(MIN_ENCLAVE_MIB, EIF_MEMORY_RATIO * Math.ceil(eifBytes / MIB));
 }
@@ -23,7 +30,13 @@ export function requestedBytes(memoryMiB: number): number {
   return Math.ceil((memoryMiB * MIB) / REGION_GRANULE) * REGION_GRANULE;
 }
 
-/** nitro-cli `calculate_necessary_timeout`: 90 s per started 6 GiB of EIF plus 90 s per started 100 GiB of memory. */
+/**
+ * nitro-cli `calculate_necessary_timeout`: 90 s per started 6 GiB of EIF plus 90 s per started 100 GiB of memory.
+ *
+ * @example
+ * import { heartbeatTimeoutMs } from 'eifkit';
+ * heartbeatTimeoutMs(100 * 2 ** 20, 512 * 2 ** 20); // 180000
+ */
 export function heartbeatTimeoutMs(eifBytes: number, memoryBytes: number): number {
   const unit = 90_000;
   return unit * Math.max(1, Math.ceil(eifBytes / (6 * 1024 * MIB))) + unit * Math.max(1, Math.ceil(memoryBytes / (100 * 1024 * MIB)));
@@ -33,6 +46,12 @@ export function heartbeatTimeoutMs(eifBytes: number, memoryBytes: number): numbe
  * The regions the helper would map given free hugepages per size (bytes → count), mirroring nitro-cli: largest
  * sizes first while they fit, then smallest first for the rest, then drop surplus smallest regions.
  * Returns undefined when the free pages do not cover `needBytes`.
+ *
+ * @example
+ * import { planHugepages } from 'eifkit';
+ * const MiB = 2 ** 20;
+ * planHugepages(1536 * MiB, new Map([[1024 * MiB, 2], [2 * MiB, 1024]])); // [1024 MiB, then 256 × 2 MiB]
+ * planHugepages(1536 * MiB, new Map([[2 * MiB, 10]]));                    // undefined: not enough free
  */
 export function planHugepages(needBytes: number, free: ReadonlyMap<number, number>): number[] | undefined {
   const left = new Map(free);
@@ -61,7 +80,14 @@ export interface PlacementPiece {
   length: number;
 }
 
-/** §2.7: where each byte range of the EIF goes when enclave memory is the regions concatenated in order. */
+/**
+ * §2.7: where each byte range of the EIF goes when enclave memory is the regions concatenated in order.
+ *
+ * @example
+ * import { placeEif } from 'eifkit';
+ * const MiB = 2 ** 20;
+ * placeEif([1024 * MiB], 100 * MiB); // [{ region: 0, offsetInRegion: 8 MiB, fileOffset: 0, length: 100 MiB }]
+ */
 export function placeEif(regionSizes: readonly number[], eifBytes: number, loadOffset = EIF_LOAD_OFFSET): PlacementPiece[] {
   const out: PlacementPiece[] = [];
   let covered = 0;
@@ -82,7 +108,13 @@ export function placeEif(regionSizes: readonly number[], eifBytes: number, loadO
   return out;
 }
 
-/** Parse the kernel's cpu-list syntax (`1,3`, `2-5,10`); throws RangeError on bad syntax. */
+/**
+ * Parse the kernel's cpu-list syntax (`1,3`, `2-5,10`); throws RangeError on bad syntax.
+ *
+ * @example
+ * import { parseCpuList } from 'eifkit';
+ * parseCpuList('1,3,8-10'); // [1, 3, 8, 9, 10]
+ */
 export function parseCpuList(text: string): number[] {
   const out: number[] = [];
   const t = text.trim();

@@ -54,6 +54,15 @@ export interface BuildFileResult extends BuildResult {
 }
 
 
+/**
+ * Build an EIF file from a kernel, a command line and ramdisks, streamed (see the module comment), byte-identical
+ * to eif_build (eif-format.md Appendix A). Throws EifError; the output file is complete or absent.
+ *
+ * @example
+ * import { buildEifFile } from 'eifkit';
+ * const r = await buildEifFile({ kernel: 'bzImage', cmdline: 'console=ttyS0', ramdisks: ['init.cpio'], output: 'app.eif' });
+ * console.log(r.output, r.size, r.measurements.PCR0);
+ */
 export async function buildEifFile(o: BuildEifOptions): Promise<BuildFileResult> {
   await initCore();
   if (o.ramdisks.length === 0) throw new EifError('NO_RAMDISK', 'at least one --ramdisk is required');

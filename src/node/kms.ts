@@ -16,6 +16,15 @@ import { createEifSigner, prepareCertificate, type EifSigner, type SignerOptions
 /** `arn:(aws|aws-cn|aws-us-gov):kms:<region>:<12 digits>:key[/:]<id>` (what image-format accepts). */
 const KMS_KEY_ARN = /^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key[/:]([A-Za-z0-9-]{1,128})$/;
 
+/**
+ * Whether `value` is a KMS key ARN, i.e. a `--private-key` that names a KMS key rather than a PEM file
+ * (eif-format.md §4.2 key sources).
+ *
+ * @example
+ * import { isKmsKeyArn } from 'eifkit';
+ * isKmsKeyArn('arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'); // true
+ * isKmsKeyArn('key.pem'); // false: a PEM key file
+ */
 export function isKmsKeyArn(value: string): boolean {
   return KMS_KEY_ARN.test(value);
 }
@@ -71,6 +80,13 @@ function kmsError(action: string, arn: string, e: unknown): EifError {
  * A signer backed by a KMS asymmetric key (SIGN_VERIFY, ECC_NIST_P256 / P384 / P521) whose public key is the
  * certificate's. Codes: SIG_KMS_BAD_ARN, SIG_KMS_SDK_MISSING, SIG_KMS_FAILED, SIG_KEY_CERT_MISMATCH, plus the
  * certificate codes of `prepareCertificate`.
+ *
+ * @example
+ * import { readFileSync } from 'node:fs';
+ * import { createKmsSigner, buildEifFile } from 'eifkit';
+ * const keyArn = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+ * const signer = await createKmsSigner({ certificatePem: readFileSync('cert.pem'), keyArn });
+ * await buildEifFile({ kernel: 'bzImage', cmdline: 'console=ttyS0', ramdisks: ['init.cpio'], output: 'app.eif', signer });
  */
 export async function createKmsSigner(options: KmsSignerOptions): Promise<EifSigner> {
   const arn = options.keyArn;

@@ -41,7 +41,14 @@ export interface EifFileInspection {
   signature?: SignatureVerdict;
 }
 
-/** Structure only (header + section table), no hashing. */
+/**
+ * Structure only (header + section table), no hashing.
+ *
+ * @example
+ * import { readEifLayout } from 'eifkit';
+ * const { sections, contiguous } = await readEifLayout('app.eif');
+ * for (const s of sections) console.log(s.index, s.type, s.size);
+ */
 export async function readEifLayout(path: string): Promise<EifLayout> {
   const { fd, size } = openInput(path, 'EIF file');
   try {
@@ -54,6 +61,11 @@ export async function readEifLayout(path: string): Promise<EifLayout> {
 /**
  * Structure, measurements (PCR8 included for a signed image), CRC, metadata and the signature verdict of an EIF
  * file, in one pass. Throws EifError on bad structure; a bad signature is in the verdict.
+ *
+ * @example
+ * import { inspectEifFile } from 'eifkit';
+ * const i = await inspectEifFile('app.eif');
+ * console.log(i.measurements.PCR0, i.checkCrc, i.metadata?.ImageName, i.signature);
  */
 export async function inspectEifFile(path: string, opts: ReadOptions = {}): Promise<EifFileInspection> {
   await initCore();

@@ -45,7 +45,16 @@ export interface SignEifFileResult {
   size: number;
 }
 
-/** Sign an EIF file (see the module comment). Throws EifError; the output is complete or absent. */
+/**
+ * Sign an EIF file (see the module comment). Throws EifError; the output is complete or absent.
+ *
+ * @example
+ * import { readFileSync } from 'node:fs';
+ * import { createPemSigner, signEifFile } from 'eifkit';
+ * const signer = await createPemSigner({ certificatePem: readFileSync('cert.pem'), privateKeyPem: readFileSync('key.pem') });
+ * const r = await signEifFile({ eifPath: 'app.eif', output: 'app-signed.eif', signer });
+ * console.log(r.measurements.PCR8, r.replaced);
+ */
 export async function signEifFile(o: SignEifFileOptions): Promise<SignEifFileResult> {
   await initCore();
   const target = o.output ?? o.eifPath;

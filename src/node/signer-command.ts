@@ -28,7 +28,15 @@ export interface CommandSignerOptions extends SignerOptions {
 const MAX_OUTPUT = 4096;
 const STDERR_TAIL = 2048;
 
-/** A signer that runs `command` once per signature. Codes: SIG_COMMAND_FAILED, SIG_COMMAND_TIMEOUT, SIG_SIGNER_BAD_OUTPUT. */
+/**
+ * A signer that runs `command` once per signature. Codes: SIG_COMMAND_FAILED, SIG_COMMAND_TIMEOUT, SIG_SIGNER_BAD_OUTPUT.
+ *
+ * @example
+ * import { readFileSync } from 'node:fs';
+ * import { createCommandSigner } from 'eifkit';
+ * // the command reads the raw digest on stdin and prints the ECDSA signature (DER or r‖s)
+ * const signer = await createCommandSigner({ certificatePem: readFileSync('cert.pem'), command: 'openssl pkeyutl -sign -inkey key.pem' });
+ */
 export async function createCommandSigner(options: CommandSignerOptions): Promise<EifSigner> {
   if (!options.command.trim()) throw new EifError('SIG_COMMAND_FAILED', '--signer-command is empty', { exitCode: 2 });
   const cert = await prepareCertificate(options.certificatePem, options);

@@ -46,6 +46,11 @@ export function stderrWarn(message: string): void {
  * The signer the flags ask for, or undefined when none of them is given. Usage errors (exit 2): a certificate
  * without a key source, a key source without a certificate, both `--private-key` and `--signer-command`,
  * a malformed KMS ARN.
+ *
+ * @example
+ * import { signerFromFlags } from 'eifkit';
+ * const signer = await signerFromFlags({ signingCertificate: 'cert.pem', privateKey: 'key.pem' }); // or a KMS key ARN
+ * const none = await signerFromFlags({}); // undefined: build unsigned
  */
 export async function signerFromFlags(flags: SignerFlags, options: SignerOptions = {}): Promise<EifSigner | undefined> {
   const { signingCertificate, privateKey, signerCommand } = flags;

@@ -85,6 +85,15 @@ export function readExpectFile(path: string): Partial<Record<PcrName, string>> {
   return out;
 }
 
+/**
+ * Verify an EIF file: structure, contiguity, CRC, signature (against `signingCertificatePem` when given) and the
+ * `expected` PCRs, every check reported; `ok` only when all hold (eif-format.md Appendix B).
+ *
+ * @example
+ * import { verifyEifFile } from 'eifkit';
+ * const r = await verifyEifFile('app.eif', { expected: { PCR0: pcr0Hex } }); // 96 hex digits
+ * for (const c of r.checks) if (!c.ok) console.log(c.check, c.code, c.detail);
+ */
 export async function verifyEifFile(path: string, o: VerifyEifOptions = {}): Promise<VerifyEifResult> {
   const checks: VerifyCheck[] = [];
   const fail = (check: string, code: string, detail: string) => checks.push({ check, ok: false, code, detail });

@@ -38,6 +38,11 @@ const CERT_LABELS = new Set(['CERTIFICATE', 'X509 CERTIFICATE']);
 /**
  * The first certificate of a PEM file (what OpenSSL's `X509::from_pem` reads). Throws SIG_CERT_NOT_PEM when there
  * is no readable CERTIFICATE block, SIG_CERT_UNREADABLE when its DER is not an X.509 certificate.
+ *
+ * @example
+ * import { parseCertificatePem, certificateInfo } from 'eifkit/browser';
+ * const cert = parseCertificatePem(certificatePem);
+ * console.log(certificateInfo(cert).NotAfter);
  */
 export function parseCertificatePem(pem: Uint8Array | string): ParsedCertificate {
   const block = pemBlocks(pem).find((b) => CERT_LABELS.has(b.label));
@@ -46,7 +51,13 @@ export function parseCertificatePem(pem: Uint8Array | string): ParsedCertificate
   return parseCertificateDer(block.der);
 }
 
-/** PCR8 for a signing certificate file: extend(SHA384(DER of its first certificate)), lowercase hex (§4.4). */
+/**
+ * PCR8 for a signing certificate file: extend(SHA384(DER of its first certificate)), lowercase hex (§4.4).
+ *
+ * @example
+ * import { pcr8FromCertificatePem } from 'eifkit/browser';
+ * const pcr8 = pcr8FromCertificatePem(certificatePem); // PEM text or bytes → 96 hex digits
+ */
 export function pcr8FromCertificatePem(pem: Uint8Array | string): string {
   return toHex(pcrOfBytes(parseCertificatePem(pem).der));
 }
@@ -56,7 +67,13 @@ export function parseCertificateDer(der: Uint8Array): ParsedCertificate {
   return parseCertificate(der, 'signing certificate', SIGNING_X509);
 }
 
-/** nitro-cli's `SigningCertificate` fields for a parsed certificate (§6.3). */
+/**
+ * nitro-cli's `SigningCertificate` fields for a parsed certificate (§6.3).
+ *
+ * @example
+ * import { parseCertificatePem, certificateInfo } from 'eifkit/browser';
+ * const { IssuerName, Algorithm, NotBefore, NotAfter } = certificateInfo(parseCertificatePem(certificatePem));
+ */
 export function certificateInfo(cert: ParsedCertificate): CertificateInfo {
   const names = new Map<string, string>();
   for (const a of cert.issuerAttributes) names.set(ATTRIBUTE_LONG_NAMES[a.oid] ?? a.oid, decodeDirectoryString(a.tag, a.value)); // BTreeMap: last wins

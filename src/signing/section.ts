@@ -27,12 +27,25 @@ export function serdeBytes(bytes: Uint8Array): CborUintArray {
   return new CborUintArray(bytes);
 }
 
-/** serde_cbor encoding of `PcrInfo { register_index: 0, register_value: pcr0 }` — the signed payload (§4.3). */
+/**
+ * serde_cbor encoding of `PcrInfo { register_index: 0, register_value: pcr0 }` — the signed payload (§4.3).
+ *
+ * @example
+ * import { encodePcrPayload } from 'eifkit/browser';
+ * const payload = encodePcrPayload(pcr0); // pcr0: 48 bytes; what the image's COSE_Sign1 must carry
+ */
 export function encodePcrPayload(pcr0: Uint8Array): Uint8Array {
   return encodeCbor({ register_index: 0, register_value: serdeBytes(pcr0) }, 2 * pcr0.length + 40);
 }
 
-/** serde_cbor encoding of `vec![PcrSignature { signing_certificate, signature }]` (§4.1). */
+/**
+ * serde_cbor encoding of `vec![PcrSignature { signing_certificate, signature }]` (§4.1).
+ *
+ * @example
+ * import { encodeSignatureSection, decodeSignatureSection } from 'eifkit/browser';
+ * const section = encodeSignatureSection(certificatePem, coseSign1);
+ * decodeSignatureSection(section); // { certificatePem, coseSign1 }
+ */
 export function encodeSignatureSection(certificatePem: Uint8Array, coseSign1: Uint8Array): Uint8Array {
   const entry = { [CERT_KEY]: serdeBytes(certificatePem), [SIG_KEY]: serdeBytes(coseSign1) };
   return encodeCbor([entry], 2 * (certificatePem.length + coseSign1.length) + 64); // ≤ 2 bytes per byte
@@ -48,6 +61,10 @@ export interface SignatureSectionContents {
 /**
  * Parse a signature section strictly. Stable codes: SIG_SECTION_TOO_LARGE, SIG_NOT_CBOR, SIG_BAD_STRUCTURE,
  * SIG_EMPTY, SIG_EXTRA_ENTRIES, SIG_BAD_KEYS, SIG_NOT_INT_ARRAY.
+ *
+ * @example
+ * import { decodeSignatureSection } from 'eifkit/browser';
+ * const { certificatePem, coseSign1 } = decodeSignatureSection(sectionData);
  */
 export function decodeSignatureSection(data: Uint8Array): SignatureSectionContents {
   if (data.length > SIGNATURE_SECTION_MAX_SIZE) {

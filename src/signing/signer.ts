@@ -61,6 +61,11 @@ export const EXPIRY_WARNING_DAYS = 30;
 /**
  * Parse and check the signing certificate: EC key on a supported curve (SIG_UNSUPPORTED_KEY), valid at `now`
  * (SIG_CERT_EXPIRED, SIG_CERT_NOT_YET_VALID), a warning within 30 days of its end.
+ *
+ * @example
+ * import { prepareCertificate } from 'eifkit/browser';
+ * const cert = await prepareCertificate(certificatePem, { warn: (m) => console.warn(m) });
+ * console.log(cert.pcr8); // the PCR8 of images signed with it
  */
 export async function prepareCertificate(certificatePem: Uint8Array, options: SignerOptions = {}): Promise<SigningCertificate> {
   const parsed = parseCertificatePem(certificatePem);
@@ -81,7 +86,14 @@ export async function prepareCertificate(certificatePem: Uint8Array, options: Si
   return { pem: certificatePem.slice(), parsed, algorithm, publicKey, pcr8: toHex(pcrOfBytes(parsed.der)) };
 }
 
-/** The shared signing core around a key holder. `source` names it in error messages ("KMS key arn:…"). */
+/**
+ * The shared signing core around a key holder. `source` names it in error messages ("KMS key arn:…").
+ *
+ * @example
+ * import { createEifSigner, prepareCertificate } from 'eifkit/browser';
+ * const cert = await prepareCertificate(certificatePem);
+ * const signer = createEifSigner(cert, async ({ digest }) => myHsm.sign(digest), 'my HSM'); // DER or r‖s
+ */
 export function createEifSigner(cert: SigningCertificate, sign: SignFunction, source: string): EifSigner {
   const alg = cert.algorithm;
   return {
@@ -136,6 +148,11 @@ async function verifiedRawSignature(cert: SigningCertificate, produced: Uint8Arr
 /**
  * A signer for a local PEM private key (SEC1 or PKCS#8) and its certificate, using WebCrypto.
  * Checks up front that key and certificate belong together (SIG_KEY_CERT_MISMATCH).
+ *
+ * @example
+ * import { createPemSigner, buildEifBytes } from 'eifkit/browser';
+ * const signer = await createPemSigner({ certificatePem, privateKeyPem }); // the PEM files' bytes
+ * const { eif, measurements } = await buildEifBytes({ kernel, cmdline: 'console=ttyS0', ramdisks: [initrd], signer });
  */
 export async function createPemSigner(options: { certificatePem: Uint8Array; privateKeyPem: Uint8Array } & SignerOptions): Promise<EifSigner> {
   const cert = await prepareCertificate(options.certificatePem, options);

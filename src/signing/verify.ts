@@ -53,6 +53,11 @@ const COSE_CODES: Record<string, ErrorCode> = {
  * Parse the COSE_Sign1 of a signature section (untagged, or tag 18 as `D2` or `D9 00 12`). Codes: SIG_COSE_NOT_CBOR, SIG_COSE_BAD_TAG (a tag other than 18),
  * SIG_COSE_BAD_STRUCTURE (not a 4-element array of the right types, detached payload, alg also unprotected),
  * SIG_COSE_BAD_ALG (not ES256/384/512), SIG_COSE_BAD_SIGNATURE_LENGTH (r‖s not 2 × the curve size: truncated).
+ *
+ * @example
+ * import { decodeSignatureSection, decodeEifCoseSign1 } from 'eifkit/browser';
+ * const { coseSign1 } = decodeSignatureSection(sectionData);
+ * const { payload, algorithm } = decodeEifCoseSign1(coseSign1);
  */
 export function decodeEifCoseSign1(bytes: Uint8Array): EifCoseSign1 {
   // Tag 18 is accepted in its two-byte-argument form `D9 00 12` too, as the AWS COSE crate may write it (§4.2);
@@ -84,6 +89,11 @@ export function decodeEifCoseSign1(bytes: Uint8Array): EifCoseSign1 {
 /**
  * Inspect a signature section against the image's PCR0 (48 bytes). Throws EifError for malformed input (codes
  * in docs/signing.md); a signature that does not verify, or a payload for another PCR0, is reported in the result.
+ *
+ * @example
+ * import { inspectSignatureSection } from 'eifkit/browser';
+ * const s = await inspectSignatureSection(sectionData, pcr0); // pcr0: the image's PCR0, 48 bytes
+ * const good = s.signatureValid && s.payloadMatches;
  */
 export async function inspectSignatureSection(data: Uint8Array, pcr0: Uint8Array): Promise<SignatureInspection> {
   if (!(pcr0 instanceof Uint8Array)) throw new EifError('SIG_BAD_PCR0', 'PCR0 must be a Uint8Array');
