@@ -14,7 +14,7 @@ export {
   type DescribeEnclavesOptions,
   type TerminateResult,
 } from './launcher.js';
-export { preflight as launchPreflight, PreflightError, type Finding as PreflightFinding, type LaunchRequest, type PreflightResult } from './preflight.js';
+export { launchPreflight, PreflightError, type Finding as PreflightFinding, type LaunchRequest, type PreflightResult } from './preflight.js';
 export { launcherEnv, type LauncherEnv } from './env.js';
 export { NE_ERRORS, neError, explainErrno, type NeErrorInfo } from './ne-errors.js';
 export { minimumMemoryMiB, heartbeatTimeoutMs, planHugepages, placeEif, parseCpuList, type PlacementPiece } from './sizing.js';

@@ -319,3 +319,14 @@ export async function preflight(env: LauncherEnv, req: LaunchRequest, now: Date 
     pool,
   };
 }
+
+/**
+ * `preflight` under its public name (Node entry: `launchPreflight`): every pre-flight check of `eif run` without
+ * launching — EIF readable, memory and CPU sizing, hugepages, device access (ne-device.md §3).
+ *
+ * @example
+ * import { launchPreflight, launcherEnv } from 'eifkit';
+ * const p = await launchPreflight(launcherEnv(), { eifPath: 'app.eif', memoryMiB: 512, cpuCount: 2 });
+ * for (const f of p.findings) console.log(f.severity, f.code, f.message);
+ */
+export const launchPreflight: typeof preflight = preflight;
