@@ -74,7 +74,15 @@ export type ErrorCode = (typeof ERROR_CODES)[number] | `IO_${string}`;
 
 const KNOWN: ReadonlySet<string> = new Set(ERROR_CODES);
 
-/** Is `code` a stable error code? (For codes that cross a process boundary: the launcher helper's events.) */
+/**
+ * Is `code` a stable error code? (For codes that cross a process boundary: the launcher helper's events.)
+ *
+ * @example
+ * import { isErrorCode } from 'eifkit/browser';
+ * isErrorCode('SIG_INVALID'); // true
+ * isErrorCode('IO_ENOSPC');   // true
+ * isErrorCode('NOPE');        // false
+ */
 export function isErrorCode(code: string): code is ErrorCode {
   return KNOWN.has(code) || /^IO_E[A-Z0-9]+$/.test(code);
 }
