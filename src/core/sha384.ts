@@ -228,6 +228,7 @@ export class Sha384 {
  * thread `await initCore()` first (else `CORE_NOT_READY`).
  *
  * @example
+ * import { createSha384 } from 'eifkit/browser';
  * const h = createSha384().update(part1);
  * const fork = h.clone();            // same state, independent from here on
  * const whole = h.update(part2).digest();
@@ -241,6 +242,7 @@ export function createSha384(): Sha384 {
  * One-shot SHA-384 of `data` (48 bytes).
  *
  * @example
+ * import { sha384 } from 'eifkit/browser';
  * const digest = sha384(new TextEncoder().encode('abc')); // cb00753f…
  */
 export function sha384(data: Uint8Array): Uint8Array {
