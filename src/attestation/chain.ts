@@ -13,14 +13,17 @@
  *
  * Speed: intermediates already verified are cached, keyed by the SHA-256 of their DER, together with the hash
  * of the certificate whose key verified them; a later document with the same link skips that ECDSA check but
- * still re-checks structure, names and validity at its own T. Leaves are never cached. A pinned root is parsed
- * and its key imported once, when a document first names it. Browser-safe.
+ * still re-checks structure, names and validity at its own T. The leaf's signature check is cached the same way,
+ * keyed by its DER hash and its issuer's key (./leaf-cache.ts). DER hashes come from ./der-memo.ts. A pinned root
+ * is parsed and its key imported once, when a document first names it. Browser-safe.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ES384 } from '../pki/algorithms.js';
 import { bytesEqual, toHex } from '../util/hex.js';
 import { ecdsaVerify, importEcdsaPublicKey } from '../pki/ecdsa.js';
+import { derSha256, clearDerMemo } from './der-memo.js';
 import { fail, issue, toIssue, type AttestationIssue } from './errors.js';
+import { clearLeafCache, isP384Key, leafVerifiedBy, rememberLeaf, type LeafContext } from './leaf-cache.js';
 import {
   certificateSignatureRaw as signatureRaw,
   KU_DIGITAL_SIGNATURE,
@@ -30,18 +33,11 @@ import {
   OID_ECDSA_WITH_SHA384,
   OID_KEY_USAGE,
   OID_SECP384R1,
-  parseCertificate as parseX509,
   type ParsedCertificate,
-  type X509Profile,
 } from '../pki/x509.js';
+import { ATTESTATION_X509, parseChainCertificate as parseCertificate } from './profile.js';
 
-/** The strict X.509 profile of attestation.md §1.3 / §2.2 step 4; certificates are `bstr .size (1..1024)` (§1.2). */
-export const ATTESTATION_X509: X509Profile = { strict: true, code: 'ATT_CERT_MALFORMED', maxBytes: 1024 };
-
-/** Parse one chain certificate (ATT_CERT_MALFORMED naming `label`, e.g. "cabundle[2]"). */
-function parseCertificate(der: Uint8Array, label: string): ParsedCertificate {
-  return parseX509(der, label, ATTESTATION_X509);
-}
+export { ATTESTATION_X509 } from './profile.js';
 
 /** A certificate's ECDSA signature as r‖s (ATT_CERT_MALFORMED when it is not a DER Ecdsa-Sig-Value). */
 function certificateSignatureRaw(cert: ParsedCertificate, size: number, label: string): Uint8Array {
@@ -86,16 +82,18 @@ const anchorCache = new Map<string, CacheEntry>();
 const ANCHOR_LIMIT = 16;
 
 /**
- * Forget every cached intermediate (a "cold" verification: a new enclave). With `includeAnchors`, also the
- * prepared pinned roots (the very first verification of a process).
+ * Forget every cached intermediate and leaf, and the remembered DER hashes (a "cold" verification: a new
+ * enclave). With `includeAnchors`, also the prepared pinned roots (the very first verification of a process).
  *
  * @example
  * import { clearCertificateCache } from 'eifkit/browser';
- * clearCertificateCache();     // the next verification re-checks the intermediates
+ * clearCertificateCache();     // the next verification re-checks the intermediates and the leaf
  * clearCertificateCache(true); // ... and re-prepares the pinned roots too
  */
 export function clearCertificateCache(includeAnchors = false): void {
   cache.clear();
+  clearLeafCache();
+  clearDerMemo();
   if (includeAnchors) anchorCache.clear();
 }
 
@@ -151,23 +149,6 @@ export interface ChainStart {
 
 const LEAF_LABEL = 'certificate (leaf)';
 
-/** The leaf certificate, parsed (undefined when it does not parse: the structural pass reports why). */
-export function parseLeaf(der: Uint8Array): ParsedCertificate | undefined {
-  try {
-    return parseCertificate(der, LEAF_LABEL);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The leaf's key when it is an uncompressed P-384 point; the promise rejects if WebCrypto refuses the point. */
-export function importLeafKey(leaf: ParsedCertificate | undefined): Promise<CryptoKey> | undefined {
-  if (!leaf || !isP384Key(leaf)) return undefined;
-  const key = importEcdsaPublicKey(leaf.publicKey, ES384, 'raw');
-  key.catch(() => undefined); // the caller handles it; no unhandled rejection if it is never awaited
-  return key;
-}
-
 interface Link {
   readonly der: Uint8Array;
   hash: string;
@@ -199,14 +180,14 @@ const NO_SIGNATURES: Promise<AttestationIssue[]> = Promise.resolve([]);
  */
 export function beginChain(
   cabundle: readonly Uint8Array[],
-  leafDer: Uint8Array,
-  leaf: ParsedCertificate | undefined,
+  leaf: LeafContext,
   anchors: readonly TrustAnchor[],
   useCache = true,
 ): ChainStart {
   const n = cabundle.length;
-  const links: Link[] = cabundle.map((der, i) => ({ der, hash: sha256Hex(der), label: i === 0 ? 'cabundle[0] (root)' : `cabundle[${i}]` }));
-  links.push({ der: leafDer, hash: '', label: LEAF_LABEL, cert: leaf });
+  const hash = useCache ? derSha256 : sha256Hex;
+  const links: Link[] = cabundle.map((der, i) => ({ der, hash: hash(der), label: i === 0 ? 'cabundle[0] (root)' : `cabundle[${i}]` }));
+  links.push({ der: leaf.der, hash: leaf.sha256, label: LEAF_LABEL, cert: leaf.cert });
   const role = (i: number): CertificateSummary['role'] => (i === 0 ? 'root' : i === n ? 'leaf' : 'intermediate');
   const trusted = anchors.some((a) => a.sha256 === links[0]!.hash);
   for (let i = 0; i < n; i++) {
@@ -232,7 +213,7 @@ export function beginChain(
     };
   }
 
-  const signatures = verifyLinks(links, n, useCache);
+  const signatures = verifyLinks(links, n, useCache, leaf);
   return {
     finish(at: number): ChainCheck {
       try {
@@ -295,11 +276,6 @@ function checkStructure(links: Link[], i: number, n: number, at: number): void {
   if (i > 0) certificateSignatureRaw(c, ES384.size, l.label);
 }
 
-/** An EC P-384 key given as an uncompressed point (the form AWS uses; importable as 'raw'). */
-function isP384Key(c: ParsedCertificate): boolean {
-  return c.keyAlgorithm === OID_EC_PUBLIC_KEY && c.keyCurve === OID_SECP384R1 && c.publicKey.length === 97 && c.publicKey[0] === 0x04;
-}
-
 /** Start the ECDSA check of `child`'s signature with its issuer's key. */
 function verifyWith(parentKey: CryptoKey, child: Link): Promise<boolean> {
   let raw: Uint8Array;
@@ -317,7 +293,7 @@ function verifyWith(parentKey: CryptoKey, child: Link): Promise<boolean> {
  * available (at once for cached issuers; right after the import otherwise, so the worker threads start while later
  * keys are still being imported). On full success, remember the root and intermediates.
  */
-async function verifyLinks(links: Link[], n: number, useCache: boolean): Promise<AttestationIssue[]> {
+async function verifyLinks(links: Link[], n: number, useCache: boolean, leaf: LeafContext): Promise<AttestationIssue[]> {
   const keys: (Promise<CryptoKey> | undefined)[] = [];
   const pending: (Promise<boolean> | AttestationIssue | undefined)[] = [undefined];
   for (let i = 0; i < n; i++) {
@@ -327,7 +303,7 @@ async function verifyLinks(links: Link[], n: number, useCache: boolean): Promise
       keys[i] = l.cached ? l.cached.key : importEcdsaPublicKey(l.cert.publicKey, ES384, 'raw');
       keys[i]!.catch(() => undefined);
     }
-    if (child.cached?.verifiedUnder.has(l.hash)) {
+    if (child.cached?.verifiedUnder.has(l.hash) || (i === n - 1 && leafVerifiedBy(leaf, l.cert))) {
       pending.push(undefined);
       continue;
     }
@@ -365,13 +341,15 @@ async function verifyLinks(links: Link[], n: number, useCache: boolean): Promise
     }
   }
   if (problems.length === 0 && useCache) {
-    // Every link verified: remember the intermediates (never the leaf) with the link that proved them.
+    // Every link verified: remember the intermediates with the link that proved them, and the leaf with its
+    // issuer's key.
     for (let i = 1; i < n; i++) {
       const l = links[i]!;
       const entry = l.cached ?? cache.get(l.hash) ?? newEntry(l, keys[i]!);
       entry.verifiedUnder.add(links[i - 1]!.hash);
       remember(l.hash, entry);
     }
+    if (links[n - 1]!.cert) rememberLeaf(leaf, links[n - 1]!.cert!);
   }
   return problems.slice(0, 1);
 }

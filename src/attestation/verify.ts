@@ -11,8 +11,8 @@
 import { measureEifBytes } from '../inspect/eif.js';
 import { ES384 } from '../pki/algorithms.js';
 import { ecdsaVerify } from '../pki/ecdsa.js';
-import { sigStructure1 } from '../cose/sign1-encode.js';
-import { beginChain, importLeafKey, parseLeaf, type TrustAnchor } from './chain.js';
+import { beginChain, type TrustAnchor } from './chain.js';
+import { prepareLeaf } from './leaf-cache.js';
 import { decodeAttestationDocument, PROTECTED_ES384, type AttestationDocument } from './document.js';
 import { issue, toIssue, type AttestationIssue } from './errors.js';
 import { awsNitroAnchors, decodeAttestationInput, parseTrustAnchors } from './input.js';
@@ -25,7 +25,7 @@ export interface InspectOptions {
   readonly roots?: readonly (Uint8Array | string)[];
   /** Limit for public_key / user_data / nonce in bytes (default 1024). */
   readonly maxOptionalFieldBytes?: number;
-  /** Use the cache of verified intermediate certificates (default true). */
+  /** Use the caches of verified intermediate and leaf certificates (default true). */
   readonly cache?: boolean;
 }
 
@@ -64,6 +64,7 @@ function prepare(options: InspectOptions): Prepared | AttestationIssue {
   } catch (e) {
     return issue('ATT_OPTIONS_INVALID', (e as Error).message);
   }
+
   const lim = options.maxOptionalFieldBytes;
   if (lim !== undefined && !(Number.isInteger(lim) && lim >= 0)) {
     return issue('ATT_OPTIONS_INVALID', 'maxOptionalFieldBytes must be a non-negative integer');
@@ -91,18 +92,20 @@ async function authenticate(
     return null;
   }
   // Order matters for speed: WebCrypto checks run on worker threads, but starting one costs the main thread ~0.1 ms.
-  // So: parse the leaf; start the certificate checks (the leaf's own, against a cached issuer key, starts at once);
-  // import the leaf key and start the COSE check; only then run the structural pass, overlapping with both.
-  const leaf = parseLeaf(doc.certificate);
-  const started = beginChain(doc.cabundle, doc.certificate, leaf, p.anchors, options.cache !== false);
-  const leafKey = importLeafKey(leaf);
-  const cose = leafKey
-    ? leafKey.then(
-        (key) => ecdsaVerify(key, ES384, doc.signature, sigStructure1(PROTECTED_ES384, doc.payload)).catch(() => false),
-        () => undefined,
-      )
-    : Promise.resolve(undefined);
-  if (leafKey) await leafKey.catch(() => undefined); // lets the COSE check start now
+  // A leaf seen before (./leaf-cache.ts) comes parsed with its key imported: the COSE check starts at once, and
+  // the leaf's own signature check is skipped when its issuer's key already verified it. Otherwise: parse the
+  // leaf; start the certificate checks (the leaf's own, against a cached issuer key, starts at once); import the
+  // leaf key and start the COSE check. Only then run the structural pass, overlapping with the ECDSA checks.
+  const leaf = prepareLeaf(doc.certificate, options.cache !== false);
+  const coseWith = (key: CryptoKey): Promise<boolean> =>
+    ecdsaVerify(key, ES384, doc.signature, sigStructureEs384(doc.payload)).catch(() => false);
+  let cose: Promise<boolean | undefined> | undefined = leaf.keyObject ? coseWith(leaf.keyObject) : undefined;
+  const started = beginChain(doc.cabundle, leaf, p.anchors, options.cache !== false);
+  if (!cose && leaf.key) {
+    cose = leaf.key.then(coseWith, () => undefined);
+    await leaf.key.catch(() => undefined); // lets the COSE check start now
+  }
+  cose ??= Promise.resolve(undefined);
   const chain = started.finish(p.at);
   doc.chain.push(...chain.certificates);
   errors.push(...chain.issues);
@@ -110,10 +113,34 @@ async function authenticate(
   errors.push(...linkIssues);
   if (signatureOk === false) {
     errors.push(issue('ATT_SIGNATURE_INVALID', 'the COSE signature does not verify with the leaf certificate key'));
-  } else if (signatureOk === undefined && leafKey && chain.issues.length === 0) {
+  } else if (signatureOk === undefined && leaf.key && chain.issues.length === 0) {
     errors.push(issue('ATT_CERT_MALFORMED', 'certificate (leaf): the public key is not a valid P-384 point'));
   }
   return doc;
+}
+
+/** `"Signature1"` as a CBOR text string, then the protected header `a1 01 38 22` as a bstr, then `h''`. */
+const SIG_STRUCTURE_PREFIX = Uint8Array.of(
+  0x84, 0x6a, 0x53, 0x69, 0x67, 0x6e, 0x61, 0x74, 0x75, 0x72, 0x65, 0x31, 0x44, ...PROTECTED_ES384, 0x40,
+);
+
+/**
+ * The COSE Sig_structure (RFC 9052 §4.4) for the only protected header accepted, no external AAD, and the
+ * received payload: written directly (one allocation), as the verifier's hot path runs it for every document.
+ * Equal to `sigStructure1(PROTECTED_ES384, payload)` of src/cose/sign1-encode.ts (tested).
+ */
+export function sigStructureEs384(payload: Uint8Array): Uint8Array {
+  const n = payload.length; // 1..16384 (document.ts)
+  const head = n < 24 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
+  const out = new Uint8Array(SIG_STRUCTURE_PREFIX.length + head + n);
+  out.set(SIG_STRUCTURE_PREFIX);
+  let o = SIG_STRUCTURE_PREFIX.length;
+  if (head === 1) out[o++] = 0x40 | n;
+  else if (head === 2) (out[o++] = 0x58), (out[o++] = n);
+  else if (head === 3) (out[o++] = 0x59), (out[o++] = n >>> 8), (out[o++] = n & 0xff);
+  else (out[o++] = 0x5a), (out[o++] = n >>> 24), (out[o++] = (n >>> 16) & 0xff), (out[o++] = (n >>> 8) & 0xff), (out[o++] = n & 0xff);
+  out.set(payload, o);
+  return out;
 }
 
 async function guarded(run: () => Promise<AttestationResult>): Promise<AttestationResult> {
@@ -159,15 +186,52 @@ export function verifyAttestation(doc: Uint8Array | string, options: VerifyOptio
   return guarded(async () => {
     const p = prepare(options);
     if (!('at' in p)) return { ok: false, errors: [p], document: null };
-    const errors: AttestationIssue[] = [];
-    const policyErrors: AttestationIssue[] = [];
-    const policy = normalizePolicy(options, options.measureEif ?? defaultMeasurer).catch((e: unknown) => {
-      policyErrors.push(toIssue(e, 'ATT_POLICY_INVALID'));
-      return undefined;
-    });
-    const [document, normalized] = await Promise.all([authenticate(doc, options, p, errors), policy]);
-    const all = [...policyErrors, ...errors];
-    if (document && normalized) all.push(...checkPolicy(document, normalized as NormalizedPolicy, p.at));
-    return { ok: all.length === 0, errors: all, document };
+    return verifyWith(doc, options, p, () => policyOf(options));
   });
+}
+
+/** The policy of `options`, checked (an EIF given as bytes is measured); a bad one becomes an issue. */
+interface PolicyOutcome {
+  readonly policy: NormalizedPolicy | undefined;
+  readonly errors: readonly AttestationIssue[];
+}
+
+function policyOf(options: VerifyOptions): Promise<PolicyOutcome> {
+  return normalizePolicy(options, options.measureEif ?? defaultMeasurer).then(
+    (policy) => ({ policy, errors: [] }),
+    (e: unknown) => ({ policy: undefined, errors: [toIssue(e, 'ATT_POLICY_INVALID')] }),
+  );
+}
+
+/**
+ * Authenticity, then the policy. `authenticate` runs first: on a warm cache it starts the COSE check before its
+ * first await, so the policy's own work (hex decoding, an EIF measured) overlaps with that check.
+ */
+async function verifyWith(
+  doc: Uint8Array | string,
+  options: VerifyOptions,
+  p: Prepared,
+  policy: () => Promise<PolicyOutcome>,
+): Promise<AttestationResult> {
+  const errors: AttestationIssue[] = [];
+  const auth = authenticate(doc, options, p, errors);
+  const [document, outcome] = await Promise.all([auth, policy()]);
+  const all = [...outcome.errors, ...errors];
+  if (document && outcome.policy) all.push(...checkPolicy(document, outcome.policy, p.at));
+  return { ok: all.length === 0, errors: all, document };
+}
+
+/**
+ * `verifyAttestation` for many documents with the same options (./batch.ts): the options, trust anchors and
+ * policy are checked once (an EIF given as bytes is measured once), not per document. Returns the per-document
+ * verifier; with no `at` in the options each document is verified at the time its own check starts.
+ */
+export function preparedVerifier(options: VerifyOptions): (doc: Uint8Array | string) => Promise<AttestationResult> {
+  const refused = (bad: AttestationIssue) => (): Promise<AttestationResult> => Promise.resolve({ ok: false, errors: [bad], document: null });
+  const first = prepare(options);
+  if (!('at' in first)) return refused(first);
+  const now = options.at === undefined;
+  let policy: Promise<PolicyOutcome> | undefined;
+  const policyOnce = (): Promise<PolicyOutcome> => (policy ??= policyOf(options));
+  return (doc) => guarded(() => verifyWith(doc, options, now ? { at: Date.now(), anchors: first.anchors } : first, policyOnce));
 }
