@@ -1,6 +1,8 @@
 /** AWS Nitro Enclaves attestation documents: strict decoding and verification (attestation.md §2.2). Browser-safe. */
 export { inspectAttestation, verifyAttestation } from './verify.js';
 export type { AttestationResult, InspectOptions, VerifyOptions } from './verify.js';
+export { verifyAttestations, DEFAULT_BATCH_CONCURRENCY } from './batch.js';
+export type { VerifyManyOptions } from './batch.js';
 export type { AttestationDocument } from './document.js';
 export { decodeAttestationDocument, DEFAULT_MAX_OPTIONAL_FIELD_BYTES, MAX_DOCUMENT_BYTES } from './document.js';
 export { ATTESTATION_ERROR_CODES } from './errors.js';

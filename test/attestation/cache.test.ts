@@ -1,7 +1,7 @@
 /**
  * The verified-intermediate cache (src/attestation/chain.ts): it only ever skips an ECDSA check that already
- * succeeded for the same (issuer, certificate) DER pair; leaves are never cached; validity, names and
- * constraints are re-checked at every document's own verification time.
+ * succeeded for the same (issuer, certificate) DER pair; leaves have their own cache (leaf-cache.test.ts);
+ * validity, names and constraints are re-checked at every document's own verification time.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { certificateCacheSize, clearCertificateCache } from '../../src/attestation/chain.js';
@@ -14,7 +14,7 @@ const T = Date.UTC(2026, 8, 21, 12, 0, 0);
 beforeEach(() => clearCertificateCache(true));
 
 describe('verified-intermediate cache', () => {
-  it('holds the intermediates after a success, never the leaf (nor the root: anchors are kept apart)', async () => {
+  it('holds the intermediates after a success (not the leaf: it has its own cache; nor the root: anchors are kept apart)', async () => {
     const pki = await makePki(T);
     const r = await inspectAttestation(await makeDocument(pki, T), { at: T, roots: [pki.root.der] });
     expect(r.ok).toBe(true);
