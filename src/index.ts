@@ -16,3 +16,9 @@ export { createKmsSigner, isKmsKeyArn, type KmsSignerOptions } from './node/kms.
 export { createCommandSigner, type CommandSignerOptions } from './node/signer-command.js';
 export { signerFromFlags, type SignerFlags } from './node/signer-flags.js';
 export { signEifFile, type SignEifFileOptions, type SignEifFileResult } from './node/sign-file.js';
+// Attestation for services: verifier threads, each with its own certificate caches (src/node/attestation-pool.ts).
+export {
+  createAttestationVerifierPool,
+  type AttestationVerifierPool,
+  type AttestationVerifierPoolOptions,
+} from './node/attestation-pool.js';
