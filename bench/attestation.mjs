@@ -1,16 +1,24 @@
 #!/usr/bin/env node
-// Attestation suite: latency of verifyAttestation (the package root's API) on one genuine NSM document, warm (the
-// same enclave again: intermediates cached) and cold (cache cleared before every call), against a node:crypto
-// verifier in the same round (decode + X509Certificate.verify ×4 + crypto.verify p1363, as attestation.md §6.3
-// measured for the peers), and against the floor: one WebCrypto P-384 verify, and two started together (a warm
-// verification needs exactly those two: the COSE signature and the leaf certificate).
+// Attestation suite, two comparisons.
+// 1. Latency of verifyAttestation (the package root's API) on one genuine NSM document: warm (the same enclave
+//    again: chain and leaf cached), cold (caches cleared before every call) and the first call of a process,
+//    against the floor in the same round: ONE node:crypto P-384 ECDSA verify (crypto.verify, key object ready),
+//    which is all a warm verification cannot avoid (the document's COSE signature). Also one WebCrypto verify,
+//    and a node:crypto verifier doing the peers' work (decode + X509Certificate.verify ×4 + crypto.verify, no
+//    cache, as attestation.md §6.3 measured for the peers).
+// 2. Throughput of a service verifying its enclave's documents (./attestation-throughput.mjs, child processes
+//    pinned with taskset to one CPU, then two): verifyAttestations (one JS thread) and the verifier pool
+//    (1 thread on 1 CPU, 2 threads on 2 CPUs), documents per second.
 // Run alone: `node bench/attestation.mjs [--quick] [--json]`, or through `npm run bench` (bench/run.mjs).
 //
-// In the table's "MB/s" column this suite reports verifications per second; ratio = that / the reference's.
-// Targets (issue: attestation): warm median ≤ 1.0 ms, cold median ≤ 5.0 ms. Peers (attestation.md §6):
-// evervault native ≈3.2 ms, evervault WASM ≈27 ms, nitrite ≈3.9 ms (measured on the research machine).
+// In the tables' "MB/s" column this suite reports verifications per second; ratio = that / the reference's, in
+// the same round. Targets (issue 9): warm ≤ 1.25× one node:crypto P-384 verify, cold ≤ 5×, both as medians of
+// same-round ratios; throughput on two CPUs ≥ 1.7× one CPU's. Peers (attestation.md §6): evervault native
+// ≈3.2 ms, evervault WASM ≈27 ms, nitrite ≈3.9 ms (measured on the research machine).
+import { execFileSync, spawn } from 'node:child_process';
 import { X509Certificate, verify as nodeVerify } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuProbe, formatTable, median, stats, waitQuiet } from './lib.mjs';
@@ -40,6 +48,7 @@ function loadDocument() {
       rootDer: null,
       pcrs: { 0: e.pcr0, 1: e.pcr1, 2: e.pcr2 },
       allowDebug: e.debug_mode,
+      file: join(shared, e.file),
     };
   }
   const own = join(root, 'test-vectors', 'attestation');
@@ -54,6 +63,8 @@ function loadDocument() {
     rootDer,
     pcrs: { 0: v.pcrs['0'], 1: v.pcrs['1'], 2: v.pcrs['2'] },
     allowDebug: false,
+    file: join(own, v.file),
+    rootFile: join(own, m.root),
   };
 }
 
@@ -139,18 +150,24 @@ export async function run(ctx = {}) {
   const check = (r) => {
     if (!r.ok) throw new Error(`verification failed: ${JSON.stringify(r.errors)}`);
   };
-  // one WebCrypto P-384 verify of the COSE signature with a pre-imported key: the unit a warm verification needs two of
+  // one P-384 verify of the COSE signature with a key made ready beforehand: node:crypto (the floor) and WebCrypto
   const [, , payload, signature] = cborDecode(src.doc);
   const leafDer = cborDecode(payload).certificate;
-  const leafKey = await crypto.subtle.importKey('spki', new X509Certificate(leafDer).publicKey.export({ type: 'spki', format: 'der' }), { name: 'ECDSA', namedCurve: 'P-384' }, false, ['verify']);
+  const leafKeyObject = new X509Certificate(leafDer).publicKey;
+  const leafKey = await crypto.subtle.importKey('spki', leafKeyObject.export({ type: 'spki', format: 'der' }), { name: 'ECDSA', namedCurve: 'P-384' }, false, ['verify']);
   const toBeSigned = sigStructure(payload);
   const native = nativeVerifier(src.doc, src.rootDer);
 
   const impls = [
-    { name: 'node:crypto', op: async () => native() },
+    {
+      name: FLOOR,
+      op: async () => {
+        if (!nodeVerify('sha384', toBeSigned, { key: leafKeyObject, dsaEncoding: 'ieee-p1363' }, signature)) throw new Error('verify failed');
+      },
+    },
     { name: 'eifkit warm', op: async () => check(await verifyAttestation(src.doc, options)) },
     {
-      // a new enclave: no intermediate cached (the pinned root is prepared once per process)
+      // a new enclave: no intermediate or leaf cached, no DER hash remembered (the pinned root is prepared once per process)
       name: 'eifkit cold',
       op: async () => {
         clearCertificateCache();
@@ -166,22 +183,14 @@ export async function run(ctx = {}) {
       },
     },
     {
-      name: '1 WebCrypto verify',
+      name: '1 WebCrypto P-384 verify',
       op: async () => {
         if (!(await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-384' }, leafKey, signature, toBeSigned))) throw new Error('verify failed');
       },
     },
-    {
-      // the crypto a warm verification cannot avoid: the COSE signature and the leaf certificate, side by side
-      name: '2 WebCrypto verifies ∥',
-      op: async () => {
-        const v = () => crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-384' }, leafKey, signature, toBeSigned);
-        const [a, b] = await Promise.all([v(), v()]);
-        if (!a || !b) throw new Error('verify failed');
-      },
-    },
+    { name: "node:crypto, peers' work", op: async () => native() },
   ];
-  const reference = 'node:crypto';
+  const reference = FLOOR;
   for (const im of impls) await timeAsync(im.op, quick ? 0.2 : 0.6, 20); // warm-up (JIT, caches)
 
   const per = Object.fromEntries(impls.map((im) => [im.name, []]));
@@ -214,23 +223,100 @@ export async function run(ctx = {}) {
     };
   });
   const comparison = { title: 'attestation verify', param: 'per document', reference, rounds, cleanRounds: clean, usedCleanOnly: useClean, series };
-  return { comparisons: [comparison], extra: { document: src.name } };
+  const throughput = await measureThroughput(src, options, { quick, rounds, maxWaitMs, log });
+  return { comparisons: throughput ? [comparison, throughput] : [comparison], extra: { document: src.name } };
 }
 
-/** Targets of the issue, on the medians of the same-round series (ms). */
-export function checks(comparisons) {
-  const c = comparisons.find((x) => x.title === 'attestation verify');
-  if (!c) return [];
-  const ms = (impl) => {
-    const s = c.series.find((x) => x.impl === impl);
-    return s.ms ? s.ms.median : 1000 / s.mbps.median;
-  };
-  const warm = ms('eifkit warm');
-  const cold = ms('eifkit cold');
-  return [
-    { name: 'warm median ≤ 1.0 ms', value: `${warm.toFixed(3)} ms`, ok: warm <= 1.0 },
-    { name: 'cold median ≤ 5.0 ms', value: `${cold.toFixed(3)} ms`, ok: cold <= 5.0 },
+const FLOOR = '1 node:crypto P-384 verify';
+const THROUGHPUT = 'attestation throughput';
+
+/** One child run of ./attestation-throughput.mjs pinned to `cpus` (taskset list); resolves to its JSON line. */
+function throughputChild(src, options, mode, threads, cpus, seconds) {
+  const script = join(here, 'attestation-throughput.mjs');
+  const opts = { ...options };
+  delete opts.roots;
+  const args = [process.execPath, script, '--mode', mode, '--threads', String(threads), '--seconds', String(seconds), '--doc', src.file, '--options', JSON.stringify(opts)];
+  if (src.rootFile) args.push('--root', src.rootFile);
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', ['-c', cpus, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`throughput child (${mode}, ${cpus}) exited ${code}: ${err.trim().split('\n').pop()}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
+  });
+}
+
+/**
+ * Documents per second on one CPU and on two (taskset), same-round ratios to "batch, 1 CPU". Returns undefined
+ * (and says why) when taskset is missing or fewer than two CPUs are available.
+ */
+async function measureThroughput(src, options, { quick, rounds, maxWaitMs, log }) {
+  try {
+    execFileSync('taskset', ['-c', '0,1', 'true'], { stdio: 'ignore' });
+  } catch {
+    log('attestation: throughput skipped (taskset missing or CPUs 0,1 not available)');
+    return undefined;
+  }
+  if (availableParallelism() < 2) {
+    log('attestation: throughput skipped (fewer than 2 CPUs)');
+    return undefined;
+  }
+  const seconds = quick ? 0.6 : 1.5;
+  const runs = [
+    { name: 'batch, 1 CPU', mode: 'batch', threads: 1, cpus: '0' },
+    { name: 'batch, 2 CPUs', mode: 'batch', threads: 1, cpus: '0,1' },
+    { name: 'pool 1 thread, 1 CPU', mode: 'pool', threads: 1, cpus: '0' },
+    { name: 'pool 2 threads, 2 CPUs', mode: 'pool', threads: 2, cpus: '0,1' },
   ];
+  const per = Object.fromEntries(runs.map((r) => [r.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    await waitQuiet(maxWaitMs, log);
+    const got = {};
+    for (let k = 0; k < runs.length; k++) {
+      const x = runs[(k + r) % runs.length];
+      got[x.name] = await throughputChild(src, options, x.mode, x.threads, x.cpus, seconds);
+    }
+    for (const x of runs) per[x.name].push({ dps: got[x.name].docsPerSecond, cpu: got[x.name].cpuMsPerDoc, ratio: got[x.name].docsPerSecond / got[runs[0].name].docsPerSecond, pool: got[x.name].docsPerSecond / got['pool 1 thread, 1 CPU'].docsPerSecond });
+  }
+  const series = runs.map((x) => ({
+    impl: x.name,
+    param: 'docs/s',
+    mbps: stats(per[x.name].map((s) => s.dps)),
+    ratio: stats(per[x.name].map((s) => s.ratio)),
+    cpuMsPerDoc: stats(per[x.name].map((s) => s.cpu)),
+    vsPoolOneThread: stats(per[x.name].map((s) => s.pool)),
+    samples: per[x.name].map((s) => ({ docsPerSecond: Math.round(s.dps), cpuMsPerDoc: +s.cpu.toFixed(3), ratio: +s.ratio.toFixed(3) })),
+  }));
+  return { title: THROUGHPUT, param: 'docs/s', reference: runs[0].name, rounds, cleanRounds: rounds, usedCleanOnly: false, series };
+}
+
+/** Targets of the issue 9, on medians of same-round ratios. */
+export function checks(comparisons) {
+  const out = [];
+  const c = comparisons.find((x) => x.title === 'attestation verify');
+  if (c) {
+    // ratio = the impl's verifications/s ÷ the floor's in the same round, so its time ÷ the floor's = 1 / ratio
+    const times = (impl) => 1 / c.series.find((x) => x.impl === impl).ratio.median;
+    const ms = (impl) => c.series.find((x) => x.impl === impl).ms?.median;
+    const warm = times('eifkit warm');
+    const cold = times('eifkit cold');
+    out.push({ name: 'warm ≤ 1.25× one node:crypto P-384 verify', value: `${warm.toFixed(2)}× (${ms('eifkit warm')?.toFixed(3)} ms; verify ${ms(FLOOR)?.toFixed(3)} ms)`, ok: warm <= 1.25 });
+    out.push({ name: 'cold ≤ 5× one node:crypto P-384 verify', value: `${cold.toFixed(2)}× (${ms('eifkit cold')?.toFixed(3)} ms)`, ok: cold <= 5 });
+  }
+  const t = comparisons.find((x) => x.title === THROUGHPUT);
+  if (t) {
+    const s = (impl) => t.series.find((x) => x.impl === impl);
+    const batch = s('batch, 2 CPUs').ratio.median;
+    const pool = s('pool 2 threads, 2 CPUs').vsPoolOneThread?.median;
+    out.push({ name: 'verifyAttestations: 2 CPUs ≥ 1.7× 1 CPU (docs/s)', value: `${batch.toFixed(2)}×`, ok: batch >= 1.7 });
+    if (pool !== undefined) out.push({ name: 'pool: 2 threads/2 CPUs ≥ 1.7× 1 thread/1 CPU', value: `${pool.toFixed(2)}×`, ok: pool >= 1.7 });
+  }
+  return out;
 }
 
 function latencyTable(c) {
@@ -239,8 +325,20 @@ function latencyTable(c) {
       impl: s.impl,
       'ms median': s.ms.median.toFixed(3),
       'ms min–max (round medians)': `${s.ms.min.toFixed(3)}–${s.ms.max.toFixed(3)}`,
-      'speed vs node:crypto': s.impl === c.reference ? '1 (ref)' : `${s.ratio.median.toFixed(2)}×`,
+      'time ÷ 1 verify (same round)': s.impl === c.reference ? '1 (ref)' : `${(1 / s.ratio.median).toFixed(2)}×`,
       'verifications/s': Math.round(s.mbps.median),
+    })),
+  );
+}
+
+function throughputTable(t) {
+  return formatTable(
+    t.series.map((s) => ({
+      impl: s.impl,
+      'docs/s median': Math.round(s.mbps.median),
+      'docs/s min–max': `${Math.round(s.mbps.min)}–${Math.round(s.mbps.max)}`,
+      'vs batch, 1 CPU (same round)': s.impl === t.reference ? '1 (ref)' : `${s.ratio.median.toFixed(2)}×`,
+      'CPU ms per doc': s.cpuMsPerDoc.median.toFixed(3),
     })),
   );
 }
@@ -258,6 +356,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       }
       console.log(`\n== attestation: ${res.extra.document}; ${c.cleanRounds}/${c.rounds} clean rounds ==`);
       console.log(latencyTable(c));
+      const t = res.comparisons.find((x) => x.title === THROUGHPUT);
+      if (t) {
+        console.log(`\n== throughput, same document again and again (${t.rounds} rounds) ==`);
+        console.log(throughputTable(t));
+      }
       console.log('');
       console.log(formatTable(ck.map((x) => ({ target: x.name, value: x.value, result: x.ok ? 'PASS' : 'MISS' }))));
     })
