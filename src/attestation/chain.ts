@@ -291,7 +291,8 @@ function verifyWith(parentKey: CryptoKey, child: Link): Promise<boolean> {
 /**
  * Start every ECDSA link check not already proven by the cache, root to leaf, each as soon as its issuer's key is
  * available (at once for cached issuers; right after the import otherwise, so the worker threads start while later
- * keys are still being imported). On full success, remember the root and intermediates.
+ * keys are still being imported). The leaf's link is skipped when ./leaf-cache.ts has it under this issuer's key.
+ * On full success, remember the intermediates and the leaf.
  */
 async function verifyLinks(links: Link[], n: number, useCache: boolean, leaf: LeafContext): Promise<AttestationIssue[]> {
   const keys: (Promise<CryptoKey> | undefined)[] = [];

@@ -84,6 +84,7 @@ suite(name, () => {
       expect(r.attestationAtTimestamp).toBe(true);
       expect(r.attestationNow).toBe(false);
       expect(r.attestationTampered).toBe(false);
+      expect(r.attestationBatch).toEqual(['ok', 'ATT_SIGNATURE_INVALID', 'ok', 'ok']);
     }
   }, 120_000);
 });
