@@ -19,6 +19,7 @@ const threads = Number(arg('threads', '1'));
 const seconds = Number(arg('seconds', '1.5'));
 const doc = new Uint8Array(readFileSync(arg('doc')));
 const options = JSON.parse(arg('options'));
+if (arg('concurrency')) options.concurrency = Number(arg('concurrency'));
 if (arg('root')) options.roots = [new Uint8Array(readFileSync(arg('root')))];
 const { verifyAttestations, createAttestationVerifierPool } = await import(join(root, 'dist', 'index.js'));
 

@@ -16,7 +16,10 @@ export { createKmsSigner, isKmsKeyArn, type KmsSignerOptions } from './node/kms.
 export { createCommandSigner, type CommandSignerOptions } from './node/signer-command.js';
 export { signerFromFlags, type SignerFlags } from './node/signer-flags.js';
 export { signEifFile, type SignEifFileOptions, type SignEifFileResult } from './node/sign-file.js';
-// Attestation for services: verifier threads, each with its own certificate caches (src/node/attestation-pool.ts).
+// Attestation: in Node a warm document's one ECDSA check runs on node:crypto, synchronously (src/node/p384-verify.ts);
+// services get verifier threads, each with its own certificate caches (src/node/attestation-pool.ts).
+import { installNodeP384Verifier } from './node/p384-verify.js';
+installNodeP384Verifier();
 export {
   createAttestationVerifierPool,
   type AttestationVerifierPool,

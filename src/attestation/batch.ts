@@ -42,7 +42,9 @@ export async function verifyAttestations(
     throw new AttestationFailure('ATT_OPTIONS_INVALID', 'concurrency must be an integer in 1..1024');
   }
   const list = Array.isArray(docs) ? (docs as readonly (Uint8Array | string)[]) : Array.from(docs);
-  return verifyAll(list, preparedVerifier(options), concurrency);
+  // With documents in flight together, every check stays on WebCrypto's threads (a synchronous verify would hold
+  // this thread and run them one after another); with concurrency 1 the warm path may verify synchronously.
+  return verifyAll(list, preparedVerifier(options, concurrency === 1), concurrency);
 }
 
 /**

@@ -157,17 +157,23 @@ interface Link {
   cached?: CacheEntry;
 }
 
+/** The text fields of a summary, per parsed certificate (cached certificates come back as the same object). */
+const summaryText = new WeakMap<ParsedCertificate, Omit<CertificateSummary, 'role' | 'sha256'>>();
+
 function summary(l: Link, role: CertificateSummary['role']): CertificateSummary {
   const c = l.cert!;
-  return {
-    role,
-    subject: c.subjectText,
-    issuer: c.issuerText,
-    serial: toHex(c.serial),
-    notBefore: new Date(c.notBefore).toISOString(),
-    notAfter: new Date(c.notAfter).toISOString(),
-    sha256: l.hash || (l.hash = sha256Hex(l.der)),
-  };
+  let text = summaryText.get(c);
+  if (!text) {
+    text = {
+      subject: c.subjectText,
+      issuer: c.issuerText,
+      serial: toHex(c.serial),
+      notBefore: new Date(c.notBefore).toISOString(),
+      notAfter: new Date(c.notAfter).toISOString(),
+    };
+    summaryText.set(c, text);
+  }
+  return { role, ...text, sha256: l.hash || (l.hash = sha256Hex(l.der)) };
 }
 
 const NO_SIGNATURES: Promise<AttestationIssue[]> = Promise.resolve([]);

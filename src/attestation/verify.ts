@@ -10,9 +10,10 @@
  */
 import { measureEifBytes } from '../inspect/eif.js';
 import { ES384 } from '../pki/algorithms.js';
-import { ecdsaVerify } from '../pki/ecdsa.js';
+import { ecdsaSignatureShapeProblem, ecdsaVerify } from '../pki/ecdsa.js';
 import { beginChain, type TrustAnchor } from './chain.js';
 import { prepareLeaf } from './leaf-cache.js';
+import { syncP384Verifier, type SyncP384Verifier } from './sync-verify.js';
 import { decodeAttestationDocument, PROTECTED_ES384, type AttestationDocument } from './document.js';
 import { issue, toIssue, type AttestationIssue } from './errors.js';
 import { awsNitroAnchors, decodeAttestationInput, parseTrustAnchors } from './input.js';
@@ -76,12 +77,16 @@ function prepare(options: InspectOptions): Prepared | AttestationIssue {
   }
 }
 
-/** Authenticity: decode, chain, signature. Appends issues to `errors`; returns the document if decodable. */
+/**
+ * Authenticity: decode, chain, signature. Appends issues to `errors`; returns the document if decodable.
+ * `allowSync`: a warm document's COSE check may use the registered synchronous verifier (./sync-verify.ts).
+ */
 async function authenticate(
   input: Uint8Array | string,
   options: InspectOptions,
   p: Prepared,
   errors: AttestationIssue[],
+  allowSync = true,
 ): Promise<AttestationDocument | null> {
   let doc: AttestationDocument;
   try {
@@ -92,16 +97,20 @@ async function authenticate(
     return null;
   }
   // Order matters for speed: WebCrypto checks run on worker threads, but starting one costs the main thread ~0.1 ms.
-  // A leaf seen before (./leaf-cache.ts) comes parsed with its key imported: the COSE check starts at once, and
-  // the leaf's own signature check is skipped when its issuer's key already verified it. Otherwise: parse the
+  // A leaf seen before (./leaf-cache.ts) comes parsed with its key imported, and its own signature check is
+  // skipped when its issuer's key already verified it: the COSE check is the only one left. It runs synchronously
+  // when a synchronous verifier is registered (Node), else it starts on WebCrypto at once. Otherwise: parse the
   // leaf; start the certificate checks (the leaf's own, against a cached issuer key, starts at once); import the
   // leaf key and start the COSE check. Only then run the structural pass, overlapping with the ECDSA checks.
   const leaf = prepareLeaf(doc.certificate, options.cache !== false);
   const coseWith = (key: CryptoKey): Promise<boolean> =>
     ecdsaVerify(key, ES384, doc.signature, sigStructureEs384(doc.payload)).catch(() => false);
-  let cose: Promise<boolean | undefined> | undefined = leaf.keyObject ? coseWith(leaf.keyObject) : undefined;
+  const sync = leaf.keyObject && allowSync ? syncP384Verifier() : undefined;
+  let cose: Promise<boolean | undefined> | undefined = leaf.keyObject && !sync ? coseWith(leaf.keyObject) : undefined;
   const started = beginChain(doc.cabundle, leaf, p.anchors, options.cache !== false);
-  if (!cose && leaf.key) {
+  if (sync) {
+    cose = Promise.resolve(coseSync(sync, leaf.keyObject!, doc));
+  } else if (!cose && leaf.key) {
     cose = leaf.key.then(coseWith, () => undefined);
     await leaf.key.catch(() => undefined); // lets the COSE check start now
   }
@@ -117,6 +126,16 @@ async function authenticate(
     errors.push(issue('ATT_CERT_MALFORMED', 'certificate (leaf): the public key is not a valid P-384 point'));
   }
   return doc;
+}
+
+/** The COSE check with a synchronous verifier; false (never a throw) for a bad signature or a refused key. */
+function coseSync(verify: SyncP384Verifier, key: CryptoKey, doc: AttestationDocument): boolean {
+  if (ecdsaSignatureShapeProblem(doc.signature, ES384) !== undefined) return false;
+  try {
+    return verify(key, doc.signature, sigStructureEs384(doc.payload));
+  } catch {
+    return false;
+  }
 }
 
 /** `"Signature1"` as a CBOR text string, then the protected header `a1 01 38 22` as a bstr, then `h''`. */
@@ -212,9 +231,10 @@ async function verifyWith(
   options: VerifyOptions,
   p: Prepared,
   policy: () => Promise<PolicyOutcome>,
+  allowSync = true,
 ): Promise<AttestationResult> {
   const errors: AttestationIssue[] = [];
-  const auth = authenticate(doc, options, p, errors);
+  const auth = authenticate(doc, options, p, errors, allowSync);
   const [document, outcome] = await Promise.all([auth, policy()]);
   const all = [...outcome.errors, ...errors];
   if (document && outcome.policy) all.push(...checkPolicy(document, outcome.policy, p.at));
@@ -225,13 +245,17 @@ async function verifyWith(
  * `verifyAttestation` for many documents with the same options (./batch.ts): the options, trust anchors and
  * policy are checked once (an EIF given as bytes is measured once), not per document. Returns the per-document
  * verifier; with no `at` in the options each document is verified at the time its own check starts.
+ * `allowSync: false` keeps every ECDSA check on WebCrypto's threads (several documents in flight on one thread).
  */
-export function preparedVerifier(options: VerifyOptions): (doc: Uint8Array | string) => Promise<AttestationResult> {
+export function preparedVerifier(
+  options: VerifyOptions,
+  allowSync = true,
+): (doc: Uint8Array | string) => Promise<AttestationResult> {
   const refused = (bad: AttestationIssue) => (): Promise<AttestationResult> => Promise.resolve({ ok: false, errors: [bad], document: null });
   const first = prepare(options);
   if (!('at' in first)) return refused(first);
   const now = options.at === undefined;
   let policy: Promise<PolicyOutcome> | undefined;
   const policyOnce = (): Promise<PolicyOutcome> => (policy ??= policyOf(options));
-  return (doc) => guarded(() => verifyWith(doc, options, now ? { at: Date.now(), anchors: first.anchors } : first, policyOnce));
+  return (doc) => guarded(() => verifyWith(doc, options, now ? { at: Date.now(), anchors: first.anchors } : first, policyOnce, allowSync));
 }

@@ -4,8 +4,9 @@
  * each thread verifies a known enclave's documents warm. Messages: `{ id, docs, options? }` → `{ id, results }`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { verifyAll, verifyAttestations } from '../attestation/batch.js';
+import { verifyAll } from '../attestation/batch.js';
 import { preparedVerifier, type AttestationResult, type VerifyOptions } from '../attestation/verify.js';
+import { installNodeP384Verifier } from './p384-verify.js';
 
 /** A request: documents to verify, with options that replace the pool's for this request only. */
 export interface PoolRequest {
@@ -19,11 +20,14 @@ export interface PoolResponse {
   readonly results: readonly AttestationResult[];
 }
 
+// This thread is one core's worth of verification: a warm document's check runs here, synchronously, rather than
+// being handed to libuv's threads (shared by the whole process: 4 unless UV_THREADPOOL_SIZE says more).
+installNodeP384Verifier();
 const { options, concurrency } = workerData as { options: VerifyOptions; concurrency: number };
 const verify = preparedVerifier(options);
 
 function handle(req: PoolRequest): Promise<AttestationResult[]> {
-  if (req.options) return verifyAttestations(req.docs, { ...req.options, concurrency });
+  if (req.options) return verifyAll(req.docs, preparedVerifier(req.options), concurrency);
   return verifyAll(req.docs, verify, concurrency);
 }
 

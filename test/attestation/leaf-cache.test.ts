@@ -10,11 +10,13 @@ import { clearCertificateCache } from '../../src/attestation/chain.js';
 import { clearDerMemo, derMemoSize, derSha256 } from '../../src/attestation/der-memo.js';
 import { inspectAttestation } from '../../src/attestation/index.js';
 import { LEAF_CACHE_LIMIT, leafCacheSize } from '../../src/attestation/leaf-cache.js';
+import { setSyncP384Verifier } from '../../src/attestation/sync-verify.js';
 import { sigStructureEs384 } from '../../src/attestation/verify.js';
+import { nodeP384Verify } from '../../src/node/p384-verify.js';
 import { sigStructure1 } from '../../src/cose/sign1-encode.js';
 import { toHex } from '../../src/util/hex.js';
 import * as cb from './helpers/cbor-writer.js';
-import { defaultSpecs, makeCertificate, makeDocument, makePki, newKey, pcrValue, setField, type Pki } from './helpers/generator.js';
+import { defaultSpecs, highSTwin, isHighS, makeCertificate, makeDocument, makePki, newKey, pcrValue, setField, type Pki } from './helpers/generator.js';
 
 const T = Date.UTC(2026, 8, 21, 12, 0, 0);
 const H = 3_600_000;
@@ -167,6 +169,56 @@ describe('the cache never lets a bad document pass', () => {
       expect({ name, codes: codes(warm) }).toEqual({ name, codes: codes(uncached) });
       expect({ name, codes: codes(warm).slice(0, 1) }).toEqual({ name, codes: expected });
     }
+  });
+});
+
+describe('warm path with the synchronous node:crypto verifier (what the Node entry point installs)', () => {
+  beforeEach(() => setSyncP384Verifier(nodeP384Verify));
+  afterEach(() => setSyncP384Verifier(undefined));
+
+  it('verifies a warm document without WebCrypto, and rejects what the WebCrypto path rejects', async () => {
+    const pki = await makePki(T);
+    const d = await makeDocument(pki, T);
+    const cold = await countCrypto(() => inspect(d, pki));
+    expect(cold.result.ok).toBe(true);
+    expect(cold.verifies).toBe(5); // a new leaf: every check on WebCrypto, in parallel
+    const warm = await countCrypto(() => inspect(d, pki));
+    expect(warm.result.ok).toBe(true);
+    expect(warm.verifies).toBe(0);
+    const s = d.subarray(d.length - 96);
+    const twin = d.slice();
+    twin.set(highSTwin(s), d.length - 96); // (r, n − s): also valid, no low-S rule
+    expect(isHighS(twin.subarray(d.length - 96))).not.toBe(isHighS(s));
+    const tampered = d.slice();
+    tampered[indexOf(tampered, pcrValue(0)) + 1]! ^= 1;
+    const cases: [string, Uint8Array, string[]][] = [
+      ['high-S twin', twin, []],
+      ['other signer', await makeDocument(pki, T, { signer: await newKey() }), ['ATT_SIGNATURE_INVALID']],
+      ['signature byte flipped', await makeDocument(pki, T, { signature: (x) => x.map((b, i) => (i === 40 ? b ^ 4 : b)) }), ['ATT_SIGNATURE_INVALID']],
+      ['payload byte flipped', tampered, ['ATT_SIGNATURE_INVALID']],
+      ['s = 0', await makeDocument(pki, T, { signature: (x) => x.map((b, i) => (i >= 48 ? 0 : b)) }), ['ATT_SIGNATURE_FORMAT']],
+    ];
+    for (const [name, doc, want] of cases) {
+      const sync = await countCrypto(() => inspect(doc, pki));
+      setSyncP384Verifier(undefined);
+      const webcrypto = await inspect(doc, pki);
+      setSyncP384Verifier(nodeP384Verify);
+      expect({ name, codes: codes(sync.result) }).toEqual({ name, codes: want });
+      expect({ name, codes: codes(webcrypto) }).toEqual({ name, codes: want });
+      if (want[0] !== 'ATT_SIGNATURE_FORMAT') expect({ name, webcryptoVerifies: sync.verifies }).toEqual({ name, webcryptoVerifies: 0 });
+    }
+    // an expired leaf still fails on this path
+    expect(codes(await inspect(d, pki, T + 2 * H + 1000))).toEqual(['ATT_CERT_VALIDITY']);
+  });
+
+  it('a throwing verifier is a failed signature, not a crash', async () => {
+    const pki = await makePki(T);
+    const d = await makeDocument(pki, T);
+    expect((await inspect(d, pki)).ok).toBe(true);
+    setSyncP384Verifier(() => {
+      throw new Error('boom');
+    });
+    expect(codes(await inspect(d, pki))).toEqual(['ATT_SIGNATURE_INVALID']);
   });
 });
 
