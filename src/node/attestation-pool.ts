@@ -7,8 +7,9 @@
  *
  * Threads are unref'ed while idle, so a forgotten pool never keeps the process alive; `close()` waits for the
  * work in flight and ends them. A thread that dies fails only its own requests (ATT_INTERNAL) and is replaced.
- * The ECDSA checks themselves run on libuv's thread pool (WebCrypto), shared by the whole process: 4 threads
- * unless UV_THREADPOOL_SIZE says more, which caps the pool at 4 cores' worth of ECDSA.
+ * Each thread verifies a warm document's signature itself, synchronously on node:crypto (./p384-verify.ts), so
+ * N threads use N cores; the checks of a new chain go to libuv's thread pool (WebCrypto), shared by the process
+ * (4 threads unless UV_THREADPOOL_SIZE says more).
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
