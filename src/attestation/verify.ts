@@ -10,7 +10,7 @@
  */
 import { measureEifBytes } from '../inspect/eif.js';
 import { ES384 } from '../pki/algorithms.js';
-import { ecdsaSignatureShapeProblem, ecdsaVerify } from '../pki/ecdsa.js';
+import { cryptoProvider, ecdsaSignatureShapeProblem, ecdsaVerify } from '../pki/ecdsa.js';
 import { beginChain, type TrustAnchor } from './chain.js';
 import { prepareLeaf } from './leaf-cache.js';
 import { syncP384Verifier, type SyncP384Verifier } from './sync-verify.js';
@@ -105,11 +105,13 @@ async function authenticate(
   const leaf = prepareLeaf(doc.certificate, options.cache !== false);
   const coseWith = (key: CryptoKey): Promise<boolean> =>
     ecdsaVerify(key, ES384, doc.signature, sigStructureEs384(doc.payload)).catch(() => false);
-  const sync = leaf.keyObject && allowSync ? syncP384Verifier() : undefined;
+  // Only with the platform's own WebCrypto: a provider set through setCryptoProvider (src/pki/ecdsa.ts) is used as is.
+  const sync = leaf.keyObject && allowSync && cryptoProvider() === globalThis.crypto?.subtle ? syncP384Verifier() : undefined;
   let cose: Promise<boolean | undefined> | undefined = leaf.keyObject && !sync ? coseWith(leaf.keyObject) : undefined;
   const started = beginChain(doc.cabundle, leaf, p.anchors, options.cache !== false);
   if (sync) {
-    cose = Promise.resolve(coseSync(sync, leaf.keyObject!, doc));
+    const ok = coseSync(sync, leaf.keyObject!, doc);
+    cose = ok === undefined ? coseWith(leaf.keyObject!) : Promise.resolve(ok); // the verifier threw: WebCrypto decides
   } else if (!cose && leaf.key) {
     cose = leaf.key.then(coseWith, () => undefined);
     await leaf.key.catch(() => undefined); // lets the COSE check start now
@@ -128,13 +130,16 @@ async function authenticate(
   return doc;
 }
 
-/** The COSE check with a synchronous verifier; false (never a throw) for a bad signature or a refused key. */
-function coseSync(verify: SyncP384Verifier, key: CryptoKey, doc: AttestationDocument): boolean {
+/**
+ * The COSE check with a synchronous verifier: false for a bad signature, undefined when the verifier itself threw
+ * (e.g. a key it cannot use), so that the caller falls back to WebCrypto rather than report a false mismatch.
+ */
+function coseSync(verify: SyncP384Verifier, key: CryptoKey, doc: AttestationDocument): boolean | undefined {
   if (ecdsaSignatureShapeProblem(doc.signature, ES384) !== undefined) return false;
   try {
     return verify(key, doc.signature, sigStructureEs384(doc.payload));
   } catch {
-    return false;
+    return undefined;
   }
 }
 

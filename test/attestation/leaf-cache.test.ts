@@ -11,6 +11,7 @@ import { clearDerMemo, derMemoSize, derSha256 } from '../../src/attestation/der-
 import { inspectAttestation } from '../../src/attestation/index.js';
 import { LEAF_CACHE_LIMIT, leafCacheSize } from '../../src/attestation/leaf-cache.js';
 import { setSyncP384Verifier } from '../../src/attestation/sync-verify.js';
+import { setCryptoProvider } from '../../src/pki/ecdsa.js';
 import { sigStructureEs384 } from '../../src/attestation/verify.js';
 import { nodeP384Verify } from '../../src/node/p384-verify.js';
 import { sigStructure1 } from '../../src/cose/sign1-encode.js';
@@ -211,14 +212,46 @@ describe('warm path with the synchronous node:crypto verifier (what the Node ent
     expect(codes(await inspect(d, pki, T + 2 * H + 1000))).toEqual(['ATT_CERT_VALIDITY']);
   });
 
-  it('a throwing verifier is a failed signature, not a crash', async () => {
+  it('a verifier that throws hands the check to WebCrypto (no false mismatch, no crash)', async () => {
     const pki = await makePki(T);
     const d = await makeDocument(pki, T);
     expect((await inspect(d, pki)).ok).toBe(true);
     setSyncP384Verifier(() => {
       throw new Error('boom');
     });
-    expect(codes(await inspect(d, pki))).toEqual(['ATT_SIGNATURE_INVALID']);
+    const r = await countCrypto(() => inspect(d, pki));
+    expect(r.result.ok).toBe(true);
+    expect(r.verifies).toBe(1);
+    const bad = await makeDocument(pki, T, { signer: await newKey() });
+    expect(codes(await inspect(bad, pki))).toEqual(['ATT_SIGNATURE_INVALID']);
+  });
+
+  it('is not used when another WebCrypto provider is set (setCryptoProvider)', async () => {
+    const pki = await makePki(T);
+    const d = await makeDocument(pki, T);
+    expect((await inspect(d, pki)).ok).toBe(true);
+    let used = 0;
+    setSyncP384Verifier(() => {
+      used++;
+      return true;
+    });
+    const subtle = globalThis.crypto.subtle;
+    const calls: string[] = [];
+    setCryptoProvider({
+      importKey: (...a: Parameters<SubtleCrypto['importKey']>) => subtle.importKey(...a),
+      sign: (...a: Parameters<SubtleCrypto['sign']>) => subtle.sign(...a),
+      digest: (...a: Parameters<SubtleCrypto['digest']>) => subtle.digest(...a),
+      verify: (...a: Parameters<SubtleCrypto['verify']>) => (calls.push('verify'), subtle.verify(...a)),
+    } as never);
+    try {
+      const bad = await makeDocument(pki, T, { signer: await newKey() });
+      expect(codes(await inspect(bad, pki))).toEqual(['ATT_SIGNATURE_INVALID']);
+      expect((await inspect(d, pki)).ok).toBe(true);
+      expect(used).toBe(0);
+      expect(calls.length).toBe(2);
+    } finally {
+      setCryptoProvider(undefined);
+    }
   });
 });
 
