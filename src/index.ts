@@ -1,7 +1,8 @@
 /**
  * eifkit — Node entry point. Re-exports the browser-safe core (./browser.ts) and adds the Node I/O layer
- * (files, worker threads, the CLI's building blocks). Importing it has no side effect: the WASM core is compiled
- * on first use (src/core/wasm.ts).
+ * (files, worker threads, the CLI's building blocks). Importing it compiles nothing (the WASM core is compiled on
+ * first use, src/core/wasm.ts) and does one thing: it registers node:crypto's synchronous P-384 verify for
+ * the attestation verifier's warm path (src/node/p384-verify.ts) — hence package.json's `sideEffects` names this file.
  */
 export * from './browser.js';
 // --- Node I/O layer (each area adds its exports below) ---

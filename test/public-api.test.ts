@@ -1,7 +1,8 @@
 /**
  * The public surface as a consumer sees it: `import … from 'eifkit'` and `'eifkit/browser'` resolved through
  * package.json's "exports" (a package may import itself by name), i.e. the built `dist/` a user installs.
- *  - importing either entry has no side effect and needs no top-level await (the core compiles on first use);
+ *  - importing either entry compiles nothing and needs no top-level await (the core compiles on first use); only
+ *    dist/index.js has a side effect (it registers node:crypto's P-384 verify) and package.json says so;
  *  - a name exported by both entries is the same value, so the same name always has the same shape;
  *  - paths and bytes have distinct names (…File for paths, …Bytes for bytes) — no alias shadows another;
  *  - every exported function carries an `@example` in its doc comment (checked in the emitted .d.ts files);
@@ -23,6 +24,11 @@ describe('public surface (consumer view of dist/)', async () => {
     const digest = (node.sha384 as (b: Uint8Array) => Uint8Array)(new Uint8Array(0));
     expect(digest.length).toBe(48);
     expect((browser.isCoreReady as () => boolean)()).toBe(true); // one core per realm: the same module
+  });
+
+  it('package.json: only the Node entry is declared to have a side effect', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
+    expect(pkg.sideEffects).toEqual(['./dist/index.js']);
   });
 
   it('a name exported by both entries is the same value', () => {
