@@ -84,11 +84,21 @@ export interface PipelineOptions {
   onProgress?: (bytes: number) => void;
 }
 
-/** Read exactly `length` bytes at `position` into `target`; a short read means the input changed under us. */
+/**
+ * Read exactly `length` bytes at `position` into `target`; a short read means the input changed under us. An
+ * operating-system error becomes `IO_<ERRNO>` naming what was read (`what` names the file: docs/errors.md).
+ */
 function readFully(fd: number, target: Uint8Array, length: number, position: number, what: string): void {
   let done = 0;
   while (done < length) {
-    const n = readSync(fd, target, done, length - done, position + done);
+    let n: number;
+    try {
+      n = readSync(fd, target, done, length - done, position + done);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) throw e;
+      throw new EifError(`IO_${code}`, `cannot read ${what} at byte ${position + done}: ${(e as Error).message}`, { cause: e });
+    }
     if (n === 0) throw new EifError('INPUT_CHANGED', `${what} ended early (it changed while being read?)`);
     done += n;
   }

@@ -81,7 +81,7 @@ export async function inspectEifFile(path: string, opts: ReadOptions = {}): Prom
       initialCrc: crc32(layout.headerBytes.subarray(0, CRC_OFFSET)),
       onProgress: opts.onProgress && ((done) => opts.onProgress!(done, total)),
     });
-    const kept = await walkSections(layoutSections(layout, src), pipeline);
+    const kept = await walkSections(layoutSections(layout, src, path), pipeline);
     const metadataBytes = kept.metadata;
     const signatureBytes = kept.signature;
     const inner = await pipeline.finishHashing();

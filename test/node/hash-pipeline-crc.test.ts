@@ -46,3 +46,23 @@ describe('the hash pipeline main-thread CRC-32 (src/node/hash-pipeline.ts)', () 
     }
   });
 });
+
+describe('the hash pipeline: input read errors name the file (issue 9: IO_* errors name the file)', () => {
+  it('an operating-system error while reading becomes IO_<ERRNO> with what was being read', async () => {
+    const { HashPipeline } = await import('../../src/node/hash-pipeline.js');
+    const { openSync, closeSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/eif-read-`);
+    const fd = openSync(dir, 'r'); // a directory: read(2) fails with EISDIR, as a failing disk would with EIO
+    const p = new HashPipeline({ parallel: false, initialCrc: 0 });
+    try {
+      await expect(p.pushFile(fd, 0, 4096, 1, `section 3 of ${dir}/app.eif`)).rejects.toMatchObject({
+        code: 'IO_EISDIR',
+        message: expect.stringContaining(`section 3 of ${dir}/app.eif`),
+      });
+    } finally {
+      p.close();
+      closeSync(fd);
+    }
+  });
+});
