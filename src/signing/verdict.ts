@@ -42,9 +42,3 @@ export async function signatureVerdict(section: Uint8Array | undefined, measurem
   }
   return { measurements: signed, inspection };
 }
-
-/** The verdict's inspection for callers that fail on a bad signature (describe, inspect): throws its error. */
-export function acceptedSignature(v: SignatureVerdict): SignatureInspection | undefined {
-  if (v.error) throw v.error;
-  return v.inspection;
-}
