@@ -10,7 +10,7 @@
  * Browser-safe.
  */
 import { EifError } from '../errors.js';
-import { expectedImagePcrs, type ImageMeasurements, isImageMeasurementMap } from '../eif/pcr.js';
+import { expectedImagePcrs, type ImageMeasurements, pcrMapOfJson } from '../eif/pcr.js';
 import { bytesEqual, fromHex, toHex } from '../util/hex.js';
 import { AttestationFailure, issue, type AttestationIssue } from './errors.js';
 import { BYTE_FIELD_RULES, type ByteFieldKey } from './field-rules.js';
@@ -257,16 +257,17 @@ export function parsePolicyJson(text: string): AttestationPolicy {
     }
     return out;
   };
-  const image = (m: Record<string, unknown>, isSigned: unknown): AttestationPolicy => {
-    const listed = pcrsFrom(m, false);
-    return { expectedPcrs: { ...listed, ...(imagePcrs({ ...m, IsSigned: isSigned }) as Record<number, string>) } };
-  };
-  if ('Measurements' in o) {
-    const m = o.Measurements;
-    if (m === null || typeof m !== 'object' || Array.isArray(m)) invalid('Measurements must be an object');
-    return image(m as Record<string, unknown>, o.IsSigned);
+  if ('Measurements' in o && (o.Measurements === null || typeof o.Measurements !== 'object' || Array.isArray(o.Measurements))) {
+    invalid('Measurements must be an object');
   }
-  if (isImageMeasurementMap(o)) return image(o, undefined);
+  let stated: { image: boolean; map: Record<string, unknown> };
+  try {
+    stated = pcrMapOfJson(o);
+  } catch (err) {
+    if (err instanceof EifError) invalid(err.message);
+    throw err;
+  }
+  if (stated.image) return { expectedPcrs: pcrsFrom(stated.map, false) };
   if (Object.keys(o).some((k) => /^PCR\d+$/i.test(k))) return { expectedPcrs: pcrsFrom(o, true) };
   for (const k of Object.keys(o)) if (!POLICY_KEYS.has(k)) invalid(`unknown policy key ${JSON.stringify(k)}`);
   const hex = (k: string): Uint8Array | undefined => (o[k] === undefined ? undefined : hexValue(o[k], k, true));

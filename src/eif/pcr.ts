@@ -110,7 +110,17 @@ export function expectedImagePcrs(m: ImageMeasurements): { PCR0: unknown; PCR1: 
   return { PCR0: m.PCR0, PCR1: m.PCR1, PCR2: m.PCR2, PCR8: hasPcr8 ? m.PCR8 : UNSIGNED_PCR8 };
 }
 
-/** True for a JSON map printed by a tool for a whole image (it carries nitro-cli's `HashAlgorithm`). */
-export function isImageMeasurementMap(o: Record<string, unknown>): boolean {
-  return 'HashAlgorithm' in o;
+/**
+ * The PCR map a JSON object states, for `--policy` files and `eif verify --expect`: a tool's output for a whole image
+ * — `{"Measurements": {…}, "IsSigned": …}` (nitro-cli, `eif build` / `eif describe`) or a bare map carrying nitro-cli's
+ * `HashAlgorithm` (eif_build) — is an image's measurements, with PCR0/1/2 and PCR8 pinned by
+ * {@link expectedImagePcrs} (its other keys kept); any other object lists exactly the PCRs it pins (`image: false`,
+ * returned as is). Throws MEASUREMENTS_INCOMPLETE like expectedImagePcrs.
+ */
+export function pcrMapOfJson(o: Record<string, unknown>): { image: boolean; map: Record<string, unknown> } {
+  const m = o.Measurements;
+  const wrapped = m !== null && typeof m === 'object' && !Array.isArray(m);
+  if (!wrapped && !('HashAlgorithm' in o)) return { image: false, map: o };
+  const fields = (wrapped ? m : o) as Record<string, unknown>;
+  return { image: true, map: { ...fields, ...expectedImagePcrs({ ...fields, IsSigned: wrapped ? o.IsSigned : undefined }) } };
 }

@@ -4,7 +4,7 @@
  */
 import { readInputFile } from './file-source.js';
 import { EifError } from '../errors.js';
-import { expectedImagePcrs, isImageMeasurementMap, type Measurements, UNSIGNED_PCR8 } from '../eif/pcr.js';
+import { type Measurements, pcrMapOfJson, UNSIGNED_PCR8 } from '../eif/pcr.js';
 import { type ReadOptions, inspectEifFile } from './reader.js';
 
 export type PcrName = 'PCR0' | 'PCR1' | 'PCR2' | 'PCR8';
@@ -67,18 +67,13 @@ export function readExpectFile(path: string): Partial<Record<PcrName, string>> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
     throw new EifError('EXPECT_EMPTY', `expectations file ${path} is not a JSON object with PCR0/PCR1/PCR2/PCR8`, { exitCode: 2 });
   }
-  const o = v as Record<string, unknown>;
-  const wrapped = o.Measurements !== null && typeof o.Measurements === 'object' && !Array.isArray(o.Measurements);
-  const m = (wrapped ? o.Measurements : o) as Record<string, unknown>;
-  let fields: Record<string, unknown> = m;
-  if (wrapped || isImageMeasurementMap(m)) {
-    // A tool's output for a whole image: PCR0/1/2 and PCR8 are all pinned; no PCR8 means "unsigned" (zeros).
-    try {
-      fields = expectedImagePcrs({ ...m, IsSigned: wrapped ? o.IsSigned : undefined });
-    } catch (e) {
-      if (e instanceof EifError) throw new EifError('EXPECT_INCOMPLETE', `expectations file ${path}: ${e.message}`, { exitCode: 2 });
-      throw e;
-    }
+  // A tool's output for a whole image pins PCR0/1/2 and PCR8 (no PCR8: "unsigned", zeros); a bare map, what it lists.
+  let fields: Record<string, unknown>;
+  try {
+    fields = pcrMapOfJson(v as Record<string, unknown>).map;
+  } catch (e) {
+    if (e instanceof EifError) throw new EifError('EXPECT_INCOMPLETE', `expectations file ${path}: ${e.message}`, { exitCode: 2 });
+    throw e;
   }
   const out = normaliseExpected(fields, path);
   if (Object.keys(out).length === 0) throw new EifError('EXPECT_EMPTY', `expectations file ${path} has no PCR0/PCR1/PCR2/PCR8`, { exitCode: 2 });
