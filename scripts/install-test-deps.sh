@@ -13,6 +13,11 @@ case "$(uname -m)" in
   aarch64) command -v x86_64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-x86-64-linux-gnu libc6-dev-amd64-cross) ;;
 esac
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# container images (issue 11/12 tests): a private dockerd, skopeo, the CNCF registry, a static busybox for test images
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+[ -x /bin/busybox ] || need+=(busybox-static)
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: all present"
   exit 0

@@ -13,7 +13,7 @@ import { REPO_ROOT } from './helpers/shared.js';
 const SRC = join(REPO_ROOT, 'src');
 
 const FLOOR = ['error-codes.ts', 'errors.ts', 'util', 'core', 'cbor', 'pki'];
-const BROWSER_SAFE = [...FLOOR, 'version.ts', 'eif', 'cose', 'signing', 'inspect', 'attestation', 'browser.ts'];
+const BROWSER_SAFE = [...FLOOR, 'version.ts', 'eif', 'cose', 'signing', 'inspect', 'attestation', 'oci', 'browser.ts'];
 
 /** Room → the rooms it may import from (its own room is always allowed). `'*'` = any. */
 const MAY_IMPORT: Record<string, readonly string[] | '*'> = {
@@ -31,6 +31,8 @@ const MAY_IMPORT: Record<string, readonly string[] | '*'> = {
   inspect: ['eif', 'signing', 'pki', 'cbor', 'cose', 'core', 'util', 'errors.ts', 'error-codes.ts', 'version.ts'],
   // inspect: measuring EIF bytes given as a policy (the default measurer of verifyAttestation)
   attestation: ['inspect', 'eif', 'pki', 'cbor', 'cose', 'core', 'util', 'errors.ts', 'error-codes.ts', 'version.ts'],
+  // container images → ramdisks (docs/oci.md): tar, layers, docker export and linuxkit rules, cpio
+  oci: ['eif', 'core', 'util', 'errors.ts', 'error-codes.ts', 'version.ts'],
   'browser.ts': BROWSER_SAFE,
   node: [...BROWSER_SAFE, 'launcher'],
   launcher: [...BROWSER_SAFE, 'node'],
