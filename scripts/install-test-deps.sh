@@ -18,6 +18,8 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 [ -x /bin/busybox ] || need+=(busybox-static)
+# bcrypt htpasswd files for the registry's Basic-auth tests (python3's crypt is the fallback; it leaves Python 3.13)
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: all present"
   exit 0

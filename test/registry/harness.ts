@@ -46,10 +46,10 @@ export async function freePort(): Promise<number> {
 
 /** A bcrypt hash for htpasswd: `htpasswd -nbB`, else python3's crypt. */
 export function bcrypt(password: string): string | undefined {
-  const h = spawnSync('htpasswd', ['-nbB', 'u', password], { encoding: 'utf8' });
+  const h = spawnSync('htpasswd', ['-nbB', '-C', '4', 'u', password], { encoding: 'utf8' });
   if (h.status === 0) return h.stdout.trim().split(':')[1];
   for (const py of ['/usr/bin/python3', 'python3']) {
-    const r = spawnSync(py, ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))', password], { encoding: 'utf8' });
+    const r = spawnSync(py, ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))', password], { encoding: 'utf8' });
     if (r.status === 0 && r.stdout.startsWith('$2')) return r.stdout.trim();
   }
   return undefined;
