@@ -245,10 +245,10 @@ export interface BuiltImage {
 }
 
 /**
- * An OCI layout with, per architecture, an image of two gzip layers (busybox-static and an app layer saying its
+ * An OCI layout with, per architecture, an image of two gzip (or uncompressed) layers (busybox-static and an app layer saying its
  * arch), tagged `<arch>`, plus an index of both tagged `multi`.
  */
-export function buildLayout(archs: ('amd64' | 'arm64')[] = ['amd64', 'arm64'], extraBytes = 0): BuiltImage {
+export function buildLayout(archs: ('amd64' | 'arm64')[] = ['amd64', 'arm64'], extraBytes = 0, compress = true): BuiltImage {
   const dir = tmp('eifkit-layout-');
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   const put = (b: Uint8Array) => {
@@ -266,7 +266,7 @@ export function buildLayout(archs: ('amd64' | 'arm64')[] = ['amd64', 'arm64'], e
     const extra = extraBytes > 0 ? [{ name: 'app/big.bin', data: randomBytes(extraBytes) }] : [];
     const app = tarOf([{ name: 'app/', dir: true }, { name: 'app/arch', data: Buffer.from(`${a}\n`) }, ...extra]);
     const layers = [base, app];
-    const gz = layers.map((l) => gzipSync(l, { level: 1 }));
+    const gz = layers.map((l) => (compress ? gzipSync(l, { level: 1 }) : l));
     const config = Buffer.from(
       JSON.stringify({
         architecture: a,
@@ -283,7 +283,7 @@ export function buildLayout(archs: ('amd64' | 'arm64')[] = ['amd64', 'arm64'], e
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
         config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgD, size: config.length },
-        layers: gz.map((g, i) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDs[i], size: g.length })),
+        layers: gz.map((g, i) => ({ mediaType: `application/vnd.oci.image.layer.v1.tar${compress ? '+gzip' : ''}`, digest: layerDs[i], size: g.length })),
       }),
     );
     const mD = put(manifest);

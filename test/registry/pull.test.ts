@@ -3,7 +3,9 @@
  * 127.0.0.1, images pushed with skopeo. Skips with the reason when the tools are absent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pullImage } from '../../src/node/registry/pull.js';
 import { codeOf } from '../helpers/errors.js';
@@ -24,6 +26,10 @@ d(`pull from a real registry${missing ? ` (skipped: ${missing})` : ''}`, () => {
   beforeAll(async () => {
     reg = await startRegistry();
     img = buildLayout();
+    // zstd first: skopeo's blob-info cache would otherwise reuse the gzip blobs of the same layers pushed below
+    // (its uncompressed layers are the same tars)
+    const plain = buildLayout(['arm64'], 0, false);
+    await skopeo([`oci:${plain.dir}:arm64`, `docker://${reg.host}/test/zstd:1`, '--dest-tls-verify=false', '--dest-compress', '--dest-compress-format', 'zstd']);
     await skopeo(['--all', `oci:${img.dir}:multi`, `docker://${reg.host}/test/multi:1.0`, '--dest-tls-verify=false']);
     await skopeo([`oci:${img.dir}:amd64`, `docker://${reg.host}/test/single:latest`, '--dest-tls-verify=false']);
   });
@@ -87,6 +93,39 @@ d(`pull from a real registry${missing ? ` (skipped: ${missing})` : ''}`, () => {
     const third = await pullImage(`${proxy.host}/test/multi@${img.refs.multi}`, { ...fast, cacheDir: cache, platform: 'linux/amd64' });
     third.close();
     expect(proxy.requests).toEqual([]);
+  });
+
+  it('gzip and zstd variants (zstd made by skopeo --dest-compress-format): layers of each type, digests checked', async () => {
+    const cache = tmp();
+    for (const [repo, type] of [['zstd:1', 'application/vnd.oci.image.layer.v1.tar+zstd'], ['single', 'application/vnd.oci.image.layer.v1.tar+gzip']] as const) {
+      const p = await pullImage(`${reg.host}/test/${repo}`, { ...fast, cacheDir: cache });
+      p.close();
+      expect(p.layers.map((l) => l.mediaType)).toEqual([type, type]);
+      if (repo === 'zstd:1') {
+        const head = readFileSync(join(cache, 'blobs', 'sha256', p.layers[0]!.digest.slice(7))).subarray(0, 4);
+        expect([...head]).toEqual([0x28, 0xb5, 0x2f, 0xfd]);
+      }
+    }
+  });
+
+  it('concurrent pulls share one cache (temp + rename, no lock); a dead writer\'s leftover temp file is removed', async () => {
+    const cache = tmp();
+    const dir = join(cache, 'blobs', 'sha256');
+    mkdirSync(dir, { recursive: true });
+    const layer = img.arch.amd64!.layers[0]!.slice(7);
+    // what a SIGKILLed writer leaves: .<hex>.<host>-<pid>-<start>.<rand>.tmp, with a pid that is not running
+    const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 6);
+    const leftover = `.${layer}.${host}-999999999-1.abcd.tmp`;
+    writeFileSync(join(dir, leftover), 'partial');
+    const ps = await Promise.all([1, 2, 3].map(() => pullImage(`${reg.host}/test/multi:1.0`, { ...fast, cacheDir: cache, platform: 'linux/amd64' })));
+    for (const p of ps) {
+      for (const dg of img.arch.amd64!.layers) {
+        const bytes = await readAll((await p.store.blob(dg))!);
+        expect(createHash('sha256').update(bytes).digest('hex')).toBe(dg.slice(7));
+      }
+      p.close();
+    }
+    expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
   });
 
   it('--no-cache pulls into a temporary cache that close() removes', async () => {
