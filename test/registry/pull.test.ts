@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pullImage } from '../../src/node/registry/pull.js';
+import { pullFromFlags } from '../../src/node/registry/index.js';
 import { codeOf } from '../helpers/errors.js';
 import { buildLayout, countingProxy, missingTools, skopeo, startRegistry, stopAll, tmp, type BuiltImage, type Registry } from './harness.js';
 
@@ -126,6 +127,24 @@ d(`pull from a real registry${missing ? ` (skipped: ${missing})` : ''}`, () => {
       p.close();
     }
     expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+
+  it('pullFromFlags: per-layer progress lines on a TTY only, none with --quiet; --cache DIR; time-outs from the environment', async () => {
+    const cache = tmp();
+    const tty = { isTTY: true, out: '', write(x: string) { this.out += x; } };
+    const p = await pullFromFlags({ 'docker-uri': `${reg.host}/test/single`, cache, quiet: false }, tty);
+    p.close();
+    for (const l of img.arch.amd64!.layers) expect(tty.out).toContain(`${l.slice(7, 19)}: done`);
+    const again = { isTTY: true, out: '', write(x: string) { this.out += x; } };
+    (await pullFromFlags({ 'docker-uri': `${reg.host}/test/single`, cache }, again)).close();
+    expect(again.out).toContain(`${img.arch.amd64!.layers[0]!.slice(7, 19)}: cached`);
+    const quiet = { isTTY: true, out: '', write(x: string) { this.out += x; } };
+    (await pullFromFlags({ 'docker-uri': `${reg.host}/test/single`, cache, quiet: true }, quiet)).close();
+    const pipe = { isTTY: false, out: '', write(x: string) { this.out += x; } };
+    (await pullFromFlags({ 'docker-uri': `${reg.host}/test/single`, 'no-cache': true }, pipe)).close();
+    expect(quiet.out + pipe.out).toBe('');
+    expect(await codeOf(pullFromFlags({ 'docker-uri': 'x', cache, 'no-cache': true }, pipe))).toBe('USAGE');
+    expect(await codeOf(pullFromFlags({ 'docker-uri': `${reg.host}/test/single` }, pipe, { EIF_REGISTRY_TIMEOUT_MS: 'soon' }))).toBe('USAGE');
   });
 
   it('--no-cache pulls into a temporary cache that close() removes', async () => {

@@ -19,7 +19,13 @@ import { fileSource, type FileSource } from '../file-source.js';
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
 
-/** The default cache folder: `$XDG_CACHE_HOME/eifkit`, else `~/.cache/eifkit`. */
+/**
+ * The default cache folder: `$XDG_CACHE_HOME/eifkit`, else `~/.cache/eifkit` (blobs under `blobs/sha256/`).
+ *
+ * @example
+ * import { defaultCacheDir } from 'eifkit';
+ * defaultCacheDir({ HOME: '/home/me' }); // '/home/me/.cache/eifkit'
+ */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_CACHE_HOME;
   return join(xdg && xdg.startsWith('/') ? xdg : join(env.HOME || homedir(), '.cache'), 'eifkit');
