@@ -97,10 +97,19 @@ async function* webGunzip(input: AsyncIterable<Uint8Array>): AsyncIterable<Uint8
     },
   });
   const reader = readable.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>).getReader();
-  for (;;) {
-    const r = await reader.read();
-    if (r.done) return;
-    yield r.value;
+  let finished = false;
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) {
+        finished = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    // the consumer stopped early (a limit, a tar error): stop reading the blob too
+    if (!finished) await reader.cancel().catch(() => undefined);
   }
 }
 

@@ -7,10 +7,13 @@ import { bytesSource } from '../../src/eif/layout.js';
 import { EifError } from '../../src/errors.js';
 import { indexLayer, memorySpill, type IndexLayerOptions, type Spill } from '../../src/oci/layer.js';
 import type { Compression, LayerRef } from '../../src/oci/types.js';
-import { createSpillDir, nodeInflate, nodeSha256 } from '../../src/node/oci/spill.js';
+import { createSpillDir, nodeInflate, nodeSha256, removeDeadSpills } from '../../src/node/oci/spill.js';
 import { concat, END, file, header, sha256hex, zstdRawFrame } from './tar-bytes.js';
 import { compress } from './image-fixtures.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { processStartTime } from '../../src/node/atomic.js';
+import { REPO_ROOT } from '../helpers/shared.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -141,6 +144,45 @@ describe('zstd', () => {
     for (const opts of [{}, { inflate: nodeInflate }]) {
       const li = await indexLayer(ref(z, 'zstd'), opts);
       expect(sha256hex(await readAll(li.source))).toBe(sha256hex(tar));
+    }
+  });
+
+  it('a truncated zstd frame is OCI_LAYER_DECOMPRESS', async () => {
+    const z = zstdRawFrame(tar);
+    for (const opts of [{}, { inflate: nodeInflate }]) {
+      expect(await codeOf(indexLayer(ref(z.subarray(0, z.length - 1000), 'zstd'), opts))).toBe('OCI_LAYER_DECOMPRESS');
+    }
+  });
+});
+
+describe('spill folders of other processes', () => {
+  it('removes folders of dead processes, keeps live ones and foreign names', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'eifkit-spillsweep-'));
+    try {
+      const dead = 'eifkit-layers-999999999-x-AbC123';
+      const live = `eifkit-layers-${process.pid}-${processStartTime(process.pid) ?? 'x'}-ZZZ999`;
+      for (const n of [dead, live, 'eifkit-layers-other']) mkdirSync(join(parent, n));
+      expect(removeDeadSpills(parent)).toEqual([dead]);
+      expect(readdirSync(parent).sort()).toEqual(['eifkit-layers-other', live].sort());
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('SIGTERM during a build removes the spill folder', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'eifkit-spillsig-'));
+    try {
+      const script = `
+        import { createSpillDir } from '${REPO_ROOT}/dist/node/oci/spill.js';
+        const d = createSpillDir(${JSON.stringify(parent)});
+        d.spill(0).write(new Uint8Array(10));
+        process.kill(process.pid, 'SIGTERM');
+        setTimeout(() => {}, 5000);`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20000 });
+      expect(r.status).toBe(143);
+      expect(readdirSync(parent)).toEqual([]);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 });

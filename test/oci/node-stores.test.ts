@@ -132,5 +132,6 @@ describe('OCI layout folders never read outside themselves', () => {
       store.close();
     }
     expect(await codeOf(() => openOciLayout(join(tmp, 'no-such-dir')))).toBe('INPUT_NOT_FOUND');
+    expect(await codeOf(() => openOciLayout(secret))).toBe('OCI_NO_IMAGE_INDEX'); // a file, not a folder
   });
 });

@@ -3,7 +3,8 @@
  * zstd where this Node has it; fzstd otherwise), and spills to temp files that are removed when the image source
  * is closed, when the process exits, and on Ctrl-C / SIGTERM / SIGHUP (as src/node/atomic.ts does for outputs).
  */
-import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { processStartTime, writerAlive } from '../atomic.js';
 import { createHash } from 'node:crypto';
 import { tmpdir, constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -70,9 +71,38 @@ export interface SpillDir {
   close(): void;
 }
 
+/** `eifkit-layers-<pid>-<start>-` : who made a spill folder (start = /proc start time, `x` without /proc). */
+const PREFIX_RE = /^eifkit-layers-(\d+)-(\d+|x)-[A-Za-z0-9]{6}$/;
+
+/**
+ * Remove the spill folders that dead processes left in `parent` (SIGKILL, a power cut: nothing ran at exit).
+ * A live process's folder is never touched. Returns the names removed.
+ */
+export function removeDeadSpills(parent: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = PREFIX_RE.exec(name);
+    if (!m || writerAlive(Number(m[1]), m[2]!)) continue;
+    try {
+      rmSync(join(parent, name), { recursive: true, force: true });
+      removed.push(name);
+    } catch {
+      /* not ours to remove */
+    }
+  }
+  return removed;
+}
+
 /**
  * Temp files for the uncompressed copies of compressed layers, in a private folder (mode 0700) under `parent`
- * (default the OS temp dir), created on first use.
+ * (default the OS temp dir), created on first use; the folder's name says which process made it, so that the
+ * folders of killed processes are removed by the next run.
  */
 export function createSpillDir(parent: string = tmpdir()): SpillDir {
   let dir: string | undefined;
@@ -86,7 +116,8 @@ export function createSpillDir(parent: string = tmpdir()): SpillDir {
       if (dir === undefined) {
         hook();
         try {
-          dir = mkdtempSync(join(parent, 'eifkit-layers-'));
+          removeDeadSpills(parent);
+          dir = mkdtempSync(join(parent, `eifkit-layers-${process.pid}-${processStartTime(process.pid) ?? 'x'}-`));
         } catch (e) {
           throw new EifError(`IO_${(e as NodeJS.ErrnoException).code ?? 'EIO'}`, `cannot create a temp folder for uncompressed layers in ${parent}: ${(e as Error).message}`);
         }

@@ -3,7 +3,7 @@
  * access over the file (one code path for both), and an OCI layout folder that never reads outside itself.
  * Nothing is extracted: members are read in place with positional reads.
  */
-import { closeSync, constants, fstatSync, openSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { ByteSource } from '../../eif/layout.js';
 import { EifError } from '../../errors.js';
@@ -110,6 +110,9 @@ export function openOciLayout(dir: string): NodeBlobStore {
     root = realpathSync(dir);
   } catch {
     throw new EifError('INPUT_NOT_FOUND', `OCI layout folder not found: ${dir}`);
+  }
+  if (!statSync(root).isDirectory()) {
+    throw new EifError('OCI_NO_IMAGE_INDEX', `${label} is not a folder (an OCI layout is a folder with index.json; for a tar use --oci-archive or --docker-archive)`);
   }
   const fds: number[] = [];
   const file = async (p: string): Promise<ByteSource | undefined> => {
