@@ -29,6 +29,7 @@ export { encodeMetadata, decodeMetadata, type EifMetadata } from './eif/metadata
 export { writeCpio, readCpio, type CpioEntry } from './eif/cpio.js';
 // Container images, read side (oci-build.md §7 steps 1–3): tar reading, image selection, layer pass 1.
 export { indexTarMembers, TarStreamParser, type TarMember } from './oci/tar.js';
+export { openTarArchive } from './oci/archive-store.js';
 export { selectImage, normalizeImageRef, layerCompression, sniffCompression, type SelectImageOptions } from './oci/image.js';
 export {
   indexLayer,

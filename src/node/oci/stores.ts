@@ -1,13 +1,14 @@
 /**
  * Node blob stores (shared docs/oci-build.md §7 step 1): a `docker save` tar or an OCI archive indexed by random
  * access over the file (one code path for both), and an OCI layout folder that never reads outside itself.
- * Nothing is extracted: members are read in place with positional reads.
+ * Nothing is extracted: members are read in place with positional reads (the tar side is src/oci/archive-store.ts).
  */
 import { closeSync, constants, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { ByteSource } from '../../eif/layout.js';
 import { EifError } from '../../errors.js';
-import { cleanTarName, indexTarMembers, type TarMember } from '../../oci/tar.js';
+import { blobPath, openTarArchive } from '../../oci/archive-store.js';
+import { cleanTarName } from '../../oci/tar.js';
 import type { BlobStore } from '../../oci/types.js';
 import { fileSource, openInput } from '../file-source.js';
 
@@ -16,53 +17,12 @@ export interface NodeBlobStore extends BlobStore {
   close(): void;
 }
 
-const DIGEST_RE = /^sha256:([0-9a-f]{64})$/;
-
-function blobPath(digest: string): string | undefined {
-  const m = DIGEST_RE.exec(digest);
-  return m ? `blobs/sha256/${m[1]}` : undefined;
-}
-
-/** A window [offset, offset+size) of a source. */
-function slice(src: ByteSource, offset: number, size: number): ByteSource {
-  return {
-    size,
-    read(o: number, l: number) {
-      if (o < 0 || l < 0 || o + l > size) throw new EifError('OCI_TAR_TRUNCATED', `read of ${l} bytes at ${o} past the end of a ${size}-byte member`);
-      return src.read(offset + o, l);
-    },
-  };
-}
-
 async function openTarStore(path: string, what: string): Promise<NodeBlobStore> {
   const label = `${what} ${path}`;
   const { fd, size } = openInput(path, what);
   try {
-    const src = fileSource(fd, size);
-    const members = await indexTarMembers(src, label);
-    const resolve = (name: string, depth = 0): TarMember | undefined => {
-      const m = members.get(name);
-      if (!m || depth > 8) return undefined;
-      if (m.type === 'hardlink') return resolve(m.linkname, depth + 1);
-      if (m.type === 'symlink') {
-        const dir = name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : '';
-        return resolve(cleanTarName(m.linkname.startsWith('/') ? m.linkname : `${dir}/${m.linkname}`).name, depth + 1);
-      }
-      return m.type === 'file' ? m : undefined;
-    };
-    const file = async (p: string) => {
-      const m = resolve(cleanTarName(p).name);
-      return m ? slice(src, m.offset, m.size) : undefined;
-    };
-    return {
-      label,
-      file,
-      blob: async (digest) => {
-        const p = blobPath(digest);
-        return p === undefined ? undefined : file(p);
-      },
-      close: () => closeSync(fd),
-    };
+    const store = await openTarArchive(fileSource(fd, size), label);
+    return { ...store, close: () => closeSync(fd) };
   } catch (e) {
     closeSync(fd);
     throw e;
