@@ -1,7 +1,7 @@
 /**
  * A streaming newc cpio, as linuxkit's vendored gocpio writes it (shared oci-build.md §1.3 "gocpio writer";
  * eif-format.md §6.6). The archive is first PLANNED from entry metadata — each entry's header, name and data
- * positions — so its total size is known before any file byte is read; the plan is then a {@link RamdiskSource}
+ * positions — so its total size is known before any file byte is read; the plan is then a {@link CpioPlanSource}
  * whose `read(offset, length)` finds the entries under the range by binary search and produces header bytes on
  * the fly and file bytes from their sources. Nothing holds file data whole; the plan holds metadata only.
  *
@@ -17,7 +17,12 @@
  */
 import { EifError } from '../errors.js';
 import type { ByteSource } from './layout.js';
-import type { RamdiskSource } from '../oci/types.js';
+
+/** A planned archive as a source of known size (structurally src/oci's RamdiskSource). */
+export interface CpioPlanSource extends ByteSource {
+  /** Entries written, trailer excluded. */
+  readonly entryCount: number;
+}
 
 /** gocpio's first inode number. */
 export const CPIO_FIRST_INODE = 721;
@@ -208,7 +213,7 @@ function readDataSync(e: CpioPlanEntry, from: number, length: number): Uint8Arra
  * const src = cpioPlanSource(planCpio(entries));
  * const first = await src.read(0, 110); // the first header
  */
-export function cpioPlanSource(plan: CpioPlan): RamdiskSource {
+export function cpioPlanSource(plan: CpioPlan): CpioPlanSource {
   return {
     size: plan.size,
     entryCount: plan.entries.length,
