@@ -81,15 +81,20 @@ function headerBytes(e: CpioPlanEntry, ino: number, start: number): Uint8Array {
   const name = e.name;
   const nlink = (e.mode & 0o170000) === 0o040000 ? 2 : 1;
   const fields = [ino, e.mode, e.uid, e.gid, nlink, e.mtime, e.size, 3, 1, e.rdevmajor, e.rdevminor, name.length + 1, 0];
-  const labels = ['ino', 'mode', 'uid', 'gid', 'nlink', 'mtime', 'size', 'devmajor', 'devminor', 'rdevmajor', 'rdevminor', 'namesize', 'check'];
   let h = '070701';
-  for (let i = 0; i < fields.length; i++) h += goHex8(fields[i]!, `${labels[i]} of ${JSON.stringify(name)}`);
+  for (let i = 0; i < fields.length; i++) {
+    const v = fields[i]!;
+    // fast path: the usual field; goHex8 (with a message naming the field) for the rest
+    h += Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v.toString(16).padStart(8, '0') : goHex8(v, `${FIELD_NAMES[i]} of ${JSON.stringify(name)}`);
+  }
   const len = HEADER_SIZE + name.length + 1;
   const out = new Uint8Array(len + pad4(start + len));
   for (let i = 0; i < HEADER_SIZE; i++) out[i] = h.charCodeAt(i);
   for (let i = 0; i < name.length; i++) out[HEADER_SIZE + i] = name.charCodeAt(i) & 0xff;
   return out;
 }
+
+const FIELD_NAMES = ['ino', 'mode', 'uid', 'gid', 'nlink', 'mtime', 'size', 'devmajor', 'devminor', 'rdevmajor', 'rdevminor', 'namesize', 'check'];
 
 const TRAILER_ENTRY: CpioPlanEntry = { name: TRAILER, mode: 0, uid: 0, gid: 0, mtime: 0, size: 0, rdevmajor: 0, rdevminor: 0 };
 
