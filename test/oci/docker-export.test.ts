@@ -133,6 +133,12 @@ describe('overlay flattening', () => {
     expect(r.warnings[0]).toMatch(/not reproducible: 2 directories .*a\/, a\/b\//);
   });
 
+  it('an implied directory in an upper layer takes over a listed lower one (overlayfs shows the upper directory)', () => {
+    const r = dockerExport(fakeLayers([{ name: 'y/', mode: 0o700, mtime: T - 10 }], [{ name: 'y/z', data: 'z' }]), { createdAt: C });
+    expect(byName(r.entries, 'y/')).toMatchObject({ mode: 0o755, uid: 0, mtime: C });
+    expect(r.warnings[0]).toMatch(/1 directory is not listed .*\(y\/\)/);
+  });
+
   it('a layer that lists its directories gives no warning', () => {
     expect(dockerExport(fakeLayers(base), { createdAt: C }).warnings).toEqual([]);
   });
@@ -157,6 +163,19 @@ describe('hard links', () => {
     ]);
     expect(byName(all, 'lib/x')).toMatchObject({ type: 'file', mode: 0o750, uid: 10001, gid: 10002, mtime: T + 1, size: 3 });
     expect(byName(all, 'usr/bin/x')).toMatchObject({ type: 'hardlink', linkname: 'lib/x', mode: 0o750, uid: 10001 });
+  });
+
+  it('a hard link to a symlink: the link\'s owner reaches the shared inode, not its mode or time (no chmod/utimes on symlinks)', () => {
+    // Observed with Docker 20.10 overlay2: hl -> h1 (symlink, uid 0, T), hl2 hard link to hl with uid 7, 0600, T+9
+    // gave both paths uid 7, mode 0777, time T.
+    const all = exportOf([{ name: 'hl', type: 'symlink', linkname: 'h1' }, { name: 'hl2', type: 'hardlink', linkname: 'hl', uid: 7, mode: 0o600, mtime: T + 9 }]);
+    expect(byName(all, 'hl')).toMatchObject({ type: 'symlink', uid: 7, mode: 0o777, mtime: T, linkname: 'h1' });
+    expect(byName(all, 'hl2')).toMatchObject({ type: 'hardlink', uid: 7, mode: 0o777, mtime: T, linkname: 'hl' });
+  });
+
+  it('setuid survives a hard link\'s chown (Docker chmods after chowning)', () => {
+    const all = exportOf([{ name: 's', mode: 0o4755, data: 's' }, { name: 's2', type: 'hardlink', linkname: 's', mode: 0o4755, uid: 3 }]);
+    expect(byName(all, 's')).toMatchObject({ type: 'file', mode: 0o4755, uid: 3 });
   });
 
   it('a link whose first path is deleted above: the remaining path is a plain file', () => {
