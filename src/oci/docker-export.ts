@@ -50,10 +50,10 @@ export const INIT_LAYER_PATHS: ReadonlyArray<readonly [string, 'dir' | 'file' | 
   ['/etc/mtab', '/proc/mounts'],
 ];
 
-let initInodes = -1;
-function createdLeaf(type: 'file' | 'symlink', createdAt: number, linkname = ''): FsNode {
+/** Inode ids of what Docker creates: negative, so they never meet the layers' (positive) ids. */
+function createdLeaf(type: 'file' | 'symlink', createdAt: number, id: number, linkname = ''): FsNode {
   const inode: Inode = {
-    id: initInodes--,
+    id,
     type,
     mode: type === 'file' ? 0o755 : 0o777,
     uid: 0,
@@ -86,6 +86,7 @@ function mkdirAll(root: DirNode, parts: string[], createdAt: number): DirNode {
 
 /** Docker's init layer over the flattened image (moby initlayer.Setup, with the observed unlink-first rule). */
 export function applyInitLayer(root: DirNode, createdAt: number): void {
+  let ids = 0;
   for (const [path, what] of INIT_LAYER_PATHS) {
     const parts = pathComponents(path);
     // unlink every component that is not a directory (unlink fails on directories)
@@ -105,8 +106,8 @@ export function applyInitLayer(root: DirNode, createdAt: number): void {
     if (parent.children.has(base)) continue; // an image directory: kept as it is
     parent.mtime = createdAt;
     if (what === 'dir') parent.children.set(base, newDir(0o755, 0, 0, createdAt));
-    else if (what === 'file') parent.children.set(base, createdLeaf('file', createdAt));
-    else parent.children.set(base, createdLeaf('symlink', createdAt, what));
+    else if (what === 'file') parent.children.set(base, createdLeaf('file', createdAt, --ids));
+    else parent.children.set(base, createdLeaf('symlink', createdAt, --ids, what));
   }
 }
 

@@ -68,7 +68,12 @@ function latin1Bytes(s: string): Uint8Array {
   return out;
 }
 
-/** nitro-cli's `cmd` / `env` file: each line + "\n" (UTF-8). */
+/**
+ * nitro-cli's `cmd` / `env` file: each line + "\n" (UTF-8).
+ *
+ * @example
+ * linesFile(['/bin/run', '--flag']); // bytes of "/bin/run\n--flag\n"
+ */
 export function linesFile(lines: readonly string[]): Uint8Array {
   return new TextEncoder().encode(lines.map((l) => l + '\n').join(''));
 }
@@ -119,7 +124,12 @@ export function linuxkitCustomerTar(exported: readonly ExportEntry[], files: { c
 
 // ---- Go's path/filepath on Unix, for the hard link → relative symlink rule -----------------------------------
 
-/** Go `filepath.Clean` (Unix). */
+/**
+ * Go `filepath.Clean` (Unix).
+ *
+ * @example
+ * goClean('a//b/./c/..'); // 'a/b'
+ */
 export function goClean(path: string): string {
   if (path === '') return '.';
   const rooted = path.startsWith('/');
@@ -135,13 +145,25 @@ export function goClean(path: string): string {
   return rooted ? '/' + s : s === '' ? '.' : s;
 }
 
-/** Go `filepath.Dir` (Unix). */
+/**
+ * Go `filepath.Dir` (Unix).
+ *
+ * @example
+ * goDir('rootfs/app/server'); // 'rootfs/app'
+ */
 export function goDir(path: string): string {
   const i = path.lastIndexOf('/');
   return goClean(path.slice(0, i + 1));
 }
 
-/** Go `filepath.Rel` (Unix): `undefined` where Go returns an error. */
+/**
+ * Go `filepath.Rel` (Unix): `undefined` where Go returns an error. linuxkit turns a hard link into a symlink to
+ * `Rel(Dir(name), target)`.
+ *
+ * @example
+ * import { goRel } from 'eifkit/browser';
+ * goRel('rootfs/usr/bin', 'rootfs/lib/x'); // '../../lib/x'
+ */
 export function goRel(basepath: string, targpath: string): string | undefined {
   let base = goClean(basepath);
   const targ = goClean(targpath);
