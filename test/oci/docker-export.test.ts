@@ -143,6 +143,15 @@ describe('overlay flattening', () => {
     expect(dockerExport(fakeLayers(base), { createdAt: C }).warnings).toEqual([]);
   });
 
+  it('names Linux refuses are refused (OCI_NAME_TOO_LONG): a path of 4096 bytes, a 256-byte component, a 4096-byte symlink target', () => {
+    const deep = Array.from({ length: 2048 }, () => 'a').join('/'); // 4095 bytes: "/" + it = 4096 → too long
+    expect(codeOf(() => exportOf([{ name: deep }]))).toBe('OCI_NAME_TOO_LONG');
+    expect(codeOf(() => exportOf([{ name: deep.slice(2) }]))).toBeUndefined();
+    expect(codeOf(() => exportOf([{ name: 'n'.repeat(256) }]))).toBe('OCI_NAME_TOO_LONG');
+    expect(codeOf(() => exportOf([{ name: 'n'.repeat(255) }]))).toBeUndefined();
+    expect(codeOf(() => exportOf([{ name: 'l', type: 'symlink', linkname: 'x'.repeat(4096) }]))).toBe('OCI_NAME_TOO_LONG');
+  });
+
   it('an entry under a path the same layer made a symlink or whiteout is refused (OCI_LAYER_PATH)', () => {
     expect(codeOf(() => exportOf([{ name: 'l', type: 'symlink', linkname: 'x' }, { name: 'l/f' }]))).toBe('OCI_LAYER_PATH');
     expect(codeOf(() => exportOf(base, [{ name: 'x/' }, { name: 'x/.wh.sub' }, { name: 'x/sub/f' }]))).toBe('OCI_LAYER_PATH');
