@@ -35,6 +35,7 @@ export {
   type ImageReference,
   type RegistryFlags,
 } from './node/registry/index.js';
+export { openRegistryImage, type RegistryImageSource } from './node/registry/source.js';
 // Attestation: in Node a warm document's one ECDSA check runs on node:crypto, synchronously (src/node/p384-verify.ts);
 // services get verifier threads, each with its own certificate caches (src/node/attestation-pool.ts).
 import { installNodeP384Verifier } from './node/p384-verify.js';
