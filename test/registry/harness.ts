@@ -257,14 +257,17 @@ export function buildLayout(archs: ('amd64' | 'arm64')[] = ['amd64', 'arm64'], e
     return d;
   };
   const busybox = existsSync('/bin/busybox') ? readFileSync('/bin/busybox') : Buffer.from('not busybox');
-  const base = tarOf([{ name: 'bin/', dir: true }, { name: 'bin/busybox', data: busybox, mode: 0o755 }]);
+  // a nonce per layout: skopeo's blob-info cache (/var/lib/containers/cache, kept across runs) would otherwise swap in
+  // another compression of a layer it has seen before, and the pushed manifest would not be this one
+  const nonce = { name: 'bin/.nonce', data: randomBytes(16) };
+  const base = tarOf([{ name: 'bin/', dir: true }, { name: 'bin/busybox', data: busybox, mode: 0o755 }, nonce]);
   const refs: Record<string, string> = {};
   const arch: BuiltImage['arch'] = {};
   const top: object[] = [];
   const children: object[] = [];
   for (const a of archs) {
     const extra = extraBytes > 0 ? [{ name: 'app/big.bin', data: randomBytes(extraBytes) }] : [];
-    const app = tarOf([{ name: 'app/', dir: true }, { name: 'app/arch', data: Buffer.from(`${a}\n`) }, ...extra]);
+    const app = tarOf([{ name: 'app/', dir: true }, { name: 'app/arch', data: Buffer.from(`${a}\n`) }, { name: 'app/.nonce', data: randomBytes(16) }, ...extra]);
     const layers = [base, app];
     const gz = layers.map((l) => (compress ? gzipSync(l, { level: 1 }) : l));
     const config = Buffer.from(

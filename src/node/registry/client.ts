@@ -208,7 +208,10 @@ export class RegistryClient {
       req.setTimeout(this.timeoutMs, () => req.destroy(new Transient('timeout', `no answer from ${url.host} within ${this.timeoutMs} ms`)));
       req.on('error', (e: NodeJS.ErrnoException) => {
         if (e instanceof Transient) return reject(e);
-        if (lax && (e.code === 'EPROTO' || e.code?.startsWith('ERR_SSL'))) return reject(new TlsMismatch(e.code));
+        // HTTPS to a host allowed plain HTTP, scheme not known yet: a TLS error, or a reset by an HTTP server
+        // that got a ClientHello, is the cue to try http (as Docker does for insecure registries)
+        const probing = lax && !this.scheme.has(url.host);
+        if (probing && (e.code === 'EPROTO' || e.code === 'ECONNRESET' || e.code?.startsWith('ERR_SSL'))) return reject(new TlsMismatch(e.code));
         if (e.code === 'ENOTFOUND') return reject(new EifError('REGISTRY_UNKNOWN_HOST', `unknown registry host ${url.hostname}: the name does not resolve (check the image reference)`));
         reject(Object.assign(new Transient('network', `cannot reach ${url.host}: ${e.code ?? e.message}`), { code: e.code }));
       });
