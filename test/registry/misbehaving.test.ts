@@ -271,6 +271,8 @@ describe('misbehaving registries', () => {
     expect(await codeOf(pullImage(`${helm.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_UNSUPPORTED_MEDIA_TYPE');
     const foreign = await fakeRegistry(image(100, (m) => ((m.layers as { mediaType: string }[])[0]!.mediaType = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip')));
     expect(await codeOf(pullImage(`${foreign.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_UNSUPPORTED_MEDIA_TYPE');
+    const md5 = await fakeRegistry(image(100, (m) => ((m.layers as { digest: string }[])[0]!.digest = 'md5:../../../etc/passwd')));
+    expect(await codeOf(pullImage(`${md5.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_UNSUPPORTED_DIGEST');
     const notJson = await fakeRegistry(image(), (_req, res, kind) => {
       if (kind !== 'manifest') return false;
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end('not json');

@@ -360,7 +360,7 @@ export class RegistryClient {
     const { credential, tried } = await this.credentialsFor(registry);
     const who = credential
       ? `credentials from ${credential.source} were refused`
-      : `no credentials found (tried: ${tried.join('; ')}); pulled anonymously`;
+      : `no credentials found (tried: ${tried.join('; ')}); anonymous access refused (or the repository does not exist)`;
     const code: ErrorCode = status === 403 ? 'REGISTRY_DENIED' : 'REGISTRY_UNAUTHORIZED';
     return new EifError(code, `${apiHost(registry)}/${repository}: ${what} (${status}): ${who}. Log in with \`docker login ${registry}\` or set DOCKER_CONFIG`);
   }

@@ -143,6 +143,10 @@ function descriptor(v: unknown, what: string): Descriptor {
   if (d === null || typeof d !== 'object' || typeof d.digest !== 'string' || typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {
     throw new EifError('REGISTRY_BAD_MANIFEST', `${what}: a descriptor lacks a digest or a size`);
   }
+  // the digest becomes a URL path and a cache file name: nothing but sha256:<64 hex> gets that far
+  if (!/^sha256:[a-f0-9]{64}$/.test(d.digest)) {
+    throw new EifError('REGISTRY_UNSUPPORTED_DIGEST', `${what}: unsupported digest ${JSON.stringify(d.digest.slice(0, 80))} (only sha256:<64 hex>)`);
+  }
   return d;
 }
 
