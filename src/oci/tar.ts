@@ -11,6 +11,8 @@
  * - {@link TarStreamParser}: a push parser for a layer's uncompressed tar stream, fed chunk by chunk (so it works
  *   behind a decompressor), which records {@link TarEntry} values with the offset of their data.
  *
+ * Like `docker load`, a layer may not name one path twice (Go `filepath.Clean` of the stored names; tar-split).
+ *
  * Bounded memory: PAX and GNU long-name records are capped at 1 MiB (Go's maxSpecialFileSize), numbers must be
  * safe integers, and a member's data is never held. Names are byte strings (types.ts), cleaned as Docker's
  * chrooted unpacker sees them: `filepath.Clean("/" + name)` without the leading `/` (so `../../x` and `/x` both
@@ -265,6 +267,48 @@ export function cleanTarName(raw: string): { name: string; escaped: boolean } {
   return { name: parts.join('/'), escaped };
 }
 
+/**
+ * Go's `filepath.Clean` (lexical): the key under which `docker load` (tar-split's packer, which Docker runs over
+ * every layer it registers) refuses a second member with the same name: "duplicates of file paths not
+ * supported". So `a` and `./a` collide, `a` and `/a` do not (observed with Docker 20.10).
+ */
+export function goClean(p: string): string {
+  if (p === '') return '.';
+  const rooted = p.startsWith('/');
+  const out: string[] = [];
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+      else if (!rooted) out.push('..');
+      continue;
+    }
+    out.push(part);
+  }
+  const joined = out.join('/');
+  if (rooted) return `/${joined}`;
+  return joined === '' ? '.' : joined;
+}
+
+/** Largest mtime (seconds) Docker's unpacker keeps: Go `time.Unix(0, 1<<63-1)`, in whole seconds. */
+export const DOCKER_MAX_MTIME = 9223372036;
+
+/**
+ * The mtime a layer member gets on disk when Docker applies the layer (go-archive createTarFile → Chtimes):
+ * before the epoch or after {@link DOCKER_MAX_MTIME} it becomes 0, except for symlinks, whose time is set with
+ * lutimes unbounded. Observed with Docker 20.10 + `docker export`: a file at -1.5 s → 0, a directory at -100 → 0,
+ * a symlink at -7 → -7, a file at 9223372037 → 0, at 9223372036 kept.
+ *
+ * @example
+ * import { dockerAppliedMtime } from 'eifkit/browser';
+ * dockerAppliedMtime(-2, 'file');    // 0
+ * dockerAppliedMtime(-2, 'symlink'); // -2
+ */
+export function dockerAppliedMtime(mtime: number, type: EntryType): number {
+  if (type === 'symlink') return mtime;
+  return mtime < 0 || mtime > DOCKER_MAX_MTIME ? 0 : mtime;
+}
+
 const TYPES: Record<string, EntryType> = { '0': 'file', '1': 'hardlink', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo' };
 
 function entryType(typeflag: string, at: number, label: string): EntryType {
@@ -408,6 +452,8 @@ export class TarStreamParser {
   private metaPending = false;
   private dataEnd = 0;
   private lastMember = '';
+  /** goClean of every member name seen (docker load refuses duplicates). */
+  private seen = new Set<string>();
 
   constructor(private readonly label = 'layer') {}
 
@@ -507,6 +553,14 @@ export class TarStreamParser {
     }
     this.lastMember = h.rawName;
     const dataAt = at + BLOCK;
+    if (h.typeflag !== 'x' && h.typeflag !== 'L' && h.typeflag !== 'K') {
+      // every header Go's reader returns (global PAX headers too) is one tar-split entry, keyed by its clean name
+      const key = goClean(h.rawName);
+      if (this.seen.has(key)) {
+        throw new EifError('OCI_TAR_DUPLICATE', `${this.label}: member ${JSON.stringify(h.rawName.slice(0, 200))} at byte ${at} repeats an earlier name; docker load refuses duplicate paths in a layer`);
+      }
+      this.seen.add(key);
+    }
     if (META.has(h.typeflag)) {
       if (h.dataSize > MAX_TAR_META) throw metaTooLarge(h.dataSize, at, this.label);
       if (h.typeflag !== 'g') this.metaPending = true;

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { pack as tarStreamPack } from 'tar-stream';
 import { bytesSource } from '../../src/eif/layout.js';
 import { EifError } from '../../src/errors.js';
-import { cleanTarName, indexTarMembers, MAX_TAR_META, parseTarNumber, paxTime, TarStreamParser } from '../../src/oci/tar.js';
+import { cleanTarName, dockerAppliedMtime, goClean, indexTarMembers, MAX_TAR_META, parseTarNumber, paxTime, TarStreamParser } from '../../src/oci/tar.js';
 import { base256, concat, data, END, file, header, pax } from './tar-bytes.js';
 
 function parse(bytes: Uint8Array, chunk = bytes.length || 1) {
@@ -313,5 +313,34 @@ describe('against an independent writer (tar-stream)', () => {
     ]);
     const f = entries[1]!;
     expect(new TextDecoder().decode(bytes.subarray(f.dataOffset, f.dataOffset + f.size))).toBe('contents');
+  });
+});
+
+describe('duplicate names (docker load: "duplicates of file paths not supported")', () => {
+  it("Go's filepath.Clean", () => {
+    expect(['a', './a', 'a/', 'a//b/../c', '/a/../..', '../x', '', './', 'a/..'].map(goClean)).toEqual(['a', 'a', 'a', 'a/c', '/', '../x', '.', '.', '.']);
+  });
+
+  it('refuses a name repeated after cleaning (a, ./a; d/, d; two global headers of one name)', () => {
+    expect(code(() => parse(concat(file('a', '1'), file('./a', '2'), END)))).toBe('OCI_TAR_DUPLICATE');
+    expect(code(() => parse(concat(header({ name: 'd/', typeflag: '5' }), header({ name: 'd', typeflag: '5' }), END)))).toBe('OCI_TAR_DUPLICATE');
+    expect(code(() => parse(concat(pax([['comment', 'x']], 'g'), pax([['comment', 'y']], 'g'), END)))).toBe('OCI_TAR_DUPLICATE');
+    expect(code(() => parse(concat(pax([['path', 'same']]), header({ name: 'one' }), pax([['path', 'same']]), header({ name: 'two' }), END)))).toBe('OCI_TAR_DUPLICATE');
+  });
+
+  it('accepts a and /a (different to tar-split; both land on /a, the later wins) and repeated PAX x headers', () => {
+    const p = parse(concat(file('a', '1'), pax([['uid', '1']]), file('/a', '22'), pax([['uid', '2']]), file('b', '3'), END));
+    expect(p.entries.map((e) => [e.name, e.size])).toEqual([['a', 1], ['a', 2], ['b', 1]]);
+  });
+});
+
+describe('mtime as Docker applies it', () => {
+  it('before the epoch or past 2^63 ns → 0, except symlinks (observed with Docker 20.10)', () => {
+    expect(dockerAppliedMtime(-2, 'file')).toBe(0);
+    expect(dockerAppliedMtime(-100, 'dir')).toBe(0);
+    expect(dockerAppliedMtime(-7, 'symlink')).toBe(-7);
+    expect(dockerAppliedMtime(9223372036, 'file')).toBe(9223372036);
+    expect(dockerAppliedMtime(9223372037, 'file')).toBe(0);
+    expect(dockerAppliedMtime(1700000000, 'hardlink')).toBe(1700000000);
   });
 });
