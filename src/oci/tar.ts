@@ -56,8 +56,9 @@ interface Pending {
 }
 
 const latin1 = (b: Uint8Array, start: number, end: number): string => {
+  if (end - start <= 4096) return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
   let s = '';
-  for (let i = start; i < end; i += 4096) s += String.fromCharCode.apply(null, Array.from(b.subarray(i, Math.min(end, i + 4096))));
+  for (let i = start; i < end; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
   return s;
 };
 
@@ -122,19 +123,25 @@ function isZeroBlock(b: Uint8Array, off: number): boolean {
 /** Header checksum check: Go accepts the unsigned or the signed byte sum with the field counted as spaces. */
 function checksumOk(b: Uint8Array, off: number, at: number, label: string): boolean {
   let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const c = i >= 148 && i < 156 ? 0x20 : b[off + i]!;
+  let high = 0; // bytes ≥ 0x80, for the signed sum
+  for (let i = off; i < off + BLOCK; i++) {
+    const c = b[i]!;
     unsigned += c;
-    signed += c < 128 ? c : c - 256;
+    high += c >> 7;
   }
+  for (let i = off + 148; i < off + 156; i++) {
+    const c = b[i]!;
+    unsigned -= c;
+    high -= c >> 7;
+  }
+  unsigned += 8 * 0x20; // the checksum field counts as spaces
   let stored: number;
   try {
     stored = parseTarNumber(b, off + 148, 8, 'checksum', at, label);
   } catch {
     return false;
   }
-  return stored === unsigned || stored === signed;
+  return stored === unsigned || stored === unsigned - 256 * high;
 }
 
 /** Type flags whose data size Go's reader forces to 0 (isHeaderOnlyType). */
@@ -252,7 +259,11 @@ export function paxTime(value: string, at = 0, label = 'tar'): number {
  * A member name cleaned as Docker's chrooted unpacker resolves it: Go `filepath.Clean("/" + name)` without the
  * leading `/`. The root itself becomes `''`. `escaped` says that the name pointed above the root or was absolute.
  */
+/** A name with nothing to clean: no empty, `.` or `..` component, no leading or trailing `/`. */
+const NEEDS_CLEANING = /(?:^|\/)\.{1,2}(?:\/|$)|\/\/|^\/|\/$/;
+
 export function cleanTarName(raw: string): { name: string; escaped: boolean } {
+  if (raw !== '' && !NEEDS_CLEANING.test(raw)) return { name: raw, escaped: false };
   const parts: string[] = [];
   let escaped = raw.startsWith('/');
   for (const p of raw.split('/')) {
@@ -274,6 +285,7 @@ export function cleanTarName(raw: string): { name: string; escaped: boolean } {
  */
 export function goClean(p: string): string {
   if (p === '') return '.';
+  if (!NEEDS_CLEANING.test(p)) return p;
   const rooted = p.startsWith('/');
   const out: string[] = [];
   for (const part of p.split('/')) {
