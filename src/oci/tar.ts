@@ -20,7 +20,8 @@
  */
 import type { ByteSource } from '../eif/layout.js';
 import { EifError } from '../errors.js';
-import type { EntryType, TarEntry } from './types.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesOfName, type EntryType, type TarEntry } from './types.js';
 
 /** Largest PAX / GNU long-name record body accepted (Go archive/tar: maxSpecialFileSize). */
 export const MAX_TAR_META = 1 << 20;
@@ -302,6 +303,13 @@ export function goClean(p: string): string {
   return joined === '' ? '.' : joined;
 }
 
+/** A duplicate-set key of bounded size: long clean names (`../` repeated) are kept as their SHA-256. */
+function dupKey(clean: string): string {
+  if (clean.length <= 1024) return clean;
+  const d = sha256(bytesOfName(clean));
+  return `#${clean.length}:${latin1(d, 0, d.length)}`;
+}
+
 /** Largest mtime (seconds) Docker's unpacker keeps: Go `time.Unix(0, 1<<63-1)`, in whole seconds. */
 export const DOCKER_MAX_MTIME = 9223372036;
 
@@ -352,16 +360,40 @@ export function paddedSize(n: number): number {
   return Math.ceil(n / BLOCK) * BLOCK;
 }
 
+/**
+ * Longest name Docker can unpack: the chrooted unpacker opens `/` + the cleaned name, and Linux refuses paths of
+ * PATH_MAX (4096) bytes with the NUL. Observed with Docker 20.10: 4095 bytes refused (names near the limit can
+ * also fail later, when the daemon stats the file under its own data root: that depends on the host).
+ */
+export const MAX_NAME_BYTES = 4094;
+/** Longest path component (NAME_MAX): 256 bytes refused, 255 accepted (observed). */
+export const MAX_COMPONENT_BYTES = 255;
+/** Longest symlink target: symlink(2) refuses PATH_MAX; 4095 bytes accepted, 4096 refused (observed). */
+export const MAX_SYMLINK_TARGET_BYTES = 4095;
+
+function checkNameLength(name: string, raw: string, what: string, at: number, label: string): void {
+  let why: string | undefined;
+  if (name.length > MAX_NAME_BYTES) why = `is ${name.length} bytes (Linux paths are at most ${MAX_NAME_BYTES} here)`;
+  else if (name.length > MAX_COMPONENT_BYTES && name.split('/').some((c) => c.length > MAX_COMPONENT_BYTES)) {
+    why = `has a component over ${MAX_COMPONENT_BYTES} bytes`;
+  }
+  if (why) throw new EifError('OCI_TAR_NAME_TOO_LONG', `${label}: member at byte ${at}: ${what} ${JSON.stringify(raw.slice(0, 80))}… ${why}; docker load cannot unpack it`);
+}
+
 function toEntry(h: TarHeader, dataOffset: number, at: number, label: string, warnings: string[]): TarEntry | undefined {
   const type = entryType(h.typeflag, at, label);
   const { name, escaped } = cleanTarName(h.rawName);
+  checkNameLength(name, h.rawName, 'name', at, label);
   if (escaped && name !== '') warnings.push(`${label}: member ${JSON.stringify(h.rawName)} points outside the image root; Docker maps it to ${JSON.stringify(name)} as a chroot would`);
   if (name === '') return undefined; // the root directory: `docker export` never lists it
   let linkname = h.rawLinkname;
   if (type === 'hardlink') {
     const l = cleanTarName(h.rawLinkname);
     if (l.escaped) warnings.push(`${label}: hard link ${JSON.stringify(h.rawName)} targets ${JSON.stringify(h.rawLinkname)} outside the image root; Docker maps it to ${JSON.stringify(l.name)}`);
+    checkNameLength(l.name, h.rawLinkname, 'hard link target', at, label);
     linkname = l.name;
+  } else if (type === 'symlink' && linkname.length > MAX_SYMLINK_TARGET_BYTES) {
+    throw new EifError('OCI_TAR_NAME_TOO_LONG', `${label}: member at byte ${at}: symlink target of ${linkname.length} bytes (at most ${MAX_SYMLINK_TARGET_BYTES}); docker load cannot unpack it`);
   }
   return {
     name,
@@ -567,7 +599,7 @@ export class TarStreamParser {
     const dataAt = at + BLOCK;
     if (h.typeflag !== 'x' && h.typeflag !== 'L' && h.typeflag !== 'K') {
       // every header Go's reader returns (global PAX headers too) is one tar-split entry, keyed by its clean name
-      const key = goClean(h.rawName);
+      const key = dupKey(goClean(h.rawName));
       if (this.seen.has(key)) {
         throw new EifError('OCI_TAR_DUPLICATE', `${this.label}: member ${JSON.stringify(h.rawName.slice(0, 200))} at byte ${at} repeats an earlier name; docker load refuses duplicate paths in a layer`);
       }

@@ -206,7 +206,7 @@ describe('PAX', () => {
 
 describe('GNU long names', () => {
   it('applies L (name) and K (link name) records, NUL-terminated', () => {
-    const name = 'n'.repeat(300);
+    const name = ('n'.repeat(99) + '/').repeat(3) + 'end';
     const link = 'k'.repeat(200);
     const t = concat(
       header({ name: '././@LongLink', typeflag: 'L', size: name.length + 1, magic: 'gnu' }),
@@ -342,5 +342,28 @@ describe('mtime as Docker applies it', () => {
     expect(dockerAppliedMtime(9223372036, 'file')).toBe(9223372036);
     expect(dockerAppliedMtime(9223372037, 'file')).toBe(0);
     expect(dockerAppliedMtime(1700000000, 'hardlink')).toBe(1700000000);
+  });
+});
+
+describe('name lengths Docker can unpack (observed with Docker 20.10)', () => {
+  const longName = (n: number) => Array.from({ length: Math.ceil(n / 200) }, () => 'd'.repeat(199)).join('/').slice(0, n);
+  it('names up to 4094 bytes and 255-byte components pass; longer ones are OCI_TAR_NAME_TOO_LONG', () => {
+    expect(parse(concat(pax([['path', longName(4094)]]), header({}), END)).entries[0]!.name.length).toBe(4094);
+    expect(code(() => parse(concat(pax([['path', longName(4095)]]), header({}), END)))).toBe('OCI_TAR_NAME_TOO_LONG');
+    expect(parse(concat(pax([['path', 'c'.repeat(255)]]), header({}), END)).entries).toHaveLength(1);
+    expect(code(() => parse(concat(pax([['path', 'c'.repeat(256)]]), header({}), END)))).toBe('OCI_TAR_NAME_TOO_LONG');
+    expect(code(() => parse(concat(pax([['linkpath', 'c'.repeat(256)]]), header({ typeflag: '1' }), END)))).toBe('OCI_TAR_NAME_TOO_LONG');
+  });
+
+  it('symlink targets up to 4095 bytes', () => {
+    expect(parse(concat(pax([['linkpath', 't'.repeat(4095)]]), header({ typeflag: '2' }), END)).entries[0]!.linkname.length).toBe(4095);
+    expect(code(() => parse(concat(pax([['linkpath', 't'.repeat(4096)]]), header({ typeflag: '2' }), END)))).toBe('OCI_TAR_NAME_TOO_LONG');
+  });
+
+  it('the length limit applies to the cleaned name; long raw names stay bounded in memory', () => {
+    const raw = '../'.repeat(100000) + 'x';
+    const p = parse(concat(pax([['path', raw]]), header({}), pax([['path', '../' + raw]]), header({}), END));
+    expect(p.entries.map((e) => e.name)).toEqual(['x', 'x']); // tar-split sees two different names; both land on /x
+    expect(code(() => parse(concat(pax([['path', raw]]), header({}), pax([['path', raw]]), header({}), END)))).toBe('OCI_TAR_DUPLICATE');
   });
 });
