@@ -43,6 +43,9 @@ export {
   type Spill,
 } from './oci/layer.js';
 export type { BlobStore, ImageSelection, LayerRef, LayerIndex, TarEntry, EntryType, Compression } from './oci/types.js';
+export { planCpio, cpioPlanSource, materializeCpioPlan, type CpioPlanEntry, type CpioPlan, type CpioPlanSource, type CpioData } from './eif/cpio-plan.js';
+// Container images → ramdisks (shared oci-build.md §1.3): docker export emulation, linuxkit rules, gocpio.
+export * from './oci/index.js';
 export * from './core/index.js';
 export * from './attestation/index.js';
 export * from './signing/index.js';

@@ -377,7 +377,7 @@ function checkNameLength(name: string, raw: string, what: string, at: number, la
   else if (name.length > MAX_COMPONENT_BYTES && name.split('/').some((c) => c.length > MAX_COMPONENT_BYTES)) {
     why = `has a component over ${MAX_COMPONENT_BYTES} bytes`;
   }
-  if (why) throw new EifError('OCI_TAR_NAME_TOO_LONG', `${label}: member at byte ${at}: ${what} ${JSON.stringify(raw.slice(0, 80))}… ${why}; docker load cannot unpack it`);
+  if (why) throw new EifError('OCI_NAME_TOO_LONG', `${label}: member at byte ${at}: ${what} ${JSON.stringify(raw.slice(0, 80))}… ${why}; docker load cannot unpack it`);
 }
 
 function toEntry(h: TarHeader, dataOffset: number, at: number, label: string, warnings: string[]): TarEntry | undefined {
@@ -393,7 +393,7 @@ function toEntry(h: TarHeader, dataOffset: number, at: number, label: string, wa
     checkNameLength(l.name, h.rawLinkname, 'hard link target', at, label);
     linkname = l.name;
   } else if (type === 'symlink' && linkname.length > MAX_SYMLINK_TARGET_BYTES) {
-    throw new EifError('OCI_TAR_NAME_TOO_LONG', `${label}: member at byte ${at}: symlink target of ${linkname.length} bytes (at most ${MAX_SYMLINK_TARGET_BYTES}); docker load cannot unpack it`);
+    throw new EifError('OCI_NAME_TOO_LONG', `${label}: member at byte ${at}: symlink target of ${linkname.length} bytes (at most ${MAX_SYMLINK_TARGET_BYTES}); docker load cannot unpack it`);
   }
   return {
     name,

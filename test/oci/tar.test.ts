@@ -347,17 +347,17 @@ describe('mtime as Docker applies it', () => {
 
 describe('name lengths Docker can unpack (observed with Docker 20.10)', () => {
   const longName = (n: number) => Array.from({ length: Math.ceil(n / 200) }, () => 'd'.repeat(199)).join('/').slice(0, n);
-  it('names up to 4094 bytes and 255-byte components pass; longer ones are OCI_TAR_NAME_TOO_LONG', () => {
+  it('names up to 4094 bytes and 255-byte components pass; longer ones are OCI_NAME_TOO_LONG', () => {
     expect(parse(concat(pax([['path', longName(4094)]]), header({}), END)).entries[0]!.name.length).toBe(4094);
-    expect(code(() => parse(concat(pax([['path', longName(4095)]]), header({}), END)))).toBe('OCI_TAR_NAME_TOO_LONG');
+    expect(code(() => parse(concat(pax([['path', longName(4095)]]), header({}), END)))).toBe('OCI_NAME_TOO_LONG');
     expect(parse(concat(pax([['path', 'c'.repeat(255)]]), header({}), END)).entries).toHaveLength(1);
-    expect(code(() => parse(concat(pax([['path', 'c'.repeat(256)]]), header({}), END)))).toBe('OCI_TAR_NAME_TOO_LONG');
-    expect(code(() => parse(concat(pax([['linkpath', 'c'.repeat(256)]]), header({ typeflag: '1' }), END)))).toBe('OCI_TAR_NAME_TOO_LONG');
+    expect(code(() => parse(concat(pax([['path', 'c'.repeat(256)]]), header({}), END)))).toBe('OCI_NAME_TOO_LONG');
+    expect(code(() => parse(concat(pax([['linkpath', 'c'.repeat(256)]]), header({ typeflag: '1' }), END)))).toBe('OCI_NAME_TOO_LONG');
   });
 
   it('symlink targets up to 4095 bytes', () => {
     expect(parse(concat(pax([['linkpath', 't'.repeat(4095)]]), header({ typeflag: '2' }), END)).entries[0]!.linkname.length).toBe(4095);
-    expect(code(() => parse(concat(pax([['linkpath', 't'.repeat(4096)]]), header({ typeflag: '2' }), END)))).toBe('OCI_TAR_NAME_TOO_LONG');
+    expect(code(() => parse(concat(pax([['linkpath', 't'.repeat(4096)]]), header({ typeflag: '2' }), END)))).toBe('OCI_NAME_TOO_LONG');
   });
 
   it('the length limit applies to the cleaned name; long raw names stay bounded in memory', () => {
