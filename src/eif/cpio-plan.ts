@@ -76,20 +76,45 @@ export function goHex8(v: number, what: string): string {
   return s;
 }
 
+const HEX = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+const MAGIC = Uint8Array.from('070701', (c) => c.charCodeAt(0));
+
+/** The 13 field values of an entry's header, in order. */
+function fieldsOf(e: CpioPlanEntry, ino: number): number[] {
+  const nlink = (e.mode & 0o170000) === 0o040000 ? 2 : 1;
+  return [ino, e.mode, e.uid, e.gid, nlink, e.mtime, e.size, 3, 1, e.rdevmajor, e.rdevminor, e.name.length + 1, 0];
+}
+
+/** Throws CPIO_FIELD_OVERFLOW (naming the field) for a value gocpio cannot write in 8 characters. */
+function checkFields(e: CpioPlanEntry, ino: number): void {
+  const fields = fieldsOf(e, ino);
+  for (let i = 0; i < fields.length; i++) {
+    const v = fields[i]!;
+    if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) goHex8(v, `${FIELD_NAMES[i]} of ${JSON.stringify(e.name)}`);
+  }
+}
+
 /** The 110 header bytes + name + NUL + padding of entry `e` at stream offset `start` with inode `ino`. */
 function headerBytes(e: CpioPlanEntry, ino: number, start: number): Uint8Array {
   const name = e.name;
-  const nlink = (e.mode & 0o170000) === 0o040000 ? 2 : 1;
-  const fields = [ino, e.mode, e.uid, e.gid, nlink, e.mtime, e.size, 3, 1, e.rdevmajor, e.rdevminor, name.length + 1, 0];
-  let h = '070701';
-  for (let i = 0; i < fields.length; i++) {
-    const v = fields[i]!;
-    // fast path: the usual field; goHex8 (with a message naming the field) for the rest
-    h += Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v.toString(16).padStart(8, '0') : goHex8(v, `${FIELD_NAMES[i]} of ${JSON.stringify(name)}`);
-  }
   const len = HEADER_SIZE + name.length + 1;
   const out = new Uint8Array(len + pad4(start + len));
-  for (let i = 0; i < HEADER_SIZE; i++) out[i] = h.charCodeAt(i);
+  out.set(MAGIC, 0);
+  const fields = fieldsOf(e, ino);
+  for (let i = 0; i < fields.length; i++) {
+    const v = fields[i]!;
+    const at = 6 + 8 * i;
+    if (v >= 0 && v <= 0xffffffff) {
+      let x = v >>> 0;
+      for (let k = 7; k >= 0; k--) {
+        out[at + k] = HEX[x & 15]!;
+        x >>>= 4;
+      }
+    } else {
+      const s = goHex8(v, `${FIELD_NAMES[i]} of ${JSON.stringify(name)}`); // negative times that fit
+      for (let k = 0; k < 8; k++) out[at + k] = s.charCodeAt(k);
+    }
+  }
   for (let i = 0; i < name.length; i++) out[HEADER_SIZE + i] = name.charCodeAt(i) & 0xff;
   return out;
 }
@@ -102,15 +127,13 @@ function checkEntry(e: CpioPlanEntry): void {
   if (e.name.startsWith('/') || e.name.includes('\0') || e.name === '') {
     throw new EifError('CPIO_BAD_NAME', `cpio entry names must be relative, non-empty and NUL-free: ${JSON.stringify(e.name)}`);
   }
-  for (let i = 0; i < e.name.length; i++) {
-    if (e.name.charCodeAt(i) > 0xff) throw new EifError('CPIO_BAD_NAME', `cpio entry name is not a byte string: ${JSON.stringify(e.name)}`);
-  }
+  if (/[^\x01-\xff]/.test(e.name)) throw new EifError('CPIO_BAD_NAME', `cpio entry name is not a byte string: ${JSON.stringify(e.name)}`);
   if (e.size > 0 && !e.data) throw new EifError('CPIO_BAD_NAME', `cpio entry ${JSON.stringify(e.name)} has a size but no data`);
   if ('bytes' in (e.data ?? {}) && (e.data as { bytes: Uint8Array }).bytes.length !== e.size) {
     throw new EifError('CPIO_BAD_NAME', `cpio entry ${JSON.stringify(e.name)}: ${e.size} bytes declared, ${(e.data as { bytes: Uint8Array }).bytes.length} given`);
   }
   // Validate every header field now, so a plan never fails half-way through a read.
-  headerBytes(e, CPIO_FIRST_INODE, 0);
+  checkFields(e, CPIO_FIRST_INODE);
 }
 
 /**

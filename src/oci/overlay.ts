@@ -144,7 +144,9 @@ class LayerDiff {
   apply(e: TarEntry): void {
     const parts = pathComponents(e.name);
     // Linux limits (ENAMETOOLONG): Docker's extraction fails on these, so the image cannot be loaded.
-    const long = parts.join('/').length + 1 >= PATH_MAX ? 'its path' : parts.find((c) => c.length > NAME_MAX) ? 'a component of its path' : e.type === 'symlink' && e.linkname.length >= PATH_MAX ? 'its symlink target' : undefined;
+    let pathLength = parts.length;
+    for (const c of parts) pathLength += c.length;
+    const long = pathLength >= PATH_MAX ? 'its path' : parts.find((c) => c.length > NAME_MAX) ? 'a component of its path' : e.type === 'symlink' && e.linkname.length >= PATH_MAX ? 'its symlink target' : undefined;
     if (long) {
       throw new EifError('OCI_NAME_TOO_LONG', `${this.label}: ${displayName(e.name.slice(0, 120))}${e.name.length > 120 ? '…' : ''}: ${long} is longer than Linux allows (4095 bytes for a path, 255 for a name); docker load fails on it`);
     }
