@@ -27,7 +27,7 @@ export { SectionType, EIF_HEADER_SIZE, decodeEifHeader, encodeEifHeader, type Ei
 export { pcrExtend, pcrOfBytes, pcr3FromRoleArn, pcr4FromInstanceId, type Measurements } from './eif/pcr.js';
 export { encodeMetadata, decodeMetadata, type EifMetadata } from './eif/metadata.js';
 export { writeCpio, readCpio, type CpioEntry } from './eif/cpio.js';
-export { planCpio, cpioPlanSource, materializeCpioPlan, type CpioPlanEntry, type CpioPlan, type CpioPlanSource, type CpioData } from './eif/cpio-plan.js';
+export { planCpio, cpioPlanSource, materializeCpioPlan, planEntry, type CpioPlanEntry, type CpioPlan, type CpioPlanSource, type CpioData } from './eif/cpio-plan.js';
 // Container images → ramdisks (shared oci-build.md §1.3): docker export emulation, linuxkit rules, gocpio.
 export * from './oci/index.js';
 export * from './core/index.js';
