@@ -125,7 +125,11 @@ class LayerDiff {
         const what = child.kind === 'whiteout' ? 'a whiteout' : child.inode.type === 'symlink' ? 'a symlink' : `a ${child.inode.type}`;
         throw new EifError(
           'OCI_LAYER_PATH',
-          `${this.label}: ${displayName(entryName)} lies under ${displayName(parts.slice(0, i + 1).join('/'))}, which this layer made ${what}; Docker cannot extract that layer as listed`,
+          `${this.label}: ${displayName(entryName)} lies under ${displayName(parts.slice(0, i + 1).join('/'))}, which this layer made ${what}; ${
+            what === 'a symlink'
+              ? 'Docker would write through the symlink inside the layer, which eifkit does not emulate (list the real path in the layer)'
+              : 'Docker cannot extract that layer (not a directory)'
+          }`,
         );
       }
     }
