@@ -13,6 +13,9 @@ import { usageError } from '../../errors.js';
 import { readInputFile } from '../../node/file-source.js';
 import { rfc3339Ms } from '../../util/rfc3339.js';
 import type { Measurements } from '../../eif/pcr.js';
+import { kernelConfigInfo } from '../../eif/metadata.js';
+
+export { kernelConfigInfo };
 
 export type MeasurementFormat = 'nitro' | 'eif_build' | 'json';
 
@@ -61,17 +64,6 @@ export function checkAlgo(algo: string | undefined): void {
       : `--algo ${algo}: unknown algorithm; eif_build takes sha256, sha384 or sha512, and only sha384 matches Nitro's PCRs (SHA-384)`,
     'BUILD_ALGO_UNSUPPORTED',
   );
-}
-
-/**
- * OperatingSystem and KernelVersion from a kernel config (`--kernel_config`), the way nitro-cli reads its blobs'
- * `bzImage.config` (eif-format.md §5.2): line 3, split on space, '/' and '-', words 1 and 3
- * (`# Linux/x86_64 4.14.256-209… Kernel Configuration` → Linux, 4.14.256); `Unknown` when absent.
- */
-export function kernelConfigInfo(config: Uint8Array): { os: string; kernel: string } {
-  const line = new TextDecoder().decode(config).split('\n')[2] ?? '';
-  const words = line.split(/[ /-]/);
-  return { os: words[1] || 'Unknown', kernel: words[3] || 'Unknown' };
 }
 
 /** `--docker-uri` / `--docker-dir`: named, refused, with what to do instead (a container build is a later step). */
