@@ -3,7 +3,8 @@
  * their usage errors, `build-enclave --docker-uri`, `eif blobs`, `eif ramdisk ls|diff`.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { S_IFDIR, S_IFLNK, S_IFREG, writeCpio } from '../../src/eif/cpio.js';
 import { eif, tempDir } from '../helpers/eif.js';
@@ -52,12 +53,12 @@ describe('eif build with an image input: usage', () => {
     expect(e).toContain('docker save hello:v1 -o app.tar && eif build-enclave --docker-archive app.tar --output-file app.eif');
     expect(existsSync(out)).toBe(false);
   });
-  it('missing blobs: one BLOBS_MISSING line, exit 1, no output', () => {
-    // Reading the image comes first only when it is valid; a folder without blobs fails either way without output.
-    const out = join(dir, 'nb.eif');
-    const r = eif(['build', '--docker-archive', tar, '--blobs', join(dir, 'no-blobs'), '--output', out], { env: { NITRO_CLI_BLOBS: '' } });
+  it('a file that is not an image: one error line, exit 1, no output file', () => {
+    const out = join(dir, 'bad.eif');
+    const r = eif(['build', '--docker-archive', tar, '--blobs', dir, '--output', out, '--quiet']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^eif: error [A-Z_]+: [^\n]+\n$/);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^eif: error OCI_[A-Z_]+: [^\n]+\n$/);
     expect(existsSync(out)).toBe(false);
   });
 });
@@ -133,5 +134,78 @@ describeShared('eif ramdisk on the golden ramdisks (../shared/test-vectors/oci)'
     const d = eif(['ramdisk', 'diff', app, ep]);
     expect(d.status).toBe(1);
     expect(d.stdout).toMatch(/^--- .*sample-app.customer-initrd.img \(37 entries\)/);
+  });
+});
+
+const expectedOci = () => JSON.parse(readFileSync(sharedPath('oci', 'expected.json'), 'utf8'));
+
+describeShared('eif build --docker-archive of the golden images gives nitro-cli\'s PCRs (../shared/test-vectors/oci)', () => {
+  for (const name of ['sample-app', 'sample-entrypoint']) {
+    it(`${name}: PCR0/1/2 of expected.json; --emit-ramdisks byte-identical to nitro-cli's ramdisks; nitro-cli metadata`, () => {
+      const exp = expectedOci()[name];
+      const out = join(dir, `${name}.eif`);
+      const emit = join(dir, `emit-${name}`);
+      const r = eif(['build', '--docker-archive', sharedPath('oci', exp.archive), '--blobs', sharedPath('oci', 'blobs'), '--output', out, '--emit-ramdisks', emit, '--build-time', '2024-01-01T00:00:00+00:00']);
+      expect(r.status).toBe(0);
+      const m = JSON.parse(r.stdout).Measurements;
+      expect({ PCR0: m.PCR0, PCR1: m.PCR1, PCR2: m.PCR2 }).toEqual({ PCR0: exp.PCR0, PCR1: exp.PCR1, PCR2: exp.PCR2 });
+      expect(readFileSync(join(emit, 'customer-initrd.img')).equals(readFileSync(sharedPath('oci', exp.customer_initrd)))).toBe(true);
+      expect(readFileSync(join(emit, 'bootstrap-initrd.img')).equals(readFileSync(sharedPath('oci', exp.bootstrap_initrd)))).toBe(true);
+      expect(eif(['ramdisk', 'diff', join(emit, 'customer-initrd.img'), sharedPath('oci', exp.customer_initrd)]).status).toBe(0);
+      const d = JSON.parse(eif(['describe', out]).stdout);
+      expect(d.Measurements).toMatchObject({ PCR0: exp.PCR0, PCR1: exp.PCR1, PCR2: exp.PCR2 });
+      expect(d.ImageName).toBe(name); // the archive's RepoTag up to ':'
+      expect(d.ImageVersion).toMatch(/^[0-9a-f]{64}$/);
+      expect(d.Metadata).toMatchObject({ BuildTime: '2024-01-01T00:00:00+00:00', BuildTool: 'eifkit' });
+      expect(d.Metadata.DockerInfo.Id).toBe(`sha256:${d.ImageVersion}`);
+    });
+  }
+
+  it('build-enclave takes the same input, with nitro-cli\'s lines on stderr; --name/--version win', () => {
+    const exp = expectedOci()['sample-app'];
+    const out = join(dir, 'be.eif');
+    const r = eif(['build-enclave', '--docker-archive', sharedPath('oci', exp.archive), '--output-file', out, '--name', 'app', '--version', '9'], { env: { NITRO_CLI_BLOBS: sharedPath('oci', 'blobs') } });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('Start building the Enclave Image...\nEnclave Image successfully created.\n');
+    expect(JSON.parse(r.stdout).Measurements.PCR2).toBe(exp.PCR2);
+    const d = JSON.parse(eif(['describe', out]).stdout);
+    expect(d).toMatchObject({ ImageName: 'app', ImageVersion: '9' });
+  });
+
+  it('missing blobs: one BLOBS_MISSING line naming the folders, exit 1, no output', () => {
+    const out = join(dir, 'nb.eif');
+    const e = oneError(eif(['build', '--docker-archive', sharedPath('oci', 'sample-app.docker-archive.tar'), '--blobs', join(dir, 'no-blobs'), '--output', out]), 'BLOBS_MISSING', 1);
+    expect(e).toContain(join(dir, 'no-blobs', 'x86_64'));
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('a truncated archive: one error line, no output file, no temp file', () => {
+    const whole = readFileSync(sharedPath('oci', 'sample-app.docker-archive.tar'));
+    const cut = join(dir, 'cut.tar');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const out = join(dir, 'cut.eif');
+    const r = eif(['build', '--docker-archive', cut, '--blobs', sharedPath('oci', 'blobs'), '--output', out]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^eif: error [A-Z_]+: [^\n]+\n$/);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.startsWith('.cut.eif'))).toEqual([]);
+  });
+});
+
+const HAVE_SKOPEO = spawnSync('skopeo', ['--version']).status === 0;
+describeShared('the same image as OCI layout and OCI archive (skopeo converts) gives the same PCRs', () => {
+  it.skipIf(!HAVE_SKOPEO)('sample-entrypoint via skopeo: --oci-layout and --oci-archive (skipped without skopeo)', () => {
+    const exp = expectedOci()['sample-entrypoint'];
+    const layout = join(dir, 'layout');
+    const ociTar = join(dir, 'oci.tar');
+    const src = `docker-archive:${sharedPath('oci', exp.archive)}`;
+    expect(spawnSync('skopeo', ['copy', '--quiet', src, `oci:${layout}:app`]).status).toBe(0);
+    expect(spawnSync('skopeo', ['copy', '--quiet', src, `oci-archive:${ociTar}:app`]).status).toBe(0);
+    for (const input of [['--oci-layout', layout], ['--oci-archive', ociTar]]) {
+      const r = eif(['build', ...input, '--blobs', sharedPath('oci', 'blobs'), '--output', join(dir, `${input[0]!.slice(2)}.eif`)]);
+      expect(r.status).toBe(0);
+      const m = JSON.parse(r.stdout).Measurements;
+      expect({ PCR0: m.PCR0, PCR1: m.PCR1, PCR2: m.PCR2 }).toEqual({ PCR0: exp.PCR0, PCR1: exp.PCR1, PCR2: exp.PCR2 });
+    }
   });
 });
