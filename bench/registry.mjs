@@ -164,8 +164,9 @@ export async function run(ctx = {}) {
       { name: 'eifkit pull, warm cache (for scale)', run: () => { const r = timed(process.execPath, [pull, ref, warm]); if (JSON.parse(r.stdout).downloaded.blobs !== 0) throw new Error('warm pull downloaded'); return r; } },
     ];
     const per = Object.fromEntries(ops.map((o) => [o.name, []]));
+    let clean = 0;
     for (let r = 0; r < rounds; r++) {
-      await waitQuiet(ctx.maxWaitMs ?? 20_000, log);
+      if ((await waitQuiet(ctx.maxWaitMs ?? 20_000, log)).quiet) clean++;
       const res = {};
       for (let k = 0; k < ops.length; k++) {
         const o = ops[(k + r) % ops.length];
@@ -184,7 +185,7 @@ export async function run(ctx = {}) {
           param: `${totalMiB} MiB image`,
           reference: ops[0].name,
           rounds,
-          cleanRounds: rounds,
+          cleanRounds: clean,
           series: ops.map((o) => ({
             impl: o.name,
             param: `${totalMiB} MiB image`,

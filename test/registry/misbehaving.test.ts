@@ -152,7 +152,7 @@ describe('misbehaving registries', () => {
     });
     const t0 = Date.now();
     const e = await failure(pullImage(`${hang.host}/fake/app:1`, { ...fast, noCache: true }));
-    expect(e.code).toBe('REGISTRY_TIMEOUT');
+    expect(`${e.code}: ${e.message}`).toMatch(/^REGISTRY_TIMEOUT/);
     expect(e.message).toMatch(/no answer from 127\.0\.0\.1:\d+ within 400 ms .*2 attempt/);
     expect(Date.now() - t0).toBeLessThan(5000);
     const img = image();
@@ -163,7 +163,7 @@ describe('misbehaving registries', () => {
       return true; // and then nothing
     });
     const e2 = await failure(pullImage(`${stall.host}/fake/app:1`, { ...fast, noCache: true }));
-    expect(e2.code).toBe('REGISTRY_TIMEOUT');
+    expect(`${e2.code}: ${e2.message}`).toMatch(/^REGISTRY_TIMEOUT/);
     expect(e2.message).toContain('stopped sending');
   });
 

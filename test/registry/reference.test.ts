@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiHost, formatReference, parseReference } from '../../src/node/registry/reference.js';
 import { findCredentials, hostOfAuthKey, serverUrlFor } from '../../src/node/registry/credentials.js';
-import { choosePlatform, parsePlatform } from '../../src/node/registry/pull.js';
+import { choosePlatform, familiarName, parsePlatform } from '../../src/node/registry/pull.js';
 import { parseChallenge } from '../../src/node/registry/client.js';
 import { EifError } from '../../src/errors.js';
 import { tempDir } from '../helpers/eif.js';
@@ -48,6 +48,13 @@ describe('parseReference (Docker normalisation)', () => {
       }
     },
   );
+
+  it("the familiar name (docker inspect's RepoTags after a pull)", () => {
+    expect(familiarName(parseReference('app'))).toBe('app:latest');
+    expect(familiarName(parseReference('docker.io/org/app:1'))).toBe('org/app:1');
+    expect(familiarName(parseReference('localhost:5000/library/app:1'))).toBe('localhost:5000/library/app:1');
+    expect(familiarName(parseReference(`ghcr.io/o/a@${D}`))).toBe(`ghcr.io/o/a@${D}`);
+  });
 
   it("Docker Hub's API host and credential key", () => {
     expect(apiHost('docker.io')).toBe('registry-1.docker.io');

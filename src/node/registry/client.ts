@@ -204,7 +204,11 @@ export class RegistryClient {
     const mod = secure ? https : http;
     const agent = secure ? (lax ? this.insecureAgent : this.agents.https) : this.agents.http;
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method, headers: { 'user-agent': this.opts.userAgent ?? 'eifkit', ...headers }, agent }, resolve);
+      const req = mod.request(url, { method, headers: { 'user-agent': this.opts.userAgent ?? 'eifkit', ...headers }, agent }, (res) => {
+        // from here the body's own idle timer (bodyChunks) judges: one clock, one kind of error for a stall
+        req.setTimeout(0);
+        resolve(res);
+      });
       req.setTimeout(this.timeoutMs, () => req.destroy(new Transient('timeout', `no answer from ${url.host} within ${this.timeoutMs} ms`)));
       req.on('error', (e: NodeJS.ErrnoException) => {
         if (e instanceof Transient) return reject(e);

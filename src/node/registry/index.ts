@@ -17,8 +17,8 @@ export { defaultCacheDir } from './cache.js';
 export interface RegistryFlags {
   'docker-uri': string;
   platform?: string;
-  cache?: string;
-  /** yargs' `--no-cache` → `cache: false`; also accepted as `noCache`. */
+  /** `--cache DIR`; yargs turns `--no-cache` into `cache: false`. */
+  cache?: string | false;
   'no-cache'?: boolean;
   'insecure-registry'?: string[] | string;
   quiet?: boolean;
@@ -51,7 +51,7 @@ function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
  * }
  */
 export async function pullFromFlags(flags: RegistryFlags, stderr: ProgressStream = process.stderr, env: NodeJS.ProcessEnv = process.env): Promise<PulledImage> {
-  const noCache = flags['no-cache'] === true || (flags as { cache?: unknown }).cache === false;
+  const noCache = flags['no-cache'] === true || flags.cache === false;
   if (noCache && typeof flags.cache === 'string') throw usageError('--cache and --no-cache exclude each other');
   const insecure = flags['insecure-registry'];
   const progress = layerProgress(stderr, flags.quiet === true);

@@ -294,10 +294,11 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions 
       platform = p;
     }
 
-    // 4. the store: an OCI layout whose index.json names the chosen manifest (as `docker save` of Docker ≥ 25 does)
-    const annotations: Record<string, string> = { 'io.containerd.image.name': name.replace(/@sha256:[a-f0-9]+$/, '') };
-    if (r.tag !== undefined) annotations['org.opencontainers.image.ref.name'] = r.tag;
-    if (r.digest !== undefined && r.tag === undefined) annotations['io.containerd.image.name'] = name;
+    // 4. the store: an OCI layout whose index.json names the chosen manifest. Its one name is what `docker inspect`
+    // shows as RepoTags after `docker pull REF` (the familiar form: `app:latest`, `ghcr.io/org/app:1`; none for a
+    // pull by digest), so the image reads as its `docker save` tar does (same DockerInfo, same EIF bytes)
+    const annotations: Record<string, string> = {};
+    if (r.tag !== undefined && r.digest === undefined) annotations['io.containerd.image.name'] = familiarName(r);
     const index = {
       schemaVersion: 2,
       mediaType: MT.ociIndex,
@@ -333,6 +334,12 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions 
   } finally {
     client.close();
   }
+}
+
+/** Docker's familiar form of a reference: no `docker.io/`, no `library/` (reference.FamiliarString). */
+export function familiarName(r: ImageReference): string {
+  const repo = r.registry === 'docker.io' ? r.repository.replace(/^library\/(?=[^/]+$)/, '') : `${r.registry}/${r.repository}`;
+  return `${repo}${r.tag !== undefined ? `:${r.tag}` : ''}${r.digest !== undefined ? `@${r.digest}` : ''}`;
 }
 
 async function readCached(cache: BlobCache, digest: string): Promise<Uint8Array> {
