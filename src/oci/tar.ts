@@ -634,7 +634,12 @@ export class TarStreamParser {
    */
   end(): void {
     const member = this.lastMember.slice(0, 200);
-    if (this.state === 'done' || this.state === 'zero') return;
+    if (this.state === 'done') return;
+    // Go reads the block after a zero block whole: EOF is the end, a part of a block is an unexpected EOF
+    if (this.state === 'zero') {
+      if (this.blockFill === 0) return;
+      throw new EifError('OCI_TAR_TRUNCATED', `${this.label}: tar ends inside the block after the end-of-archive block, at byte ${this.pos}`);
+    }
     if (this.metaPending) throw new EifError('OCI_TAR_TRUNCATED', `${this.label}: tar ends after a PAX / long-name record at byte ${this.pos}`);
     if (this.state === 'header' && this.blockFill === 0) return;
     if (this.state === 'header') throw new EifError('OCI_TAR_TRUNCATED', `${this.label}: tar ends inside a header at byte ${this.pos}`);

@@ -261,6 +261,10 @@ describe('end of archive and truncation', () => {
     expect(code(() => parse(t))).toBe('OCI_TAR_CHECKSUM');
   });
 
+  it('refuses a part of a block after one zero block (Go: unexpected EOF)', () => {
+    expect(code(() => parse(concat(one, new Uint8Array(700))))).toBe('OCI_TAR_TRUNCATED');
+  });
+
   it('refuses a zero block followed by a header (corrupt end)', () => {
     expect(code(() => parse(concat(one, new Uint8Array(512), header({ name: 'b' }))))).toBe('OCI_TAR_HEADER');
   });
