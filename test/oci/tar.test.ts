@@ -332,6 +332,13 @@ describe('duplicate names (docker load: "duplicates of file paths not supported"
     expect(code(() => parse(concat(pax([['path', 'same']]), header({ name: 'one' }), pax([['path', 'same']]), header({ name: 'two' }), END)))).toBe('OCI_TAR_DUPLICATE');
   });
 
+  it('names the member in the message as text (UTF-8) or with \\xNN escapes', () => {
+    const utf8 = new TextEncoder().encode('caf\u00e9');
+    expect(() => parse(concat(header({ name: utf8 }), header({ name: utf8 }), END))).toThrow(/"café"/);
+    const raw = new Uint8Array([0x61, 0xff]);
+    expect(() => parse(concat(header({ name: raw }), header({ name: raw }), END))).toThrow(/"a\\\\xff"/);
+  });
+
   it('accepts a and /a (different to tar-split; both land on /a, the later wins) and repeated PAX x headers', () => {
     const p = parse(concat(file('a', '1'), pax([['uid', '1']]), file('/a', '22'), pax([['uid', '2']]), file('b', '3'), END));
     expect(p.entries.map((e) => [e.name, e.size])).toEqual([['a', 1], ['a', 2], ['b', 1]]);
