@@ -32,6 +32,8 @@ export const ERROR_CODES = [
   // container-image ramdisks: overlay flattening, docker export, linuxkit, gocpio (docs/errors.md)
   'CPIO_FIELD_OVERFLOW', 'OCI_HARDLINK_TARGET', 'OCI_LAYER_PATH', 'OCI_FILE_TOO_LARGE', 'OCI_MTIME_OUT_OF_RANGE',
   'OCI_WORKDIR_NOT_DIR', 'OCI_LAYER_MISSING', 'OCI_NAME_TOO_LONG',
+  // building from a container image: blobs, flags, ramdisk tools (docs/errors.md, docs/oci.md)
+  'BLOBS_MISSING', 'BLOBS_BAD_CMDLINE', 'BUILD_INPUT_CONFLICT', 'CPIO_BAD_HEADER',
   // signing (docs/signing.md)
   'SIG_SECTION_TOO_LARGE', 'SIG_NOT_CBOR', 'SIG_BAD_STRUCTURE', 'SIG_EMPTY', 'SIG_EXTRA_ENTRIES', 'SIG_BAD_KEYS',
   'SIG_NOT_INT_ARRAY', 'SIG_COSE_NOT_CBOR', 'SIG_COSE_BAD_TAG', 'SIG_COSE_BAD_STRUCTURE', 'SIG_COSE_BAD_ALG',
