@@ -13,7 +13,8 @@
  * into an OCI layout (uncompressed, gzip, zstd) and an OCI archive.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PrivateDocker } from './docker.js';
 import { dockerArchive, tarOf, type CraftEntry } from './tar-craft.js';
@@ -67,6 +68,7 @@ RUN rm -rf /data/gone /data/del.txt /data/opq /data/dir2file /data/file2dir \\
  && echo u > "/data/${UTF8_NAME}" && echo b > "$(printf '/data/bad-\\377\\376-name')" \\
  && touch -d @${T0} /data/keep /data/empty /data/mode.txt
 RUN rm -f /data/other/rel-link && touch -d @${T0 + 1} /data/keep/k
+CMD ["/bin/sh"]
 `,
   },
   {
@@ -199,6 +201,45 @@ export interface Conversions {
   ociLayoutZstd: string;
   ociArchiveGzip: string;
   ref: string;
+  /**
+   * skopeo 1.9.3 (Debian bookworm) writes the layers of `--dest-oci-accept-uncompressed-layers` uncompressed but
+   * labelled `…tar+gzip`; when it did, this is a copy of that layout as skopeo wrote it, and `ociLayoutPlain` has
+   * the media types corrected (manifest rewritten, index updated).
+   */
+  mislabeled?: string;
+}
+
+const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
+const blobFile = (layout: string, digest: string) => join(layout, 'blobs', ...digest.split(':'));
+
+/** If the layout's layers are labelled gzip but do not start with gzip's magic, copy the layout aside and say where. */
+function mislabeledLayers(layout: string): string | undefined {
+  const index = readJson(join(layout, 'index.json'));
+  const manifest = readJson(blobFile(layout, index.manifests[0].digest));
+  const bad = manifest.layers.some((l: { mediaType: string; digest: string }) => {
+    const head = readFileSync(blobFile(layout, l.digest)).subarray(0, 2);
+    return l.mediaType.endsWith('+gzip') && !(head[0] === 0x1f && head[1] === 0x8b);
+  });
+  if (!bad) return undefined;
+  const copy = `${layout}-as-skopeo-wrote-it`;
+  cpSync(layout, copy, { recursive: true });
+  return copy;
+}
+
+/** Rewrite the manifest with `application/vnd.oci.image.layer.v1.tar` for uncompressed layers. */
+function relabelUncompressed(layout: string): void {
+  const indexPath = join(layout, 'index.json');
+  const index = readJson(indexPath);
+  const manifest = readJson(blobFile(layout, index.manifests[0].digest));
+  for (const l of manifest.layers) {
+    const head = readFileSync(blobFile(layout, l.digest)).subarray(0, 2);
+    if (!(head[0] === 0x1f && head[1] === 0x8b)) l.mediaType = 'application/vnd.oci.image.layer.v1.tar';
+  }
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  writeFileSync(blobFile(layout, digest), bytes);
+  index.manifests[0] = { ...index.manifests[0], digest, size: bytes.length };
+  writeFileSync(indexPath, JSON.stringify(index));
 }
 
 /** The same image as OCI layouts (uncompressed, gzip, zstd) and an OCI archive (gzip), converted by skopeo. */
@@ -213,6 +254,8 @@ export function convertWithSkopeo(archive: string, dir: string, ref = 'latest'):
   mkdirSync(dir, { recursive: true });
   const src = `docker-archive:${archive}`;
   skopeo(['--dest-oci-accept-uncompressed-layers', src, `oci:${c.ociLayoutPlain}:${ref}`]);
+  c.mislabeled = mislabeledLayers(c.ociLayoutPlain);
+  if (c.mislabeled) relabelUncompressed(c.ociLayoutPlain);
   skopeo([src, `oci:${c.ociLayoutGzip}:${ref}`]);
   skopeo(['--dest-compress-format', 'zstd', src, `oci:${c.ociLayoutZstd}:${ref}`]);
   skopeo([src, `oci-archive:${c.ociArchiveGzip}:${ref}`]);
