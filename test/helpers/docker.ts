@@ -13,7 +13,7 @@
  * Leftovers of test runs that died (their owner process is gone) are stopped and removed at the next start.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
@@ -71,6 +71,14 @@ function cmdline(pid: number): string {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
   } catch {
     return '';
+  }
+}
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
   }
 }
 
@@ -138,7 +146,7 @@ async function stopDaemonOf(dir: string): Promise<void> {
 }
 
 /** Stop and remove the daemons of earlier test runs whose owner process is gone. */
-async function reapLeftovers(): Promise<void> {
+export async function reapLeftovers(): Promise<void> {
   let names: string[] = [];
   try {
     names = readdirSync(tmpdir()).filter((n) => n.startsWith(PREFIX));
@@ -149,6 +157,7 @@ async function reapLeftovers(): Promise<void> {
     const dir = join(tmpdir(), n);
     const owner = readPid(join(dir, 'owner.pid'));
     if (owner !== undefined && alive(owner)) continue; // a run still going (another test file, another worktree)
+    if (owner === undefined && ageMs(dir) < 60_000) continue; // just made by a run that has not written its owner yet
     await stopDaemonOf(dir);
   }
 }
