@@ -111,6 +111,11 @@ describeDocker(dk, 'docker export of docker create IMAGE vs eifkit dockerExport 
     expect(get('data/empty/')).toMatchObject({ type: 'dir', mtime: 1_600_000_000 });
     expect(get(Buffer.from(`data/${UTF8_NAME}`, 'utf8').toString('latin1'))).toBeDefined();
     expect(get('data/bad-\xff\xfe-name')).toBeDefined();
+    // docker create makes a missing WORKDIR (oci-build.md §1.4 item 3, observed) but not a missing VOLUME
+    const config = daemon.get('eifkit-t/config:1')!.entries;
+    expect(config.find((e) => e.name.startsWith('data/'))).toBeUndefined();
+    const wd = daemon.get('eifkit-t/workdir-missing:1')!;
+    expect(wd.entries.find((e) => e.name === 'srv/missing/dir/')).toMatchObject({ type: 'dir', mode: 0o755, uid: 0, gid: 0 });
   });
 
   it("init layer over image files and directories (observed): files replaced, directories kept", () => {
