@@ -193,6 +193,19 @@ describeDocker(dk, 'docker export of docker create IMAGE vs eifkit dockerExport 
     }
   });
 
+  describeCli('eif build warns at build time when the daemon, not the image, sets a time', () => {
+    for (const tag of ['eifkit-t/workdir-missing:1', 'eifkit-t/orphans:1', 'eifkit-t/layers:1']) {
+      it(`${tag}: ${tag === 'eifkit-t/layers:1' ? 'no warning of that kind' : '"not reproducible" on stderr, and the build succeeds'}`, () => {
+        const img = built.find((b) => b.tag === tag)!;
+        const out = join(docker.work, `warn-${tag.replace(/\W/g, '_')}`);
+        const r = eif(['build', '--docker-archive', img.archive, '--blobs', standInBlobs(join(docker.work, 'blobs-warn')), '--output', join(out, 'app.eif')]);
+        expect(r.status, r.stderr).toBe(0);
+        if (tag === 'eifkit-t/layers:1') expect(r.stderr).not.toMatch(/not reproducible/);
+        else expect(r.stderr).toMatch(/not reproducible/);
+      });
+    }
+  });
+
   describeCli('scripts/compare-nitro-cli.sh, with a stand-in for nitro-cli (its plumbing; no nitro-cli here)', () => {
     // The stand-in makes what nitro-cli leaves behind (an EIF, its JSON, linuxkit's ramdisk names in
     // $NITRO_CLI_ARTIFACTS) with `docker save` + `eif build`; STANDIN_IMAGE makes it build another image.
