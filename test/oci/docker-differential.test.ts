@@ -198,6 +198,7 @@ describeDocker(dk, 'docker export of docker create IMAGE vs eifkit dockerExport 
       it(`${tag}: ${tag === 'eifkit-t/layers:1' ? 'no warning of that kind' : '"not reproducible" on stderr, and the build succeeds'}`, () => {
         const img = built.find((b) => b.tag === tag)!;
         const out = join(docker.work, `warn-${tag.replace(/\W/g, '_')}`);
+        mkdirSync(out, { recursive: true });
         const r = eif(['build', '--docker-archive', img.archive, '--blobs', standInBlobs(join(docker.work, 'blobs-warn')), '--output', join(out, 'app.eif')]);
         expect(r.status, r.stderr).toBe(0);
         if (tag === 'eifkit-t/layers:1') expect(r.stderr).not.toMatch(/not reproducible/);
@@ -318,6 +319,7 @@ rm -rf "$T"
       ];
       const results = forms.map(([flag, path], i) => {
         const out = join(docker.work, `build-${i}`);
+        mkdirSync(out, { recursive: true });
         const r = eif(['build', flag, path, '--blobs', blobs, '--output', join(out, 'app.eif'), '--emit-ramdisks', out, '--build-time', '2026-01-01T00:00:00Z'], { env: { NITRO_CLI_BLOBS: '' } });
         expect(r.status, `${flag} ${path}: ${r.stderr}`).toBe(0);
         const m = JSON.parse(r.stdout).Measurements;
