@@ -56,7 +56,8 @@ RUN rm -rf /data/gone /data/del.txt /data/opq /data/dir2file /data/file2dir \\
  && mkdir -p /data/opq /data/file2dir && echo new > /data/opq/new && echo now-a-file > /data/dir2file && echo in > /data/file2dir/in \\
  && rm /data/mode.txt && echo m2 > /data/mode.txt && chmod 0750 /data/mode.txt && chmod 0600 /data/chmod.txt \\
  && ln /data/keep/k /data/keep/k-same && ln /data/keep/k /data/other/k-other \\
- && ln -s /bin/busybox /data/abs-link && ln -s ../keep/k /data/other/rel-link && ln -s /nowhere/at/all /data/dangling \\
+ && ln -s /bin/busybox /data/abs-link && ln -s ../keep/k /data/other/rel-link && ln -s ../keep/k-same /data/other/rel-kept \\
+ && ln -s /nowhere/at/all /data/dangling \\
  && echo s > /data/suid && chmod 4755 /data/suid && echo g > /data/sgid && chmod 2711 /data/sgid \\
  && echo sg > /data/sugid && chmod 6750 /data/sugid && mkdir /data/sticky && chmod 1777 /data/sticky \\
  && mkdir /data/sgid-dir && chmod 2775 /data/sgid-dir \\

@@ -101,3 +101,16 @@ export async function listTar(tar: Uint8Array): Promise<ListedEntry[]> {
     headers.decodePax = utf8DecodePax;
   }
 }
+
+/** The regular members of a tar with their bytes (for reading the layer tars of a `docker save` archive). */
+export async function tarFiles(tar: Uint8Array): Promise<Map<string, Buffer>> {
+  const extract = tarStream.extract();
+  Readable.from([Buffer.from(tar.buffer, tar.byteOffset, tar.byteLength)]).pipe(extract as never);
+  const out = new Map<string, Buffer>();
+  for await (const entry of extract as AsyncIterable<{ header: Record<string, any>; [Symbol.asyncIterator](): AsyncIterator<Buffer> }>) {
+    const parts: Buffer[] = [];
+    for await (const chunk of entry) parts.push(chunk);
+    if (entry.header.type === 'file') out.set(entry.header.name, Buffer.concat(parts));
+  }
+  return out;
+}

@@ -25,7 +25,7 @@ import { buildImages, convertWithSkopeo, haveSkopeo, imagesUnavailableReason, LO
 import { compareExports, daemonExport, listExport } from '../helpers/export-compare.js';
 import { eif } from '../helpers/eif.js';
 import { HAVE_SHARED, REPO_ROOT, sharedPath } from '../helpers/shared.js';
-import type { ListedEntry } from '../helpers/tar-list.js';
+import { listTar, tarFiles, type ListedEntry } from '../helpers/tar-list.js';
 
 const noImages = imagesUnavailableReason();
 const dk: StartResult = noImages ? { reason: noImages } : await startPrivateDocker();
@@ -87,6 +87,7 @@ describeDocker(dk, 'docker export of docker create IMAGE vs eifkit dockerExport 
     expect(get('data/keep/k-same')).toMatchObject({ type: 'file' });
     expect(get('data/other/k-other')).toMatchObject({ type: 'hardlink', linkname: 'data/keep/k-same' });
     expect(get('data/other/rel-link')).toBeUndefined();
+    expect(get('data/other/rel-kept')).toMatchObject({ type: 'symlink', linkname: '../keep/k-same' });
     // deletions, opaque directory, re-added file with another mode, dir → file, file → dir
     expect(get('data/gone/')).toBeUndefined();
     expect(get('data/del.txt')).toBeUndefined();
@@ -116,6 +117,19 @@ describeDocker(dk, 'docker export of docker create IMAGE vs eifkit dockerExport 
     expect(config.find((e) => e.name.startsWith('data/'))).toBeUndefined();
     const wd = daemon.get('eifkit-t/workdir-missing:1')!;
     expect(wd.entries.find((e) => e.name === 'srv/missing/dir/')).toMatchObject({ type: 'dir', mode: 0o755, uid: 0, gid: 0 });
+  });
+
+  it('the layers docker build wrote hold whiteouts and an opaque marker (read from docker save, tar-stream)', async () => {
+    const img = built.find((b) => b.tag === 'eifkit-t/layers:1')!;
+    const members = await tarFiles(new Uint8Array(readFileSync(img.archive)));
+    const manifest = JSON.parse(members.get('manifest.json')!.toString())[0];
+    const names: string[] = [];
+    for (const l of manifest.Layers as string[]) for (const e of await listTar(new Uint8Array(members.get(l)!))) names.push(e.name);
+    expect(names).toContain('data/opq/.wh..wh..opq');
+    expect(names).toContain('data/.wh.del.txt');
+    expect(names).toContain('data/.wh.gone');
+    expect(names).toContain('data/other/.wh.rel-link');
+    expect(manifest.Layers.length).toBe(5);
   });
 
   it("init layer over image files and directories (observed): files replaced, directories kept", () => {
