@@ -30,3 +30,11 @@ export { writeCpio, readCpio, type CpioEntry } from './eif/cpio.js';
 export * from './core/index.js';
 export * from './attestation/index.js';
 export * from './signing/index.js';
+// The split measurement for Web Workers (one share per thread; src/inspect/parts.ts).
+export {
+  measureEifPart,
+  inspectEifParts,
+  PART_CHUNK_SIZE,
+  type EifMeasureShare,
+  type EifMeasurePart,
+} from './inspect/parts.js';

@@ -10,6 +10,7 @@ import { consoleCommand, describeEnclavesCommand, runCommand, terminateEnclaveCo
 import { pcrCommand } from './pcr.js';
 import { signCommand } from './sign.js';
 import { verifyCommand } from './verify.js';
+import { webCommand } from './web.js';
 
 export const commands: CommandModule<any, any>[] = [
   attestCommand,
@@ -24,4 +25,5 @@ export const commands: CommandModule<any, any>[] = [
   runCommand, describeEnclavesCommand, terminateEnclaveCommand, consoleCommand,
   signCommand,
   verifyCommand,
+  webCommand,
 ];

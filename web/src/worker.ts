@@ -1,0 +1,81 @@
+/**
+ * The page's worker: one share of an EIF's measurement (eifkit's measureEifPart: its own Blob slices, its own
+ * WASM core), or the hash-speed test. The page starts its workers at load and reuses them, so no script is fetched
+ * after load; a request is stopped by a `cancel` message (checked at each progress step). Progress is posted at
+ * most every 50 ms.
+ */
+import { EifError, createSha384, crc32, initCore, measureEifPart } from 'eifkit/browser';
+import type { FromWorker, ToWorker } from './messages.js';
+
+const post = (m: FromWorker): void => postMessage(m);
+const cancelled = new Set<number>();
+
+class Cancelled extends Error {}
+
+function failure(id: number, e: unknown): FromWorker {
+  if (e instanceof EifError) return { kind: 'error', id, code: e.code, message: e.message };
+  const name = (e as { name?: string } | null)?.name;
+  if (name === 'NotReadableError' || name === 'NotFoundError') {
+    return { kind: 'error', id, code: 'WEB_FILE_UNREADABLE', message: 'the browser could not read the file (was it moved or changed?)' };
+  }
+  return { kind: 'error', id, code: 'WEB_WORKER_FAILED', message: String((e as Error)?.message ?? e) };
+}
+
+async function measure(m: ToWorker & { kind: 'measure' }): Promise<void> {
+  let last = 0;
+  const part = await measureEifPart(m.file, m.share, {
+    onProgress: (read, planned) => {
+      if (cancelled.has(m.id)) throw new Cancelled();
+      const now = performance.now();
+      if (now - last >= 50 || read === planned) {
+        last = now;
+        post({ kind: 'progress', id: m.id, read, planned });
+      }
+    },
+  });
+  post({ kind: 'part', id: m.id, part });
+}
+
+/** MB/s of `op` over `bytes`: the best of repetitions over ~250 ms, after one warm-up run. */
+async function rate(bytes: number, op: () => unknown | Promise<unknown>): Promise<number> {
+  await op();
+  let best = Infinity;
+  const t0 = performance.now();
+  do {
+    const s = performance.now();
+    await op();
+    best = Math.min(best, performance.now() - s);
+  } while (performance.now() - t0 < 250);
+  return bytes / 1e6 / (Math.max(best, 0.001) / 1000);
+}
+
+async function speed(m: ToWorker & { kind: 'speed' }): Promise<void> {
+  for (const size of m.sizes) {
+    const data = new Uint8Array(size);
+    for (let i = 0; i < size; i += 4096) data[i] = (i * 2654435761) >>> 24;
+    const wasmSha384 = await rate(size, () => createSha384().update(data).digest());
+    const webCryptoSha384 = await rate(size, () => crypto.subtle.digest('SHA-384', data));
+    const wasmCrc32 = await rate(size, () => crc32(data));
+    post({ kind: 'speed-row', id: m.id, row: { size, wasmSha384, webCryptoSha384, wasmCrc32 } });
+  }
+  post({ kind: 'speed-done', id: m.id });
+}
+
+const ready = initCore().then(() => {
+  // a little work through the core, so its code is optimised before the first real slice arrives
+  const warm = new Uint8Array(256 << 10);
+  createSha384().update(warm).digest();
+  crc32(warm);
+  post({ kind: 'ready', id: 0 });
+});
+
+onmessage = (e: MessageEvent<ToWorker>) => {
+  const m = e.data;
+  if (m.kind === 'cancel') return void cancelled.add(m.id);
+  ready
+    .then(() => (m.kind === 'measure' ? measure(m) : speed(m)))
+    .catch((err: unknown) => {
+      if (!(err instanceof Cancelled)) post(failure(m.id, err));
+    })
+    .finally(() => cancelled.delete(m.id));
+};
