@@ -53,7 +53,9 @@ export * from './signing/index.js';
 export {
   measureEifPart,
   inspectEifParts,
+  measureImageInputs,
   PART_CHUNK_SIZE,
+  type ImageInputs,
   type EifMeasureShare,
   type EifMeasurePart,
 } from './inspect/parts.js';

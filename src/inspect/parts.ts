@@ -9,10 +9,11 @@
 import { crc32, initCore } from '../core/index.js';
 import { EifError } from '../errors.js';
 import { CRC_OFFSET } from '../eif/header.js';
-import { type ByteSource, readLayout } from '../eif/layout.js';
+import { type ByteSource, bytesSource, readLayout } from '../eif/layout.js';
+import { SectionType } from '../eif/header.js';
 import { measurementsFromInner } from '../eif/measure.js';
 import { PcrStreams, ROLE_A, ROLE_B, isMeasured, pieceRoles, sectionRoles } from '../eif/roles.js';
-import { type SectionSink, layoutSections, walkSections } from '../eif/walk.js';
+import { type SectionInput, type SectionSink, layoutSections, walkSections } from '../eif/walk.js';
 import { type EifInspection, finishInspection, toSource } from './eif.js';
 
 /** What one thread computes: any of stream A (PCR0 and PCR1), stream B (PCR2) and the CRC. */
@@ -167,4 +168,43 @@ export async function inspectEifParts(input: Uint8Array | Blob | ByteSource, par
     metadata: pick('metadata'),
     signature: pick('signature'),
   });
+}
+
+/** The inputs of an image not built yet: what `eif build` would put in its sections (eif-format.md §3.2). */
+export interface ImageInputs {
+  /** Kernel and command line: without them only PCR2 can be known. */
+  kernel?: ByteSource;
+  cmdline?: Uint8Array;
+  /** Bootstrap ramdisk first (PCR1), then the others (PCR2), as `eif build --ramdisk` takes them. */
+  ramdisks: readonly ByteSource[];
+}
+
+/**
+ * The PCRs an image built from these inputs would have, without building it: the inputs are walked as the image's
+ * sections (../eif/walk.ts, roles of ../eif/roles.ts), streaming. With a kernel and command line: PCR0, PCR1 and
+ * PCR2; without: PCR2 only (it covers the ramdisks after the first, so a container image's customer ramdisk
+ * alone gives it — the first ramdisk may then be empty). `onProgress` gets the bytes read so far.
+ *
+ * @example
+ * import { measureImageInputs, bytesSource } from 'eifkit/browser';
+ * const { PCR2 } = await measureImageInputs({ ramdisks: [bytesSource(new Uint8Array(0)), customerRamdisk] });
+ */
+export async function measureImageInputs(
+  inputs: ImageInputs,
+  opts: { onProgress?: (bytesRead: number) => void; chunkSize?: number } = {},
+): Promise<{ PCR0?: string; PCR1?: string; PCR2: string }> {
+  await initCore();
+  if (inputs.ramdisks.length === 0) throw new EifError('NO_RAMDISK', 'at least one ramdisk is required');
+  const full = inputs.kernel !== undefined && inputs.cmdline !== undefined;
+  const empty = bytesSource(new Uint8Array(0));
+  const sections: SectionInput[] = [
+    { type: SectionType.Kernel, size: inputs.kernel?.size ?? 0, data: { source: inputs.kernel ?? empty, offset: 0 }, what: 'kernel' },
+    { type: SectionType.Cmdline, size: inputs.cmdline?.length ?? 0, data: inputs.cmdline ?? new Uint8Array(0), what: 'cmdline' },
+    ...inputs.ramdisks.map((r, i) => ({ type: SectionType.Ramdisk, size: r.size, data: { source: r, offset: 0 }, what: `ramdisk ${i}` })),
+  ];
+  const sink = new ShareSink({ pcr0: full, pcr2: true }, 0, opts.chunkSize ?? PART_CHUNK_SIZE, opts.onProgress);
+  await walkSections(sections, sink);
+  const r = sink.finish();
+  const m = measurementsFromInner(r.a ?? r.b!, r.fork ?? r.b!, r.b!);
+  return full ? { PCR0: m.PCR0, PCR1: m.PCR1, PCR2: m.PCR2 } : { PCR2: m.PCR2 };
 }

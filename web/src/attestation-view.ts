@@ -3,7 +3,7 @@
  * or a chosen anchor — eifkit's inspectAttestation), how old the document is and whether its chain has expired
  * since, the decoded fields, and the PCR table against the expected values (typed, from the link, or from the EIF).
  */
-import { AWS_NITRO_ROOT_SHA256, decodeAttestationDocument, decodeAttestationInput, inspectAttestation, parseTrustAnchors, type AttestationDocument } from 'eifkit/browser';
+import { AWS_NITRO_ROOT_SHA256, decodeAttestationDocument, decodeAttestationInput, inspectAttestation, parseTrustAnchors, type AttestationDocument, type AttestationResult } from 'eifkit/browser';
 import type { ExpectedEntry } from './expected.js';
 import { $, ageText, begin, codeOf, h, hex, showError } from './ui.js';
 
@@ -34,10 +34,9 @@ export async function setAnchor(bytes: Uint8Array | undefined): Promise<void> {
       anchor = { bytes, sha256: a!.sha256 };
       status.textContent = `Custom trust anchor in use (SHA-256 ${a!.sha256}).`;
     } catch (e) {
-      anchor = undefined;
+      // the anchor in use (and the verdict made with it) stays; the error says why the new one was refused
       const { code, message } = codeOf(e, 'ATT_ROOTS_INVALID');
-      showError($('att-error'), code, message);
-      status.textContent = '';
+      showError($('att-error'), code, `the chosen root was not used: ${message}`);
       return;
     }
   }
@@ -66,14 +65,23 @@ export async function checkDocument(input: Uint8Array | string, label: string, t
     let bytes: Uint8Array | undefined;
     let at = Date.now();
     let timeKnown = false;
+    let r: AttestationResult;
     try {
-      bytes = decodeAttestationInput(input).bytes;
-      at = decodeAttestationDocument(bytes).timestamp;
-      timeKnown = true;
-    } catch {
-      // inspectAttestation reports the same problem with its code (below)
+      bytes = decodeAttestationInput(input).bytes; // raw CBOR, or base64 / hex text (typed or in a file)
+    } catch (e) {
+      const { code, message } = codeOf(e, 'ATT_INPUT');
+      r = { ok: false, errors: [{ code: code as AttestationResult['errors'][number]['code'], message }], document: null };
     }
-    const r = await inspectAttestation(bytes ?? input, { at, roots: anchor ? [anchor.bytes] : undefined });
+    if (bytes) {
+      try {
+        at = decodeAttestationDocument(bytes).timestamp;
+        timeKnown = true;
+      } catch {
+        // a malformed document: inspectAttestation reports the problem with its code
+      }
+      r = await inspectAttestation(bytes, { at, roots: anchor ? [anchor.bytes] : undefined });
+    }
+    r = r!;
     if (mine !== run) return;
     const verdict = $('attestation-verdict');
     const now = Date.now();

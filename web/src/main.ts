@@ -8,6 +8,8 @@ import { checkEif, workerCount, type EifDone } from './eif-view.js';
 import { startPool } from './pool.js';
 import { fromFragment, parseExpected, toFragment, type ExpectedEntry, type ExpectedInput } from './expected.js';
 import { runSpeed } from './speed-view.js';
+import { checkImage } from './image-view.js';
+import type { ImageResult } from './messages.js';
 import { $, begin, codeOf, dropZone, showError } from './ui.js';
 
 declare const __EIFKIT_VERSION__: string;
@@ -18,6 +20,7 @@ const instanceId = $<HTMLInputElement>('instance-id');
 
 let typed: ExpectedEntry[] = [];
 let fromEif: ExpectedEntry[] = [];
+let fromImage: ExpectedEntry[] = [];
 
 function expectedInput(): ExpectedInput {
   return { text: textarea.value, roleArn: roleArn.value, instanceId: instanceId.value };
@@ -25,7 +28,7 @@ function expectedInput(): ExpectedInput {
 
 function publishExpected(): void {
   const all = [...typed];
-  for (const e of fromEif) if (!all.some((t) => t.index === e.index && t.hex === e.hex)) all.push(e);
+  for (const e of [...fromEif, ...fromImage]) if (!all.some((t) => t.index === e.index && t.hex === e.hex)) all.push(e);
   all.sort((a, b) => a.index - b.index);
   setExpected(all);
   const n = typed.length;
@@ -71,6 +74,16 @@ function onEifDone(r: EifDone | undefined): void {
       { index: 2, hex: m.PCR2, source: 'EIF file' },
       { index: 8, hex: m.PCR8 ?? '0'.repeat(96), source: m.PCR8 ? 'EIF signer' : 'EIF (unsigned)' },
     ];
+  }
+  publishExpected();
+}
+
+function onImageDone(r: ImageResult | undefined): void {
+  fromImage = [];
+  if (r) {
+    if (r.PCR0) fromImage.push({ index: 0, hex: r.PCR0, source: 'container image' });
+    if (r.PCR1) fromImage.push({ index: 1, hex: r.PCR1, source: 'container image' });
+    fromImage.push({ index: 2, hex: r.PCR2, source: 'container image' });
   }
   publishExpected();
 }
@@ -130,6 +143,15 @@ function wire(): void {
   });
   dropZone(document.querySelector<HTMLElement>('#eif .drop')!, (f) => void checkEif(f, onEifDone));
 
+  const imageInput = $<HTMLInputElement>('image-input');
+  const blobsInput = $<HTMLInputElement>('blobs-input');
+  const runImage = (f: File | undefined): void => {
+    if (f) checkImage(f, [...(blobsInput.files ?? [])], onImageDone);
+  };
+  imageInput.addEventListener('change', () => runImage(imageInput.files?.[0]));
+  blobsInput.addEventListener('change', () => runImage(imageInput.files?.[0]));
+  dropZone(document.querySelector<HTMLElement>('#image .drop')!, (f) => runImage(f));
+
   const attInput = $<HTMLInputElement>('attestation-input');
   attInput.addEventListener('change', () => {
     const f = attInput.files?.[0];
@@ -167,13 +189,16 @@ function wire(): void {
   $('aws-root-fp').textContent = `${awsRootFingerprint().slice(0, 16)}…`;
   $('aws-root-fp').title = awsRootFingerprint();
 
+  // typing: read the values 150 ms after the last key (one piece of pending work however many keys)
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let pending: (() => void) | undefined;
   const soon = (): void => {
     clearTimeout(timer);
-    const end = begin();
+    pending ??= begin();
     timer = setTimeout(() => {
       readExpected(true);
-      end();
+      pending?.();
+      pending = undefined;
     }, 150);
   };
   for (const el of [textarea, roleArn, instanceId]) el.addEventListener('input', soon);

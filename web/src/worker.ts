@@ -4,7 +4,21 @@
  * after load; a request is stopped by a `cancel` message (checked at each progress step). Progress is posted at
  * most every 50 ms.
  */
-import { EifError, createSha384, crc32, initCore, measureEifPart } from 'eifkit/browser';
+import {
+  EifError,
+  blobSource,
+  bootstrapRamdisk,
+  bytesSource,
+  createSha384,
+  crc32,
+  imageRamdisks,
+  indexLayer,
+  initCore,
+  measureEifPart,
+  measureImageInputs,
+  openTarArchive,
+  selectImage,
+} from 'eifkit/browser';
 import type { FromWorker, ToWorker } from './messages.js';
 
 const post = (m: FromWorker): void => postMessage(m);
@@ -61,6 +75,56 @@ async function speed(m: ToWorker & { kind: 'speed' }): Promise<void> {
   post({ kind: 'speed-done', id: m.id });
 }
 
+/**
+ * A container image (docker save or OCI archive) → nitro-cli's customer ramdisk → PCR2 (eifkit's oci stages, the
+ * archive read by slices); with the blobs, the bootstrap ramdisk too → PCR0 and PCR1.
+ */
+async function image(m: ToWorker & { kind: 'image' }): Promise<void> {
+  const t0 = performance.now();
+  const say = (text: string) => post({ kind: 'image-progress', id: m.id, text });
+  say('reading the archive…');
+  const store = await openTarArchive(blobSource(m.archive), m.archive.name);
+  const selection = await selectImage(store);
+  const layers = [];
+  for (const [i, ref] of selection.layers.entries()) {
+    say(`reading layer ${i + 1} of ${selection.layers.length}…`);
+    layers.push(await indexLayer(ref));
+  }
+  const { customer, warnings } = imageRamdisks(selection, layers);
+  const b = m.blobs;
+  let inputs: Parameters<typeof measureImageInputs>[0];
+  if (b.kernel && b.cmdline && b.init && b.nsm) {
+    const bootstrap = await bootstrapRamdisk({ init: blobSource(b.init), nsm: blobSource(b.nsm) });
+    const cmdline = new TextEncoder().encode((await b.cmdline.text()).trim()); // oci-build.md §1.1: trimmed
+    inputs = { kernel: blobSource(b.kernel), cmdline, ramdisks: [bootstrap, customer] };
+  } else {
+    inputs = { ramdisks: [bytesSource(new Uint8Array(0)), customer] };
+  }
+  let last = 0;
+  const pcrs = await measureImageInputs(inputs, {
+    onProgress: (read) => {
+      if (performance.now() - last > 100) {
+        last = performance.now();
+        say(`hashing: ${(read / 1048576).toFixed(0)} MiB…`);
+      }
+    },
+  });
+  post({
+    kind: 'image-result',
+    id: m.id,
+    result: {
+      ...pcrs,
+      architecture: selection.architecture,
+      repoTags: selection.repoTags,
+      layers: layers.length,
+      customerSize: customer.size,
+      customerEntries: customer.entryCount,
+      warnings,
+      ms: performance.now() - t0,
+    },
+  });
+}
+
 const ready = initCore().then(() => {
   // a little work through the core, so its code is optimised before the first real slice arrives
   const warm = new Uint8Array(256 << 10);
@@ -73,7 +137,7 @@ onmessage = (e: MessageEvent<ToWorker>) => {
   const m = e.data;
   if (m.kind === 'cancel') return void cancelled.add(m.id);
   ready
-    .then(() => (m.kind === 'measure' ? measure(m) : speed(m)))
+    .then(() => (m.kind === 'measure' ? measure(m) : m.kind === 'image' ? image(m) : speed(m)))
     .catch((err: unknown) => {
       if (!(err instanceof Cancelled)) post(failure(m.id, err));
     })
