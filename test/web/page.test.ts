@@ -6,7 +6,7 @@
  * to $EIFKIT_SCREENSHOTS (default: <tmp>/eifkit-web-screenshots). A large EIF with memory readings of the page and
  * its workers: 128 MiB by default, EIFKIT_WEB_BIG_MIB=1024 for the 1 GiB case. Skips without Chromium.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -90,11 +90,13 @@ suite(title, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  // Every page opened by a test: nothing requested after load, no CSP violation, no uncaught error.
-  afterAll(() => {
-    for (const o of opened) {
+  // Every page opened by a test: nothing requested after load, no CSP violation, no uncaught error; then closed
+  // (its workers end with it).
+  afterEach(async () => {
+    for (const o of opened.splice(0)) {
       expect(o.requests).toEqual([]);
       expect(o.cspViolations).toEqual([]);
+      await o.page.close();
     }
   });
 

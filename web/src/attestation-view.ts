@@ -49,6 +49,12 @@ export function setExpected(entries: ExpectedEntry[]): void {
   renderTable();
 }
 
+/** Starts with a CBOR array or tag (major types 4 and 6): a damaged COSE_Sign1 rather than some other file. */
+function looksLikeCbor(b: Uint8Array): boolean {
+  const x = b[0] ?? 0;
+  return (x >= 0x80 && x <= 0x9f) || (x >= 0xc0 && x <= 0xdb);
+}
+
 const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
 
 /**
@@ -69,8 +75,12 @@ export async function checkDocument(input: Uint8Array | string, label: string, t
     try {
       bytes = decodeAttestationInput(input).bytes; // raw CBOR, or base64 / hex text (typed or in a file)
     } catch (e) {
-      const { code, message } = codeOf(e, 'ATT_INPUT');
-      r = { ok: false, errors: [{ code: code as AttestationResult['errors'][number]['code'], message }], document: null };
+      if (typeof input !== 'string' && looksLikeCbor(input)) {
+        bytes = input; // a CBOR array or tag, but not COSE_Sign1's start: the strict decoder names what is wrong
+      } else {
+        const { code, message } = codeOf(e, 'ATT_INPUT');
+        r = { ok: false, errors: [{ code: code as AttestationResult['errors'][number]['code'], message }], document: null };
+      }
     }
     if (bytes) {
       try {
