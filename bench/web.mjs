@@ -120,7 +120,7 @@ export async function run(ctx = {}) {
     const rows = [
       { measure: 'openssl dgst -sha384 (the EIF)', 'median': `${median(per.map((x) => x.opensslSecs)).toFixed(2)} s`, ratio: '1 (ref)', 'min–max': '' },
       {
-        measure: `page PCRs (${per[0].workers} workers)`,
+        measure: `page PCRs (${per[0].workers - 1} measuring workers)`,
         median: `${median(per.map((x) => x.pageSecs)).toFixed(2)} s`,
         ratio: `${median(per.map((x) => x.ratio)).toFixed(2)}x`,
         'min–max': `${Math.min(...per.map((x) => x.ratio)).toFixed(2)}–${Math.max(...per.map((x) => x.ratio)).toFixed(2)}x`,
@@ -144,7 +144,20 @@ export async function run(ctx = {}) {
         { impl: 'page PCRs', param: `${bigMiB} MiB EIF`, mbps: stat(per.map((x) => bytes / x.pageSecs / 1e6)), ratio: stat(per.map((x) => 1 / x.ratio)), timeRatio: stat(per.map((x) => x.ratio)) },
       ],
     };
-    return { comparisons: [comparison], extra: { rows, per, attestationMs: att }, table: formatTable(rows), rounds, bigMiB };
+    const comparisons = [comparison];
+    if (att.cold.length) {
+      // MB/s column = verdicts per second; ratio = 10 ms (the target) ÷ the time: ≥ 1 meets it
+      const series = (impl, xs) => ({ impl, param: 'verdict after drop', mbps: stat(xs.map((x) => 1000 / x)), ratio: stat(xs.map((x) => 10 / x)), ms: stat(xs) });
+      comparisons.push({
+        title: 'web attestation',
+        param: 'verdict after drop',
+        reference: 'target 10 ms',
+        rounds: att.warm.length,
+        cleanRounds: att.warm.length,
+        series: [series('first document of a page', att.firstInPage), series('new chain (cold)', att.cold), series('seen chain (warm)', att.warm)],
+      });
+    }
+    return { comparisons, extra: { rows, per, attestationMs: att }, table: formatTable(rows), rounds, bigMiB };
   } finally {
     await browser.close();
     await server.close();
@@ -153,12 +166,15 @@ export async function run(ctx = {}) {
 }
 
 /** Targets of issue 13. */
-export function checks(comparisons, extra) {
+export function checks(comparisons) {
   const c = comparisons[0];
   const t = c.series.find((s) => s.impl === 'page PCRs').timeRatio.median;
   const out = [{ name: 'page PCRs of a 1 GiB EIF ≤ 2.5x openssl dgst -sha384 time', value: `${t.toFixed(2)}x`, ok: t <= 2.5 }];
-  const warm = extra?.attestationMs?.warm;
-  if (warm?.length) out.push({ name: 'attestation verdict ≤ 10 ms after the drop (median, seen chain)', value: `${median(warm).toFixed(1)} ms`, ok: median(warm) <= 10 });
+  const a = comparisons[1];
+  for (const impl of ['new chain (cold)', 'seen chain (warm)']) {
+    const ms = a?.series.find((s) => s.impl === impl)?.ms.median;
+    if (ms !== undefined) out.push({ name: `attestation verdict ≤ 10 ms after the drop (median, ${impl})`, value: `${ms.toFixed(1)} ms`, ok: ms <= 10 });
+  }
   return out;
 }
 
@@ -168,5 +184,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const ti = process.argv.indexOf('--threads');
   const r = await run({ quick, threads: ti > 0 ? process.argv[ti + 1] : undefined });
   if (json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-  else process.stdout.write(`\nweb page, ${r.bigMiB} MiB EIF, ${r.rounds} rounds (median of same-round ratios)\n${r.table}\n${checks(r.comparisons, r.extra).map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.value}`).join('\n')}\n`);
+  else process.stdout.write(`\nweb page, ${r.bigMiB} MiB EIF, ${r.rounds} rounds (median of same-round ratios)\n${r.table}\n${checks(r.comparisons).map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.value}`).join('\n')}\n`);
 }
