@@ -357,7 +357,7 @@ suite(title, () => {
       clearInterval(w.lagTimer);
       return w.maxLag;
     });
-    expect(lag).toBeLessThan(250);
+    expect(lag).toBeLessThan(500); // a blocked main thread would stall for seconds; a loaded box adds scheduling delay
     expect(await codes(page)).toEqual([]);
     expect(await text(page, 'pcr0')).toBe(want.PCR0);
     expect(await text(page, 'pcr2')).toBe(want.PCR2);
