@@ -50,17 +50,24 @@ async function measure(m: ToWorker & { kind: 'measure' }): Promise<void> {
   post({ kind: 'part', id: m.id, part });
 }
 
-/** MB/s of `op` over `bytes`: the best of repetitions over ~250 ms, after one warm-up run. */
+/**
+ * MB/s of `op` over `bytes`: after a warm-up, samples of at least 25 ms each (the op repeated; browsers coarsen
+ * timers to 0.1 ms), for ~300 ms; the best sample.
+ */
 async function rate(bytes: number, op: () => unknown | Promise<unknown>): Promise<number> {
   await op();
-  let best = Infinity;
-  const t0 = performance.now();
-  do {
+  const sample = async (reps: number): Promise<number> => {
     const s = performance.now();
-    await op();
-    best = Math.min(best, performance.now() - s);
-  } while (performance.now() - t0 < 250);
-  return bytes / 1e6 / (Math.max(best, 0.001) / 1000);
+    for (let i = 0; i < reps; i++) await op();
+    return performance.now() - s;
+  };
+  let reps = 1;
+  while ((await sample(reps)) < 25 && reps < 1 << 16) reps *= 2;
+  let best = 0;
+  const t0 = performance.now();
+  do best = Math.max(best, (reps * bytes) / 1e6 / ((await sample(reps)) / 1000));
+  while (performance.now() - t0 < 300);
+  return best;
 }
 
 async function speed(m: ToWorker & { kind: 'speed' }): Promise<void> {
