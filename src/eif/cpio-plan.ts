@@ -50,15 +50,28 @@ export interface CpioPlanEntry {
   data?: CpioData;
 }
 
+/**
+ * A planned archive: per-entry metadata in typed arrays (about 80 bytes an entry plus its name), so a plan of
+ * 100 000 entries stays a few MiB. Entries are rebuilt on the fly when their bytes are read ({@link planEntry}).
+ */
 export interface CpioPlan {
-  readonly entries: readonly CpioPlanEntry[];
+  /** Entries, trailer excluded. */
+  readonly count: number;
+  readonly names: readonly string[];
+  readonly numbers: Float64Array; // per entry: mode, uid, gid, mtime, size, rdevmajor, rdevminor, data offset
+  /** Per entry: -1 no data, -2 in-memory bytes (`bytes`), else an index into `sources`. */
+  readonly dataKind: Int32Array;
+  readonly sources: readonly ByteSource[];
+  readonly bytes: ReadonlyMap<number, Uint8Array>;
   /** Start of each entry's header in the stream, then the trailer's, then the padded end. */
   readonly starts: Float64Array;
-  /** Stream offset of each entry's data. */
+  /** Stream offset of each entry's data (trailer included). */
   readonly dataStarts: Float64Array;
   /** Total size, including the 512-byte padding. */
   readonly size: number;
 }
+
+const NUMS = 8;
 
 const pad4 = (n: number) => (4 - (n % 4)) % 4;
 
@@ -76,20 +89,45 @@ export function goHex8(v: number, what: string): string {
   return s;
 }
 
+const HEX = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+const MAGIC = Uint8Array.from('070701', (c) => c.charCodeAt(0));
+
+/** The 13 field values of an entry's header, in order. */
+function fieldsOf(e: CpioPlanEntry, ino: number): number[] {
+  const nlink = (e.mode & 0o170000) === 0o040000 ? 2 : 1;
+  return [ino, e.mode, e.uid, e.gid, nlink, e.mtime, e.size, 3, 1, e.rdevmajor, e.rdevminor, e.name.length + 1, 0];
+}
+
+/** Throws CPIO_FIELD_OVERFLOW (naming the field) for a value gocpio cannot write in 8 characters. */
+function checkFields(e: CpioPlanEntry, ino: number): void {
+  const fields = fieldsOf(e, ino);
+  for (let i = 0; i < fields.length; i++) {
+    const v = fields[i]!;
+    if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) goHex8(v, `${FIELD_NAMES[i]} of ${JSON.stringify(e.name)}`);
+  }
+}
+
 /** The 110 header bytes + name + NUL + padding of entry `e` at stream offset `start` with inode `ino`. */
 function headerBytes(e: CpioPlanEntry, ino: number, start: number): Uint8Array {
   const name = e.name;
-  const nlink = (e.mode & 0o170000) === 0o040000 ? 2 : 1;
-  const fields = [ino, e.mode, e.uid, e.gid, nlink, e.mtime, e.size, 3, 1, e.rdevmajor, e.rdevminor, name.length + 1, 0];
-  let h = '070701';
-  for (let i = 0; i < fields.length; i++) {
-    const v = fields[i]!;
-    // fast path: the usual field; goHex8 (with a message naming the field) for the rest
-    h += Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v.toString(16).padStart(8, '0') : goHex8(v, `${FIELD_NAMES[i]} of ${JSON.stringify(name)}`);
-  }
   const len = HEADER_SIZE + name.length + 1;
   const out = new Uint8Array(len + pad4(start + len));
-  for (let i = 0; i < HEADER_SIZE; i++) out[i] = h.charCodeAt(i);
+  out.set(MAGIC, 0);
+  const fields = fieldsOf(e, ino);
+  for (let i = 0; i < fields.length; i++) {
+    const v = fields[i]!;
+    const at = 6 + 8 * i;
+    if (v >= 0 && v <= 0xffffffff) {
+      let x = v >>> 0;
+      for (let k = 7; k >= 0; k--) {
+        out[at + k] = HEX[x & 15]!;
+        x >>>= 4;
+      }
+    } else {
+      const s = goHex8(v, `${FIELD_NAMES[i]} of ${JSON.stringify(name)}`); // negative times that fit
+      for (let k = 0; k < 8; k++) out[at + k] = s.charCodeAt(k);
+    }
+  }
   for (let i = 0; i < name.length; i++) out[HEADER_SIZE + i] = name.charCodeAt(i) & 0xff;
   return out;
 }
@@ -102,53 +140,116 @@ function checkEntry(e: CpioPlanEntry): void {
   if (e.name.startsWith('/') || e.name.includes('\0') || e.name === '') {
     throw new EifError('CPIO_BAD_NAME', `cpio entry names must be relative, non-empty and NUL-free: ${JSON.stringify(e.name)}`);
   }
-  for (let i = 0; i < e.name.length; i++) {
-    if (e.name.charCodeAt(i) > 0xff) throw new EifError('CPIO_BAD_NAME', `cpio entry name is not a byte string: ${JSON.stringify(e.name)}`);
-  }
+  if (/[^\x01-\xff]/.test(e.name)) throw new EifError('CPIO_BAD_NAME', `cpio entry name is not a byte string: ${JSON.stringify(e.name)}`);
   if (e.size > 0 && !e.data) throw new EifError('CPIO_BAD_NAME', `cpio entry ${JSON.stringify(e.name)} has a size but no data`);
   if ('bytes' in (e.data ?? {}) && (e.data as { bytes: Uint8Array }).bytes.length !== e.size) {
     throw new EifError('CPIO_BAD_NAME', `cpio entry ${JSON.stringify(e.name)}: ${e.size} bytes declared, ${(e.data as { bytes: Uint8Array }).bytes.length} given`);
   }
   // Validate every header field now, so a plan never fails half-way through a read.
-  headerBytes(e, CPIO_FIRST_INODE, 0);
+  checkFields(e, CPIO_FIRST_INODE);
+}
+
+/** A growable Float64Array / Int32Array (the entry count of an iterable is not known in advance). */
+class Grow<T extends Float64Array | Int32Array> {
+  n = 0;
+  constructor(public a: T, private readonly make: (n: number) => T) {}
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = this.make(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  done(): T {
+    return this.a.subarray(0, this.n) as T;
+  }
 }
 
 /**
  * Plan a newc archive of `entries` in the order given (linuxkit keeps its input order): offsets only, no data
- * read. Throws CPIO_BAD_NAME / CPIO_FIELD_OVERFLOW for entries gocpio cannot write correctly.
+ * read. `entries` may be a generator: each entry is checked and stored compactly as it comes, so the caller
+ * need not hold them all. Throws CPIO_BAD_NAME / CPIO_FIELD_OVERFLOW for entries gocpio cannot write correctly.
  *
  * @example
  * import { planCpio, cpioPlanSource } from 'eifkit/browser';
  * const plan = planCpio([{ name: 'dev', mode: 0o040755, uid: 0, gid: 0, mtime: 1492533000, size: 0, rdevmajor: 0, rdevminor: 0 }]);
  * const ramdisk = cpioPlanSource(plan); // ramdisk.size === 512
  */
-export function planCpio(entries: readonly CpioPlanEntry[]): CpioPlan {
-  const n = entries.length;
-  const starts = new Float64Array(n + 2);
-  const dataStarts = new Float64Array(n + 1);
+export function planCpio(entries: Iterable<CpioPlanEntry>): CpioPlan {
+  const names: string[] = [];
+  const numbers = new Grow(new Float64Array(64 * NUMS), (n) => new Float64Array(n));
+  const dataKind = new Grow(new Int32Array(64), (n) => new Int32Array(n));
+  const starts = new Grow(new Float64Array(64), (n) => new Float64Array(n));
+  const dataStarts = new Grow(new Float64Array(64), (n) => new Float64Array(n));
+  const sources: ByteSource[] = [];
+  const sourceIndex = new Map<ByteSource, number>();
+  const bytes = new Map<number, Uint8Array>();
   let pos = 0;
-  for (let i = 0; i <= n; i++) {
-    const e = i < n ? entries[i]! : TRAILER_ENTRY;
-    if (i < n) checkEntry(e);
-    if (CPIO_FIRST_INODE + i > 0xffffffff) throw new EifError('CPIO_FIELD_OVERFLOW', 'too many cpio entries for 8-digit inode numbers');
+  const place = (e: CpioPlanEntry) => {
     pos += pad4(pos);
-    starts[i] = pos;
+    starts.push(pos);
     pos += HEADER_SIZE + e.name.length + 1;
     pos += pad4(pos);
-    dataStarts[i] = pos;
+    dataStarts.push(pos);
     pos += e.size;
+  };
+  let i = 0;
+  for (const e of entries) {
+    checkEntry(e);
+    if (CPIO_FIRST_INODE + i + 1 > 0xffffffff) throw new EifError('CPIO_FIELD_OVERFLOW', 'too many cpio entries for 8-digit inode numbers');
+    names.push(e.name);
+    const d = e.data;
+    let offset = 0;
+    if (!d || e.size === 0) dataKind.push(-1);
+    else if ('bytes' in d) {
+      dataKind.push(-2);
+      bytes.set(i, d.bytes);
+    } else {
+      let k = sourceIndex.get(d.source);
+      if (k === undefined) {
+        k = sources.length;
+        sources.push(d.source);
+        sourceIndex.set(d.source, k);
+      }
+      dataKind.push(k);
+      offset = d.offset;
+    }
+    for (const v of [e.mode, e.uid, e.gid, e.mtime, e.size, e.rdevmajor, e.rdevminor, offset]) numbers.push(v);
+    place(e);
+    i++;
   }
+  place(TRAILER_ENTRY);
   pos += pad4(pos);
   pos += (512 - (pos % 512)) % 512;
-  starts[n + 1] = pos;
+  starts.push(pos);
   if (!Number.isSafeInteger(pos)) throw new EifError('CPIO_FIELD_OVERFLOW', 'cpio archive too large');
-  return { entries, starts, dataStarts, size: pos };
+  return { count: i, names, numbers: numbers.done(), dataKind: dataKind.done(), sources, bytes, starts: starts.done(), dataStarts: dataStarts.done(), size: pos };
+}
+
+/**
+ * Entry `i` of a plan as an object (the trailer for `i === plan.count`).
+ *
+ * @example
+ * import { planCpio, planEntry } from 'eifkit/browser';
+ * const plan = planCpio(entries);
+ * console.log(planEntry(plan, 0).name);
+ */
+export function planEntry(plan: CpioPlan, i: number): CpioPlanEntry {
+  if (i === plan.count) return TRAILER_ENTRY;
+  const o = i * NUMS;
+  const n = plan.numbers;
+  const e: CpioPlanEntry = { name: plan.names[i]!, mode: n[o]!, uid: n[o + 1]!, gid: n[o + 2]!, mtime: n[o + 3]!, size: n[o + 4]!, rdevmajor: n[o + 5]!, rdevminor: n[o + 6]! };
+  const k = plan.dataKind[i]!;
+  if (k === -2) e.data = { bytes: plan.bytes.get(i)! };
+  else if (k >= 0) e.data = { source: plan.sources[k]!, offset: n[o + 7]! };
+  return e;
 }
 
 /** Index of the last entry (trailer = entries.length) whose header starts at or before `offset`. */
 function findEntry(plan: CpioPlan, offset: number): number {
   let lo = 0;
-  let hi = plan.entries.length; // the trailer
+  let hi = plan.count; // the trailer
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
     if (plan.starts[mid]! <= offset) lo = mid;
@@ -175,11 +276,11 @@ async function readPlan(plan: CpioPlan, offset: number, length: number): Promise
   const end = Math.min(plan.size, offset + length);
   if (offset >= end) return new Uint8Array(0);
   const out = new Uint8Array(end - offset);
-  const n = plan.entries.length;
+  const n = plan.count;
   let i = findEntry(plan, offset);
   let pos = offset;
   while (pos < end && i <= n) {
-    const e = i < n ? plan.entries[i]! : TRAILER_ENTRY;
+    const e = planEntry(plan, i);
     const hStart = plan.starts[i]!;
     const dStart = plan.dataStarts[i]!;
     const dEnd = dStart + e.size;
@@ -221,7 +322,7 @@ function readDataSync(e: CpioPlanEntry, from: number, length: number): Uint8Arra
 export function cpioPlanSource(plan: CpioPlan): CpioPlanSource {
   return {
     size: plan.size,
-    entryCount: plan.entries.length,
+    entryCount: plan.count,
     read: (offset: number, length: number) => readPlan(plan, offset, length),
   };
 }
@@ -235,9 +336,8 @@ export function cpioPlanSource(plan: CpioPlan): CpioPlanSource {
  */
 export function materializeCpioPlan(plan: CpioPlan): Uint8Array {
   const out = new Uint8Array(plan.size);
-  const n = plan.entries.length;
-  for (let i = 0; i <= n; i++) {
-    const e = i < n ? plan.entries[i]! : TRAILER_ENTRY;
+  for (let i = 0; i <= plan.count; i++) {
+    const e = planEntry(plan, i);
     out.set(headerBytes(e, CPIO_FIRST_INODE + i, plan.starts[i]!), plan.starts[i]!);
     if (e.size > 0) out.set(readDataSync(e, 0, e.size), plan.dataStarts[i]!);
   }

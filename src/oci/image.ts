@@ -12,7 +12,7 @@ import { EifError } from '../errors.js';
 import type { BlobStore, Compression, ImageSelection, LayerRef } from './types.js';
 
 export interface SelectImageOptions {
-  /** `--image`: a tag or ref name (`name:tag`, `tag`, `docker.io/library/name:tag`). */
+  /** `--image`: a tag or ref name (`name:tag`, `tag`, `docker.io/library/name:tag`), or `[name@]sha256:<hex>` of a manifest in index.json. */
   image?: string;
   /** `--platform`: `linux/amd64` or `linux/arm64` (a variant such as `linux/arm64/v8` is accepted). */
   platform?: string;
@@ -221,7 +221,10 @@ function describeCandidates(cands: Candidate[]): string {
 function pickCandidate(cands: Candidate[], image: string | undefined, label: string): Candidate {
   if (cands.length === 0) throw new EifError('OCI_IMAGE_NOT_FOUND', `${label} holds no image`);
   if (image !== undefined) {
-    const hits = cands.filter((c) => c.names.some((n) => refMatches(image, n)) || c.desc.digest === image);
+    // `name@sha256:…` or a bare `sha256:…` also names the manifest (or index) by its digest
+    const at = image.lastIndexOf('@');
+    const byDigest = at >= 0 ? image.slice(at + 1) : image;
+    const hits = cands.filter((c) => c.names.some((n) => refMatches(image, n)) || c.desc.digest === byDigest);
     if (hits.length === 0) throw new EifError('OCI_IMAGE_NOT_FOUND', `${label} has no image named ${JSON.stringify(image)}; it holds: ${describeCandidates(cands)}`);
     const distinct = new Set(hits.map((c) => c.desc.digest));
     if (distinct.size > 1) throw new EifError('OCI_IMAGE_AMBIGUOUS', `${label}: ${JSON.stringify(image)} names several images: ${describeCandidates(hits)}`);

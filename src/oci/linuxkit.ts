@@ -86,7 +86,12 @@ export function linesFile(lines: readonly string[]): Uint8Array {
  * const entries = linuxkitCustomerTar(exportEntries, { cmd: ['/app/server'], env: ['PATH=/usr/bin'] });
  */
 export function linuxkitCustomerTar(exported: readonly ExportEntry[], files: { cmd: readonly string[]; env: readonly string[] }): LinuxkitEntry[] {
-  const out: LinuxkitEntry[] = [dirEntry('rootfs')];
+  return [...linuxkitCustomerEntries(exported, files)];
+}
+
+/** {@link linuxkitCustomerTar} one entry at a time (the ramdisk planner consumes it without holding a copy). */
+function* linuxkitCustomerEntries(exported: readonly ExportEntry[], files: { cmd: readonly string[]; env: readonly string[] }): Generator<LinuxkitEntry> {
+  yield dirEntry('rootfs');
   const touchFound = new Set<string>();
   for (const e of exported) {
     if (EXCLUDE.has(e.name)) continue;
@@ -111,15 +116,14 @@ export function linuxkitCustomerTar(exported: readonly ExportEntry[], files: { c
       }
       if (e.type === 'hardlink') entry.linkname = PREFIX + e.linkname;
     }
-    out.push(entry);
+    yield entry;
   }
-  for (const name of TOUCH) if (!touchFound.has(name)) out.push(touchEntry(name));
-  for (const d of ['rootfs', 'rootfs/dev', 'rootfs/run', 'rootfs/sys', 'rootfs/var', 'rootfs/proc', 'rootfs/tmp']) out.push(dirEntry(d));
+  for (const name of TOUCH) if (!touchFound.has(name)) yield touchEntry(name);
+  for (const d of ['rootfs', 'rootfs/dev', 'rootfs/run', 'rootfs/sys', 'rootfs/var', 'rootfs/proc', 'rootfs/tmp']) yield dirEntry(d);
   for (const [name, lines] of [['cmd', files.cmd], ['env', files.env]] as const) {
     const bytes = linesFile(lines);
-    out.push({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: LINUXKIT_MTIME, size: bytes.length, linkname: '', devmajor: 0, devminor: 0, ...(bytes.length > 0 ? { data: { bytes } } : {}) });
+    yield { name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: LINUXKIT_MTIME, size: bytes.length, linkname: '', devmajor: 0, devminor: 0, ...(bytes.length > 0 ? { data: { bytes } } : {}) };
   }
-  return out;
 }
 
 // ---- Go's path/filepath on Unix, for the hard link → relative symlink rule -----------------------------------
@@ -218,6 +222,47 @@ function resolveData(data: EntryData, layers: readonly LayerIndex[], name: strin
   return { source: layer.source, offset: data.offset };
 }
 
+/** initrd.go's conversion of one tar entry (see {@link cpioEntriesOfTar}); negative times are noted in `negative`. */
+function cpioEntryOfTar(e: LinuxkitEntry, layers: readonly LayerIndex[], negative: string[]): CpioPlanEntry {
+  let type: Exclude<EntryType, 'hardlink'>;
+  let linkname = e.linkname;
+  if (e.type === 'hardlink') {
+    type = 'symlink';
+    linkname = goRel(goDir(e.name), e.linkname) ?? '/' + e.linkname;
+  } else type = e.type;
+  if (type === 'file' && e.size > CPIO_MAX) {
+    throw new EifError('OCI_FILE_TOO_LARGE', `${displayName(e.name)} is ${e.size} bytes: a newc cpio holds files under 4 GiB (nitro-cli's linuxkit would write a broken ramdisk); eifkit refuses the image`);
+  }
+  if (e.mtime > CPIO_MAX || e.mtime < GO_NEG_MIN) {
+    throw new EifError('OCI_MTIME_OUT_OF_RANGE', `${displayName(e.name)} has the time ${e.mtime}, which a newc header cannot hold in 8 characters (nitro-cli's linuxkit would write a broken ramdisk); eifkit refuses the image`);
+  }
+  if (e.mtime < 0) negative.push(e.name);
+  const size = type === 'symlink' ? linkname.length : e.size;
+  const base = {
+    name: e.name,
+    mode: (e.mode & 0o7777) | TYPE_BITS[type],
+    uid: e.uid,
+    gid: e.gid,
+    mtime: e.mtime,
+    size,
+    rdevmajor: e.devmajor,
+    rdevminor: e.devminor,
+  };
+  if (type === 'symlink') return { ...base, ...(size > 0 ? { data: { bytes: latin1Bytes(linkname) } } : {}) };
+  if (size > 0) {
+    if (!e.data) throw new EifError('OCI_LAYER_MISSING', `${displayName(e.name)} has ${size} bytes but no data source`);
+    return { ...base, data: resolveData(e.data, layers, e.name) };
+  }
+  return base;
+}
+
+function negativeWarning(negative: string[]): string[] {
+  if (negative.length === 0) return [];
+  return [
+    `${negative.length} entr${negative.length === 1 ? 'y has' : 'ies have'} a time before 1970 (${negative.slice(0, 5).map(displayName).join(', ')}${negative.length > 5 ? ', …' : ''}): written as nitro-cli's gocpio writes it ("-" and 7 hex digits, which the kernel reads as 0), so the PCRs match, but the cpio header is not standard`,
+  ];
+}
+
 /**
  * initrd.go's tar → cpio conversion of linuxkit's tar (step 5 above), with the checks gocpio lacks: a file of
  * 4 GiB or more, or a time that does not fit 8 characters, is refused (nitro-cli would write a broken cpio);
@@ -229,45 +274,8 @@ function resolveData(data: EntryData, layers: readonly LayerIndex[], name: strin
  */
 export function cpioEntriesOfTar(tar: readonly LinuxkitEntry[], layers: readonly LayerIndex[]): { entries: CpioPlanEntry[]; warnings: string[] } {
   const negative: string[] = [];
-  const entries = tar.map((e): CpioPlanEntry => {
-    let type: Exclude<EntryType, 'hardlink'>;
-    let linkname = e.linkname;
-    if (e.type === 'hardlink') {
-      type = 'symlink';
-      linkname = goRel(goDir(e.name), e.linkname) ?? '/' + e.linkname;
-    } else type = e.type;
-    if (type === 'file' && e.size > CPIO_MAX) {
-      throw new EifError('OCI_FILE_TOO_LARGE', `${displayName(e.name)} is ${e.size} bytes: a newc cpio holds files under 4 GiB (nitro-cli's linuxkit would write a broken ramdisk); eifkit refuses the image`);
-    }
-    if (e.mtime > CPIO_MAX || e.mtime < GO_NEG_MIN) {
-      throw new EifError('OCI_MTIME_OUT_OF_RANGE', `${displayName(e.name)} has the time ${e.mtime}, which a newc header cannot hold in 8 characters (nitro-cli's linuxkit would write a broken ramdisk); eifkit refuses the image`);
-    }
-    if (e.mtime < 0) negative.push(e.name);
-    const size = type === 'symlink' ? linkname.length : type === 'file' ? e.size : e.size;
-    const base = {
-      name: e.name,
-      mode: (e.mode & 0o7777) | TYPE_BITS[type],
-      uid: e.uid,
-      gid: e.gid,
-      mtime: e.mtime,
-      size,
-      rdevmajor: e.devmajor,
-      rdevminor: e.devminor,
-    };
-    if (type === 'symlink') return { ...base, ...(size > 0 ? { data: { bytes: latin1Bytes(linkname) } } : {}) };
-    if (size > 0) {
-      if (!e.data) throw new EifError('OCI_LAYER_MISSING', `${displayName(e.name)} has ${size} bytes but no data source`);
-      return { ...base, data: resolveData(e.data, layers, e.name) };
-    }
-    return base;
-  });
-  const warnings: string[] = [];
-  if (negative.length > 0) {
-    warnings.push(
-      `${negative.length} entr${negative.length === 1 ? 'y has' : 'ies have'} a time before 1970 (${negative.slice(0, 5).map(displayName).join(', ')}${negative.length > 5 ? ', …' : ''}): written as nitro-cli's gocpio writes it ("-" and 7 hex digits, which the kernel reads as 0), so the PCRs match, but the cpio header is not standard`,
-    );
-  }
-  return { entries, warnings };
+  const entries = tar.map((e) => cpioEntryOfTar(e, layers, negative));
+  return { entries, warnings: negativeWarning(negative) };
 }
 
 /** The customer ramdisk and what the user should know about it. */
@@ -284,8 +292,12 @@ export interface CustomerRamdisk {
  * const { source, warnings } = customerRamdiskWithWarnings(exported, layerIndexes, { cmd, env });
  */
 export function customerRamdiskWithWarnings(exported: readonly ExportEntry[], layers: readonly LayerIndex[], files: { cmd: readonly string[]; env: readonly string[] }): CustomerRamdisk {
-  const { entries, warnings } = cpioEntriesOfTar(linuxkitCustomerTar(exported, files), layers);
-  return { source: cpioPlanSource(planCpio(entries)), warnings };
+  const negative: string[] = [];
+  function* entries(): Generator<CpioPlanEntry> {
+    for (const e of linuxkitCustomerEntries(exported, files)) yield cpioEntryOfTar(e, layers, negative);
+  }
+  const plan = planCpio(entries());
+  return { source: cpioPlanSource(plan), warnings: negativeWarning(negative) };
 }
 
 /**

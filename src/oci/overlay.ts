@@ -125,7 +125,11 @@ class LayerDiff {
         const what = child.kind === 'whiteout' ? 'a whiteout' : child.inode.type === 'symlink' ? 'a symlink' : `a ${child.inode.type}`;
         throw new EifError(
           'OCI_LAYER_PATH',
-          `${this.label}: ${displayName(entryName)} lies under ${displayName(parts.slice(0, i + 1).join('/'))}, which this layer made ${what}; Docker cannot extract that layer as listed`,
+          `${this.label}: ${displayName(entryName)} lies under ${displayName(parts.slice(0, i + 1).join('/'))}, which this layer made ${what}; ${
+            what === 'a symlink'
+              ? 'Docker would write through the symlink inside the layer, which eifkit does not emulate (list the real path in the layer)'
+              : 'Docker cannot extract that layer (not a directory)'
+          }`,
         );
       }
     }
@@ -144,7 +148,9 @@ class LayerDiff {
   apply(e: TarEntry): void {
     const parts = pathComponents(e.name);
     // Linux limits (ENAMETOOLONG): Docker's extraction fails on these, so the image cannot be loaded.
-    const long = parts.join('/').length + 1 >= PATH_MAX ? 'its path' : parts.find((c) => c.length > NAME_MAX) ? 'a component of its path' : e.type === 'symlink' && e.linkname.length >= PATH_MAX ? 'its symlink target' : undefined;
+    let pathLength = parts.length;
+    for (const c of parts) pathLength += c.length;
+    const long = pathLength >= PATH_MAX ? 'its path' : parts.find((c) => c.length > NAME_MAX) ? 'a component of its path' : e.type === 'symlink' && e.linkname.length >= PATH_MAX ? 'its symlink target' : undefined;
     if (long) {
       throw new EifError('OCI_NAME_TOO_LONG', `${this.label}: ${displayName(e.name.slice(0, 120))}${e.name.length > 120 ? '…' : ''}: ${long} is longer than Linux allows (4095 bytes for a path, 255 for a name); docker load fails on it`);
     }

@@ -11,6 +11,8 @@
  * - {@link TarStreamParser}: a push parser for a layer's uncompressed tar stream, fed chunk by chunk (so it works
  *   behind a decompressor), which records {@link TarEntry} values with the offset of their data.
  *
+ * Like `docker load`, a layer may not name one path twice (Go `filepath.Clean` of the stored names; tar-split).
+ *
  * Bounded memory: PAX and GNU long-name records are capped at 1 MiB (Go's maxSpecialFileSize), numbers must be
  * safe integers, and a member's data is never held. Names are byte strings (types.ts), cleaned as Docker's
  * chrooted unpacker sees them: `filepath.Clean("/" + name)` without the leading `/` (so `../../x` and `/x` both
@@ -18,7 +20,8 @@
  */
 import type { ByteSource } from '../eif/layout.js';
 import { EifError } from '../errors.js';
-import type { EntryType, TarEntry } from './types.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesOfName, type EntryType, type TarEntry } from './types.js';
 
 /** Largest PAX / GNU long-name record body accepted (Go archive/tar: maxSpecialFileSize). */
 export const MAX_TAR_META = 1 << 20;
@@ -54,8 +57,9 @@ interface Pending {
 }
 
 const latin1 = (b: Uint8Array, start: number, end: number): string => {
+  if (end - start <= 4096) return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
   let s = '';
-  for (let i = start; i < end; i += 4096) s += String.fromCharCode.apply(null, Array.from(b.subarray(i, Math.min(end, i + 4096))));
+  for (let i = start; i < end; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
   return s;
 };
 
@@ -120,19 +124,25 @@ function isZeroBlock(b: Uint8Array, off: number): boolean {
 /** Header checksum check: Go accepts the unsigned or the signed byte sum with the field counted as spaces. */
 function checksumOk(b: Uint8Array, off: number, at: number, label: string): boolean {
   let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const c = i >= 148 && i < 156 ? 0x20 : b[off + i]!;
+  let high = 0; // bytes ≥ 0x80, for the signed sum
+  for (let i = off; i < off + BLOCK; i++) {
+    const c = b[i]!;
     unsigned += c;
-    signed += c < 128 ? c : c - 256;
+    high += c >> 7;
   }
+  for (let i = off + 148; i < off + 156; i++) {
+    const c = b[i]!;
+    unsigned -= c;
+    high -= c >> 7;
+  }
+  unsigned += 8 * 0x20; // the checksum field counts as spaces
   let stored: number;
   try {
     stored = parseTarNumber(b, off + 148, 8, 'checksum', at, label);
   } catch {
     return false;
   }
-  return stored === unsigned || stored === signed;
+  return stored === unsigned || stored === unsigned - 256 * high;
 }
 
 /** Type flags whose data size Go's reader forces to 0 (isHeaderOnlyType). */
@@ -250,7 +260,11 @@ export function paxTime(value: string, at = 0, label = 'tar'): number {
  * A member name cleaned as Docker's chrooted unpacker resolves it: Go `filepath.Clean("/" + name)` without the
  * leading `/`. The root itself becomes `''`. `escaped` says that the name pointed above the root or was absolute.
  */
+/** A name with nothing to clean: no empty, `.` or `..` component, no leading or trailing `/`. */
+const NEEDS_CLEANING = /(?:^|\/)\.{1,2}(?:\/|$)|\/\/|^\/|\/$/;
+
 export function cleanTarName(raw: string): { name: string; escaped: boolean } {
+  if (raw !== '' && !NEEDS_CLEANING.test(raw)) return { name: raw, escaped: false };
   const parts: string[] = [];
   let escaped = raw.startsWith('/');
   for (const p of raw.split('/')) {
@@ -263,6 +277,56 @@ export function cleanTarName(raw: string): { name: string; escaped: boolean } {
     parts.push(p);
   }
   return { name: parts.join('/'), escaped };
+}
+
+/**
+ * Go's `filepath.Clean` (lexical): the key under which `docker load` (tar-split's packer, which Docker runs over
+ * every layer it registers) refuses a second member with the same name: "duplicates of file paths not
+ * supported". So `a` and `./a` collide, `a` and `/a` do not (observed with Docker 20.10).
+ */
+export function goClean(p: string): string {
+  if (p === '') return '.';
+  if (!NEEDS_CLEANING.test(p)) return p;
+  const rooted = p.startsWith('/');
+  const out: string[] = [];
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+      else if (!rooted) out.push('..');
+      continue;
+    }
+    out.push(part);
+  }
+  const joined = out.join('/');
+  if (rooted) return `/${joined}`;
+  return joined === '' ? '.' : joined;
+}
+
+/** A duplicate-set key of bounded size: long clean names (`../` repeated) are kept as their SHA-256. */
+function dupKey(clean: string): string {
+  if (clean.length <= 1024) return clean;
+  const d = sha256(bytesOfName(clean));
+  return `#${clean.length}:${latin1(d, 0, d.length)}`;
+}
+
+/** Largest mtime (seconds) Docker's unpacker keeps: Go `time.Unix(0, 1<<63-1)`, in whole seconds. */
+export const DOCKER_MAX_MTIME = 9223372036;
+
+/**
+ * The mtime a layer member gets on disk when Docker applies the layer (go-archive createTarFile → Chtimes):
+ * before the epoch or after {@link DOCKER_MAX_MTIME} it becomes 0, except for symlinks, whose time is set with
+ * lutimes unbounded. Observed with Docker 20.10 + `docker export`: a file at -1.5 s → 0, a directory at -100 → 0,
+ * a symlink at -7 → -7, a file at 9223372037 → 0, at 9223372036 kept.
+ *
+ * @example
+ * import { dockerAppliedMtime } from 'eifkit/browser';
+ * dockerAppliedMtime(-2, 'file');    // 0
+ * dockerAppliedMtime(-2, 'symlink'); // -2
+ */
+export function dockerAppliedMtime(mtime: number, type: EntryType): number {
+  if (type === 'symlink') return mtime;
+  return mtime < 0 || mtime > DOCKER_MAX_MTIME ? 0 : mtime;
 }
 
 const TYPES: Record<string, EntryType> = { '0': 'file', '1': 'hardlink', '2': 'symlink', '3': 'char', '4': 'block', '5': 'dir', '6': 'fifo' };
@@ -296,16 +360,40 @@ export function paddedSize(n: number): number {
   return Math.ceil(n / BLOCK) * BLOCK;
 }
 
+/**
+ * Longest name Docker can unpack: the chrooted unpacker opens `/` + the cleaned name, and Linux refuses paths of
+ * PATH_MAX (4096) bytes with the NUL. Observed with Docker 20.10: 4095 bytes refused (names near the limit can
+ * also fail later, when the daemon stats the file under its own data root: that depends on the host).
+ */
+export const MAX_NAME_BYTES = 4094;
+/** Longest path component (NAME_MAX): 256 bytes refused, 255 accepted (observed). */
+export const MAX_COMPONENT_BYTES = 255;
+/** Longest symlink target: symlink(2) refuses PATH_MAX; 4095 bytes accepted, 4096 refused (observed). */
+export const MAX_SYMLINK_TARGET_BYTES = 4095;
+
+function checkNameLength(name: string, raw: string, what: string, at: number, label: string): void {
+  let why: string | undefined;
+  if (name.length > MAX_NAME_BYTES) why = `is ${name.length} bytes (Linux paths are at most ${MAX_NAME_BYTES} here)`;
+  else if (name.length > MAX_COMPONENT_BYTES && name.split('/').some((c) => c.length > MAX_COMPONENT_BYTES)) {
+    why = `has a component over ${MAX_COMPONENT_BYTES} bytes`;
+  }
+  if (why) throw new EifError('OCI_NAME_TOO_LONG', `${label}: member at byte ${at}: ${what} ${JSON.stringify(raw.slice(0, 80))}… ${why}; docker load cannot unpack it`);
+}
+
 function toEntry(h: TarHeader, dataOffset: number, at: number, label: string, warnings: string[]): TarEntry | undefined {
   const type = entryType(h.typeflag, at, label);
   const { name, escaped } = cleanTarName(h.rawName);
+  checkNameLength(name, h.rawName, 'name', at, label);
   if (escaped && name !== '') warnings.push(`${label}: member ${JSON.stringify(h.rawName)} points outside the image root; Docker maps it to ${JSON.stringify(name)} as a chroot would`);
   if (name === '') return undefined; // the root directory: `docker export` never lists it
   let linkname = h.rawLinkname;
   if (type === 'hardlink') {
     const l = cleanTarName(h.rawLinkname);
     if (l.escaped) warnings.push(`${label}: hard link ${JSON.stringify(h.rawName)} targets ${JSON.stringify(h.rawLinkname)} outside the image root; Docker maps it to ${JSON.stringify(l.name)}`);
+    checkNameLength(l.name, h.rawLinkname, 'hard link target', at, label);
     linkname = l.name;
+  } else if (type === 'symlink' && linkname.length > MAX_SYMLINK_TARGET_BYTES) {
+    throw new EifError('OCI_NAME_TOO_LONG', `${label}: member at byte ${at}: symlink target of ${linkname.length} bytes (at most ${MAX_SYMLINK_TARGET_BYTES}); docker load cannot unpack it`);
   }
   return {
     name,
@@ -408,6 +496,8 @@ export class TarStreamParser {
   private metaPending = false;
   private dataEnd = 0;
   private lastMember = '';
+  /** goClean of every member name seen (docker load refuses duplicates). */
+  private seen = new Set<string>();
 
   constructor(private readonly label = 'layer') {}
 
@@ -507,6 +597,14 @@ export class TarStreamParser {
     }
     this.lastMember = h.rawName;
     const dataAt = at + BLOCK;
+    if (h.typeflag !== 'x' && h.typeflag !== 'L' && h.typeflag !== 'K') {
+      // every header Go's reader returns (global PAX headers too) is one tar-split entry, keyed by its clean name
+      const key = dupKey(goClean(h.rawName));
+      if (this.seen.has(key)) {
+        throw new EifError('OCI_TAR_DUPLICATE', `${this.label}: member ${JSON.stringify(h.rawName.slice(0, 200))} at byte ${at} repeats an earlier name; docker load refuses duplicate paths in a layer`);
+      }
+      this.seen.add(key);
+    }
     if (META.has(h.typeflag)) {
       if (h.dataSize > MAX_TAR_META) throw metaTooLarge(h.dataSize, at, this.label);
       if (h.typeflag !== 'g') this.metaPending = true;

@@ -10,6 +10,11 @@ import { bootstrapRamdisk, imageRamdisks } from '../../src/oci/index.js';
 import type { ImageSelection } from '../../src/oci/types.js';
 import type { ByteSource } from '../../src/eif/layout.js';
 import { loadDockerSave } from './helpers/test-tar.js';
+import { openImageSource } from '../../src/node/oci/image-source.js';
+import { openTarArchive } from '../../src/oci/archive-store.js';
+import { selectImage } from '../../src/oci/image.js';
+import { indexLayer } from '../../src/oci/layer.js';
+import { sharedPath } from '../helpers/shared.js';
 
 async function readAll(src: ByteSource): Promise<Uint8Array> {
   return new Uint8Array(await src.read(0, src.size));
@@ -46,6 +51,30 @@ describeShared('golden ramdisks (../shared/test-vectors/oci)', () => {
       expect(warnings).toEqual([]);
     });
   }
+  for (const name of ['sample-app', 'sample-entrypoint']) {
+    it(`${name}: the production read path (openImageSource, Node) gives the same customer ramdisk`, async () => {
+      const src = await openImageSource('docker-archive', sharedPath('oci', `${name}.docker-archive.tar`));
+      try {
+        const layers = await src.indexLayers();
+        const { customer } = imageRamdisks(src.selection, layers, { createdAt: 1_800_000_000 });
+        const got = await readAll(customer);
+        expect(createHash('sha384').update(got).digest('hex')).toBe(expected[name].customer_sha384);
+      } finally {
+        src.close();
+      }
+    });
+
+    it(`${name}: the browser-safe read path (openTarArchive, selectImage, indexLayer) gives the same customer ramdisk`, async () => {
+      const store = await openTarArchive(bytesSource(readShared('oci', `${name}.docker-archive.tar`)), name);
+      const selection = await selectImage(store);
+      const layers = [];
+      for (const ref of selection.layers) layers.push(await indexLayer(ref));
+      const { customer } = imageRamdisks(selection, layers, { createdAt: 1_800_000_000 });
+      expect(createHash('sha384').update(await readAll(customer)).digest('hex')).toBe(expected[name].customer_sha384);
+      expect(new TextDecoder().decode(await customer.read(customer.size - 512, 512))).toContain(expected[name].cmd.split('\n')[0]);
+    });
+  }
+
   it('bootstrap ramdisk byte-identical from blobs/init and blobs/nsm.ko', async () => {
     const init = readShared('oci', 'blobs', 'init');
     const nsm = readShared('oci', 'blobs', 'nsm.ko');

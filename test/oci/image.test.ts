@@ -126,6 +126,14 @@ describe('--image', () => {
     expect((await selectImage(twoImages(), { image })).cmd).toEqual(cmd);
   });
 
+  it('picks by manifest digest (sha256:… or name@sha256:…)', async () => {
+    const store = twoImages();
+    const index = JSON.parse(new TextDecoder().decode((await store.file('index.json'))!.read(0, (await store.file('index.json'))!.size) as Uint8Array));
+    const digestB = index.manifests[2].digest as string;
+    expect((await selectImage(store, { image: digestB })).cmd).toEqual(['b']);
+    expect((await selectImage(store, { image: `whatever@${digestB}` })).cmd).toEqual(['b']);
+  });
+
   it('names what there is when nothing matches (OCI_IMAGE_NOT_FOUND)', async () => {
     await expect(selectImage(twoImages(), { image: 'nope:3' })).rejects.toThrow(/nope:3.*app:1/);
     expect(await codeOf(selectImage(twoImages(), { image: 'nope:3' }))).toBe('OCI_IMAGE_NOT_FOUND');

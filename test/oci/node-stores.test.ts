@@ -12,6 +12,8 @@ import { EifError } from '../../src/errors.js';
 import { openImageSource } from '../../src/node/oci/image-source.js';
 import { openDockerArchive, openOciLayout } from '../../src/node/oci/stores.js';
 import { selectImage } from '../../src/oci/image.js';
+import { imageRamdisks } from '../../src/oci/index.js';
+import { createHash } from 'node:crypto';
 import { describeShared, sharedPath } from '../helpers/shared.js';
 import { json, layerTar } from './image-fixtures.js';
 import { concat, END, file, header, sha256hex } from './tar-bytes.js';
@@ -63,8 +65,23 @@ describeShared('golden docker save archives (test-vectors/oci)', () => {
     });
   }
 
+  for (const name of ['sample-app', 'sample-entrypoint']) {
+    it(`${name}: the read side feeds the ramdisk stages to nitro-cli's customer ramdisk, byte for byte`, async () => {
+      const exp = (expected() as unknown as Record<string, { archive: string; customer_sha384: string }>)[name]!;
+      const src = await openImageSource('docker-archive', sharedPath('oci', exp.archive));
+      try {
+        const { customer } = imageRamdisks(src.selection, await src.indexLayers(), { createdAt: 1700000000 });
+        const h = createHash('sha384');
+        for (let o = 0; o < customer.size; o += 1 << 20) h.update(await customer.read(o, Math.min(1 << 20, customer.size - o)));
+        expect(h.digest('hex')).toBe(exp.customer_sha384);
+      } finally {
+        src.close();
+      }
+    });
+  }
+
   const skopeo = existsSync('/usr/bin/skopeo');
-  (skopeo ? it : it.skip)('the same image as OCI layout and OCI archive (skopeo) gives the same config and entries', async () => {
+  (skopeo ? it : it.skip)('the same image as OCI layout and OCI archive (skopeo) gives the same config, entries and customer ramdisk', async () => {
     const archive = sharedPath('oci', 'sample-app.docker-archive.tar');
     const dir = join(tmp, 'layout');
     const ociTar = join(tmp, 'app-oci.tar');
@@ -81,6 +98,10 @@ describeShared('golden docker save archives (test-vectors/oci)', () => {
           expect([s.selection.env, s.selection.architecture]).toEqual([base.selection.env, base.selection.architecture]); // skopeo rewrites the config JSON (another digest)
           expect(s.selection.repoTags).toContain('app:1');
           expect(await names(s)).toEqual(want);
+          const { customer } = imageRamdisks(s.selection, await s.indexLayers(), { createdAt: 1700000000 });
+          const h = createHash('sha384');
+          for (let o = 0; o < customer.size; o += 1 << 20) h.update(await customer.read(o, Math.min(1 << 20, customer.size - o)));
+          expect(h.digest('hex'), `${kind}: same customer ramdisk as the docker archive`).toBe((expected() as unknown as Record<string, { customer_sha384: string }>)['sample-app']!.customer_sha384);
         } finally {
           s.close();
         }

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { pack as tarStreamPack } from 'tar-stream';
 import { bytesSource } from '../../src/eif/layout.js';
 import { EifError } from '../../src/errors.js';
-import { cleanTarName, indexTarMembers, MAX_TAR_META, parseTarNumber, paxTime, TarStreamParser } from '../../src/oci/tar.js';
+import { cleanTarName, dockerAppliedMtime, goClean, indexTarMembers, MAX_TAR_META, parseTarNumber, paxTime, TarStreamParser } from '../../src/oci/tar.js';
 import { base256, concat, data, END, file, header, pax } from './tar-bytes.js';
 
 function parse(bytes: Uint8Array, chunk = bytes.length || 1) {
@@ -206,7 +206,7 @@ describe('PAX', () => {
 
 describe('GNU long names', () => {
   it('applies L (name) and K (link name) records, NUL-terminated', () => {
-    const name = 'n'.repeat(300);
+    const name = ('n'.repeat(99) + '/').repeat(3) + 'end';
     const link = 'k'.repeat(200);
     const t = concat(
       header({ name: '././@LongLink', typeflag: 'L', size: name.length + 1, magic: 'gnu' }),
@@ -313,5 +313,57 @@ describe('against an independent writer (tar-stream)', () => {
     ]);
     const f = entries[1]!;
     expect(new TextDecoder().decode(bytes.subarray(f.dataOffset, f.dataOffset + f.size))).toBe('contents');
+  });
+});
+
+describe('duplicate names (docker load: "duplicates of file paths not supported")', () => {
+  it("Go's filepath.Clean", () => {
+    expect(['a', './a', 'a/', 'a//b/../c', '/a/../..', '../x', '', './', 'a/..'].map(goClean)).toEqual(['a', 'a', 'a', 'a/c', '/', '../x', '.', '.', '.']);
+  });
+
+  it('refuses a name repeated after cleaning (a, ./a; d/, d; two global headers of one name)', () => {
+    expect(code(() => parse(concat(file('a', '1'), file('./a', '2'), END)))).toBe('OCI_TAR_DUPLICATE');
+    expect(code(() => parse(concat(header({ name: 'd/', typeflag: '5' }), header({ name: 'd', typeflag: '5' }), END)))).toBe('OCI_TAR_DUPLICATE');
+    expect(code(() => parse(concat(pax([['comment', 'x']], 'g'), pax([['comment', 'y']], 'g'), END)))).toBe('OCI_TAR_DUPLICATE');
+    expect(code(() => parse(concat(pax([['path', 'same']]), header({ name: 'one' }), pax([['path', 'same']]), header({ name: 'two' }), END)))).toBe('OCI_TAR_DUPLICATE');
+  });
+
+  it('accepts a and /a (different to tar-split; both land on /a, the later wins) and repeated PAX x headers', () => {
+    const p = parse(concat(file('a', '1'), pax([['uid', '1']]), file('/a', '22'), pax([['uid', '2']]), file('b', '3'), END));
+    expect(p.entries.map((e) => [e.name, e.size])).toEqual([['a', 1], ['a', 2], ['b', 1]]);
+  });
+});
+
+describe('mtime as Docker applies it', () => {
+  it('before the epoch or past 2^63 ns → 0, except symlinks (observed with Docker 20.10)', () => {
+    expect(dockerAppliedMtime(-2, 'file')).toBe(0);
+    expect(dockerAppliedMtime(-100, 'dir')).toBe(0);
+    expect(dockerAppliedMtime(-7, 'symlink')).toBe(-7);
+    expect(dockerAppliedMtime(9223372036, 'file')).toBe(9223372036);
+    expect(dockerAppliedMtime(9223372037, 'file')).toBe(0);
+    expect(dockerAppliedMtime(1700000000, 'hardlink')).toBe(1700000000);
+  });
+});
+
+describe('name lengths Docker can unpack (observed with Docker 20.10)', () => {
+  const longName = (n: number) => Array.from({ length: Math.ceil(n / 200) }, () => 'd'.repeat(199)).join('/').slice(0, n);
+  it('names up to 4094 bytes and 255-byte components pass; longer ones are OCI_NAME_TOO_LONG', () => {
+    expect(parse(concat(pax([['path', longName(4094)]]), header({}), END)).entries[0]!.name.length).toBe(4094);
+    expect(code(() => parse(concat(pax([['path', longName(4095)]]), header({}), END)))).toBe('OCI_NAME_TOO_LONG');
+    expect(parse(concat(pax([['path', 'c'.repeat(255)]]), header({}), END)).entries).toHaveLength(1);
+    expect(code(() => parse(concat(pax([['path', 'c'.repeat(256)]]), header({}), END)))).toBe('OCI_NAME_TOO_LONG');
+    expect(code(() => parse(concat(pax([['linkpath', 'c'.repeat(256)]]), header({ typeflag: '1' }), END)))).toBe('OCI_NAME_TOO_LONG');
+  });
+
+  it('symlink targets up to 4095 bytes', () => {
+    expect(parse(concat(pax([['linkpath', 't'.repeat(4095)]]), header({ typeflag: '2' }), END)).entries[0]!.linkname.length).toBe(4095);
+    expect(code(() => parse(concat(pax([['linkpath', 't'.repeat(4096)]]), header({ typeflag: '2' }), END)))).toBe('OCI_NAME_TOO_LONG');
+  });
+
+  it('the length limit applies to the cleaned name; long raw names stay bounded in memory', () => {
+    const raw = '../'.repeat(100000) + 'x';
+    const p = parse(concat(pax([['path', raw]]), header({}), pax([['path', '../' + raw]]), header({}), END));
+    expect(p.entries.map((e) => e.name)).toEqual(['x', 'x']); // tar-split sees two different names; both land on /x
+    expect(code(() => parse(concat(pax([['path', raw]]), header({}), pax([['path', raw]]), header({}), END)))).toBe('OCI_TAR_DUPLICATE');
   });
 });

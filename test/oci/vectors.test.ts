@@ -3,7 +3,7 @@
  * docker-save archive against the `docker export` listing typed by hand from shared oci-build.md §1.3, field by
  * field, with file contents by SHA-256; then the customer ramdisk's own rules on the same image.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,10 +13,11 @@ import { imageRamdisks } from '../../src/oci/index.js';
 import { readCpio } from '../../src/eif/cpio.js';
 import type { ImageSelection, LayerIndex } from '../../src/oci/types.js';
 import { loadDockerSave } from './helpers/test-tar.js';
+import { openImageSource } from '../../src/node/oci/image-source.js';
 
 const dir = join(REPO_ROOT, 'test-vectors', 'oci');
 const expected = JSON.parse(readFileSync(join(dir, 'rootfs-cases.expected.json'), 'utf8'));
-const { config, layers } = loadDockerSave(new Uint8Array(readFileSync(join(dir, 'rootfs-cases.docker-archive.tar'))));
+const { config, layers: loadedLayers } = loadDockerSave(new Uint8Array(readFileSync(join(dir, 'rootfs-cases.docker-archive.tar'))));
 const b64 = (s: string) => Buffer.from(s, 'base64').toString('latin1');
 
 async function sha(layersIn: LayerIndex[], data: { layer: number; offset: number } | { bytes: Uint8Array } | undefined, size: number): Promise<string> {
@@ -27,7 +28,10 @@ async function sha(layersIn: LayerIndex[], data: { layer: number; offset: number
 }
 
 describe('rootfs-cases vector', () => {
-  it('dockerExport equals the hand-written docker export listing, field by field', async () => {
+  for (const reader of ['test-only indexer', 'production reader'] as const) it(`dockerExport equals the hand-written docker export listing, field by field (${reader})`, async () => {
+    const src = reader === 'production reader' ? await openImageSource('docker-archive', join(dir, 'rootfs-cases.docker-archive.tar')) : undefined;
+    onTestFinished(() => src?.close());
+    const layers = src ? await src.indexLayers() : loadedLayers;
     const r = dockerExport(layers, { createdAt: expected.createdAt, workdir: expected.workdir });
     expect(r.warnings).toEqual([]);
     const got = await Promise.all(
@@ -44,7 +48,7 @@ describe('rootfs-cases vector', () => {
   it('customer ramdisk: cmd and env as nitro-cli writes them (Cmd wins over Entrypoint), hard links as relative symlinks', async () => {
     const c = config.config;
     const selection = { architecture: 'amd64', os: 'linux', cmd: c.Cmd ?? c.Entrypoint, env: c.Env, config, configDigest: '', repoTags: [], layers: [], warnings: [] } as ImageSelection;
-    const { customer, warnings } = imageRamdisks(selection, layers, { createdAt: expected.createdAt });
+    const { customer, warnings } = imageRamdisks(selection, loadedLayers, { createdAt: expected.createdAt });
     expect(warnings).toEqual([]);
     const entries = readCpio(new Uint8Array(await customer.read(0, customer.size)));
     const by = (n: string) => entries.find((e) => e.name === n)!;
