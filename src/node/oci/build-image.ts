@@ -128,6 +128,30 @@ function collectGarbage(): void {
   gcFn?.();
 }
 
+/**
+ * The ramdisk as the builder reads it, with a full collection every {@link GC_EVERY} bytes. Each read of a
+ * generated ramdisk allocates its result and the layer pieces it copies from (ArrayBuffers, freed only when V8
+ * collects); V8 lets such external memory grow by tens of MiB, more as the run goes on, before it collects, so
+ * peak RSS crept up with image size (142 MiB for 2 GiB of files when reading alone). The heap itself is small
+ * here, so a full collection costs a few ms: every 32 MiB is < 1 % of the time.
+ */
+const GC_EVERY = 32 << 20;
+function collectingReads<T extends ByteSource>(source: T): T {
+  let since = 0;
+  return {
+    ...source,
+    size: source.size,
+    read(offset: number, length: number) {
+      since += length;
+      if (since >= GC_EVERY) {
+        since = 0;
+        collectGarbage();
+      }
+      return source.read(offset, length);
+    },
+  };
+}
+
 /** The time the emulated `docker create` happens: SOURCE_DATE_EPOCH when set (reproducible), else now. */
 function createdAt(sde: string | undefined): number {
   if (sde !== undefined && /^\d{1,12}$/.test(sde)) return Number(sde);
@@ -188,7 +212,7 @@ export async function buildEifFileFromImage(o: BuildImageEifOptions): Promise<Bu
       cmdline: blobs.cmdline,
       ramdisks: [
         { source: bootstrap, label: `the bootstrap ramdisk (from ${blobs.init}, ${blobs.nsmKo})` },
-        { source: customer, label: `the customer ramdisk of ${o.path}` },
+        { source: collectingReads(customer), label: `the customer ramdisk of ${o.path}` },
       ],
       output: o.output,
       arch: blobs.arch,
