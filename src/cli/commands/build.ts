@@ -44,7 +44,7 @@ interface BuildArgs {
   name?: string;
   version?: string;
   metadata?: string;
-  arch: 'x86_64' | 'aarch64';
+  arch?: 'x86_64' | 'aarch64';
   'build-time'?: string;
   'build-tool'?: string;
   'build-tool-version'?: string;
@@ -99,7 +99,7 @@ const IMAGE_ONLY = ['image', 'platform', 'blobs', 'emit-ramdisks', 'cache', 'ins
 const KERNEL_ONLY = ['kernel', 'cmdline', 'ramdisk', 'kernel_config', 'arch', 'img-os', 'img-kernel'] as const;
 
 /** Which image input the flags name, if any; BUILD_INPUT_CONFLICT for mixed inputs (exit 2). */
-export function imageInputOf(a: Record<string, unknown>, raw: readonly string[] = []): { kind: (typeof IMAGE_INPUTS)[number]; path: string } | undefined {
+export function imageInputOf(a: Record<string, unknown>): { kind: (typeof IMAGE_INPUTS)[number]; path: string } | undefined {
   const given = IMAGE_INPUTS.filter((k) => a[k] !== undefined);
   if (given.length > 1) {
     throw usageError(`${given.map((k) => `--${k}`).join(' and ')}: give one image input`, 'BUILD_INPUT_CONFLICT');
@@ -112,9 +112,7 @@ export function imageInputOf(a: Record<string, unknown>, raw: readonly string[] 
     return undefined;
   }
   const kind = given[0]!;
-  // --arch has a default, so only a flag the user typed counts.
-  const typed = (k: string) => (k === 'arch' ? raw.some((t) => t === '--arch' || t.startsWith('--arch=')) : a[k] !== undefined);
-  const mixed = KERNEL_ONLY.filter(typed);
+  const mixed = KERNEL_ONLY.filter((k) => a[k] !== undefined);
   if (mixed.length > 0) {
     throw usageError(
       `--${kind} cannot be combined with ${mixed.map((k) => `--${k}`).join(', ')}: an image build takes the kernel, cmdline and bootstrap files from the blobs (--blobs DIR) and the architecture from the image`,
@@ -137,7 +135,7 @@ function buildOptions(y: Argv): Argv<BuildArgs> {
     .option('name', { type: 'string', describe: 'ImageName (default: the kernel file name)' })
     .option('version', { type: 'string', describe: 'ImageVersion (default: --name, else 1.0)' })
     .option('metadata', { type: 'string', describe: 'custom metadata JSON file (≤ 4096 bytes)' })
-    .option('arch', { choices: ['x86_64', 'aarch64'] as const, default: 'x86_64' as const })
+    .option('arch', { choices: ['x86_64', 'aarch64'] as const, describe: 'EIF architecture flag (default x86_64; an image build takes the image\'s)' })
     .option('build-time', { type: 'string', describe: 'BuildTime (default: SOURCE_DATE_EPOCH, else now)' })
     .option('build-tool', { type: 'string', describe: 'BuildTool (default: eifkit)' })
     .option('build-tool-version', { type: 'string', describe: 'BuildToolVersion' })
@@ -186,7 +184,7 @@ export const buildEnclaveCommand: CommandModule<object, BuildArgs> = {
 
 async function runBuild(a: BuildArgs, command: 'build' | 'build-enclave'): Promise<void> {
   refuseDocker(a, command);
-  const input = imageInputOf(a as unknown as Record<string, unknown>, process.argv.slice(2));
+  const input = imageInputOf(a as unknown as Record<string, unknown>);
   if (input) return runImageBuild(a, command, input);
   const missing = (['kernel', 'cmdline', 'ramdisk', 'output'] as const).filter((k) => a[k] === undefined);
   if (missing.length) {
@@ -213,7 +211,7 @@ async function runBuild(a: BuildArgs, command: 'build' | 'build-enclave'): Promi
     cmdline: a.cmdline,
     ramdisks: a.ramdisk!,
     output: a.output!,
-    arch: a.arch,
+    arch: a.arch ?? 'x86_64',
     name: a.name,
     version: a.version,
     metadataFile: a.metadata,

@@ -9,6 +9,8 @@
  */
 import { basename, join, resolve } from 'node:path';
 import { closeSync, mkdirSync, statSync, writeSync } from 'node:fs';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { EifError } from '../../errors.js';
 import type { EifSigner } from '../../eif/builder.js';
 import type { ByteSource } from '../../eif/layout.js';
@@ -110,6 +112,53 @@ export async function writeSourceFile(source: ByteSource, path: string): Promise
   }
 }
 
+/**
+ * A full garbage collection between the layer pass and the ramdisk pass. Pass 1 allocates its read chunks as
+ * ArrayBuffers, which V8 frees only when a collection runs; left alone, that garbage (tens of MiB) is still resident
+ * when pass 2 starts its two hash workers, and the peaks add up. Measured on a 1 GiB image: peak RSS 157–169 MiB
+ * without, ~140 MiB with (bench/image.mjs). Node exposes `gc` only behind --expose-gc; the flag is set for this
+ * one lookup. A no-op when that is not possible.
+ */
+let gcFn: (() => void) | null | undefined;
+function collectGarbage(): void {
+  if (gcFn === undefined) {
+    gcFn = (globalThis as { gc?: () => void }).gc ?? null;
+    if (gcFn === null) {
+      try {
+        v8.setFlagsFromString('--expose-gc');
+        gcFn = runInNewContext('gc') as () => void;
+      } catch {
+        gcFn = null;
+      }
+    }
+  }
+  gcFn?.();
+}
+
+/**
+ * The ramdisk as the builder reads it, with a full collection every {@link GC_EVERY} bytes. Each read of a
+ * generated ramdisk allocates its result and the layer pieces it copies from (ArrayBuffers, freed only when V8
+ * collects); V8 lets such external memory grow by tens of MiB, more as the run goes on, before it collects, so
+ * peak RSS crept up with image size (142 MiB for 2 GiB of files when reading alone). The heap itself is small
+ * here, so a full collection costs a few ms: every 32 MiB is < 1 % of the time.
+ */
+const GC_EVERY = 32 << 20;
+function collectingReads<T extends ByteSource>(source: T): T {
+  let since = 0;
+  return {
+    ...source,
+    size: source.size,
+    read(offset: number, length: number) {
+      since += length;
+      if (since >= GC_EVERY) {
+        since = 0;
+        collectGarbage();
+      }
+      return source.read(offset, length);
+    },
+  };
+}
+
 /** The time the emulated `docker create` happens: SOURCE_DATE_EPOCH when set (reproducible), else now. */
 function createdAt(sde: string | undefined): number {
   if (sde !== undefined && /^\d{1,12}$/.test(sde)) return Number(sde);
@@ -153,6 +202,7 @@ export async function buildEifFileFromImage(o: BuildImageEifOptions): Promise<Bu
     for (const w of blobs.warnings) warn(w);
     const layers = await src.indexLayers(o.onLayers);
     const { customer, warnings: rw } = stages.customer(sel, layers, { createdAt: createdAt(sde) });
+    collectGarbage(); // pass 1's read buffers are garbage now: free them before the hash workers start
     for (const w of rw) if (!sel.warnings.includes(w)) warn(w);
     const blobFile = (p: string, what: string): ByteSource => {
       const f = openInput(p, what);
@@ -169,7 +219,7 @@ export async function buildEifFileFromImage(o: BuildImageEifOptions): Promise<Bu
       cmdline: blobs.cmdline,
       ramdisks: [
         { source: bootstrap, label: `the bootstrap ramdisk (from ${blobs.init}, ${blobs.nsmKo})` },
-        { source: customer, label: `the customer ramdisk of ${o.path}` },
+        { source: collectingReads(customer), label: `the customer ramdisk of ${o.path}` },
       ],
       output: o.output,
       arch: blobs.arch,
