@@ -19,8 +19,12 @@ export function blobsOf(files: readonly File[]): ImageBlobs {
   return out;
 }
 
+/** The latest checkImage call: an earlier one that ends later must not show its (stale) result. */
+let latest = 0;
+
 export function checkImage(archive: File, blobFiles: readonly File[], onDone: (r: ImageResult | undefined) => void): void {
   const end = begin();
+  const mine = ++latest;
   const status = $('image-status');
   const err = $('image-error');
   err.replaceChildren();
@@ -32,6 +36,10 @@ export function checkImage(archive: File, blobFiles: readonly File[], onDone: (r
     status.textContent = `blobs: found ${names.join(', ') || 'none'} of kernel (bzImage / Image), cmdline, init, nsm.ko: PCR0 and PCR1 need all four`;
   }
   const done = speedWorker().request({ kind: 'image', id: newRequestId(), archive, blobs }, (m) => {
+    if (mine !== latest) {
+      if (m.kind !== 'image-progress') (done(), end());
+      return;
+    }
     if (m.kind === 'image-progress') status.textContent = m.text;
     else if (m.kind === 'image-result') {
       done();
