@@ -143,7 +143,9 @@ class Supervisor {
       '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
       '-chardev', `socket,id=vsock0,path=${this.path('.vhost')}`, '-L', this.s.firmwareDir,
       '-accel', accel,
-      ...(accel === 'kvm' ? ['-cpu', 'host'] : []),
+      // TCG: instruction counting, so the guest's PIT and TSC agree however loaded the host is; without it the
+      // kernel's TSC calibration fails on a busy host and the boot hangs in the delay-loop calibration
+      ...(accel === 'kvm' ? ['-cpu', 'host'] : ['-icount', 'shift=auto,sleep=off']),
     ];
     const q = spawn(this.s.qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.qemu = q;
@@ -160,7 +162,12 @@ class Supervisor {
     q.on('exit', (code, signal) => {
       if (this.qemu !== q) return; // a KVM attempt being replaced
       const how = signal ? `killed by ${signal}` : `exit status ${code}`;
-      if (this.phase === 'booting') {
+      if (this.phase === 'booting' && accel === 'kvm' && this.s.accel === 'auto') {
+        // e.g. "failed to set MSR …" (QEMU aborts) on nested-virtualisation hosts
+        const line = lastLines(this.qemuLog.replace(/^.*terminating on signal.*$/gm, ''), 1);
+        this.qemu = q; // fallback() replaces it
+        void this.fallback(`KVM failed (QEMU ${how}${line ? `: ${line}` : ''})`);
+      } else if (this.phase === 'booting') {
         const why = lastLines(this.qemuLog, 3) || lastLines(this.consoleText(), 5);
         this.fail('ENCLAVE_EXITED_DURING_BOOT', `QEMU ended before the heartbeat (${how})${why ? `: ${why}` : ''}`);
       } else if (this.phase === 'ready') void this.stop(`QEMU ended (${how})`, 0);
@@ -174,17 +181,19 @@ class Supervisor {
 
   private async fallback(reason: string): Promise<void> {
     if (this.accel !== 'kvm' || this.s.accel === 'kvm') {
-      if (this.s.accel === 'kvm') this.fail('EMULATE_START_FAILED', `${reason}; run without --accel kvm to fall back to software emulation`);
+      if (this.s.accel === 'kvm') this.fail('EMULATE_START_FAILED', `${reason}; unset EIF_EMULATE_ACCEL=kvm to fall back to software emulation`);
       return;
     }
     clearTimeout(this.probeTimer);
     this.accelNote = reason;
     this.emit({ event: 'accel', accel: 'tcg', reason });
+    // both forgotten before anything is awaited, so their exit handlers do not take this for a failed boot
     const q = this.qemu;
+    const b = this.backend;
     this.qemu = undefined;
-    await stopChild(q);
-    await stopChild(this.backend);
     this.backend = undefined;
+    await stopChild(q);
+    await stopChild(b);
     this.consoleBuf = [];
     this.consoleBytes = 0;
     this.qemuLog = '';

@@ -86,8 +86,13 @@ export function pidAlive(pid: number, names: readonly string[] = ['eif-nehelper'
 export function removeRecord(dir: string, slotUid: string, rec?: EnclaveRecord): void {
   const em = rec?.emulated;
   if (em) {
-    if (em.qemuPid && pidAlive(em.qemuPid, ['qemu-system'])) process.kill(em.qemuPid, 'SIGKILL');
-    if (em.backendPid && pidAlive(em.backendPid, ['vhost-device-vs'])) process.kill(em.backendPid, 'SIGKILL');
+    for (const [pid, name] of [[em.qemuPid, 'qemu-system'], [em.backendPid, 'vhost-device-vs']] as const) {
+      try {
+        if (pid && pidAlive(pid, [name])) process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone meanwhile, or not ours to stop */
+      }
+    }
   }
   const extra = em ? ['.vhost', '.vsock', '.vsock_9000', '.console'].map((e) => `${slotUid}${e}`) : [];
   for (const f of [`${slotUid}.json`, `${slotUid}.sock`, ...extra]) {
