@@ -27,6 +27,25 @@ export { SectionType, EIF_HEADER_SIZE, decodeEifHeader, encodeEifHeader, type Ei
 export { pcrExtend, pcrOfBytes, pcr3FromRoleArn, pcr4FromInstanceId, type Measurements } from './eif/pcr.js';
 export { encodeMetadata, decodeMetadata, type EifMetadata } from './eif/metadata.js';
 export { writeCpio, readCpio, type CpioEntry } from './eif/cpio.js';
+// Container images, read side (oci-build.md §7 steps 1–3): tar reading, image selection, layer pass 1.
+export { indexTarMembers, TarStreamParser, dockerAppliedMtime, type TarMember } from './oci/tar.js';
+export { openTarArchive } from './oci/archive-store.js';
+export { selectImage, normalizeImageRef, layerCompression, sniffCompression, type SelectImageOptions } from './oci/image.js';
+export {
+  indexLayer,
+  nobleSha256,
+  defaultInflate,
+  memorySpill,
+  type IndexLayerOptions,
+  type StreamHasher,
+  type HasherFactory,
+  type Inflate,
+  type Spill,
+} from './oci/layer.js';
+export type { BlobStore, ImageSelection, LayerRef, LayerIndex, TarEntry, EntryType, Compression } from './oci/types.js';
+export { planCpio, cpioPlanSource, materializeCpioPlan, planEntry, type CpioPlanEntry, type CpioPlan, type CpioPlanSource, type CpioData } from './eif/cpio-plan.js';
+// Container images → ramdisks (shared oci-build.md §1.3): docker export emulation, linuxkit rules, gocpio.
+export * from './oci/index.js';
 export * from './core/index.js';
 export * from './attestation/index.js';
 export * from './signing/index.js';

@@ -12,6 +12,9 @@ export { describeEifFile, measureEifFile } from './node/describe.js';
 export { inspectEifFile, readEifLayout, type EifFileInspection } from './node/reader.js';
 export { verifyEifFile, type VerifyEifOptions, type VerifyEifResult, type VerifyCheck } from './node/verify.js';
 export * from './launcher/index.js';
+// Container images (oci-build.md §7): docker archives, OCI archives and layouts read in place; temp-file spills.
+export { openDockerArchive, openOciArchive, openOciLayout, type NodeBlobStore } from './node/oci/stores.js';
+export { openImageSource, type ImageSource, type ImageSourceKind, type OpenImageSourceOptions } from './node/oci/image-source.js';
 // Signing with keys outside the process (eif-format.md §4.2): KMS, external commands; `eif sign` on files.
 export { createKmsSigner, isKmsKeyArn, type KmsSignerOptions } from './node/kms.js';
 export { createCommandSigner, type CommandSignerOptions } from './node/signer-command.js';

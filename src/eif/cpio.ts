@@ -5,13 +5,16 @@
  * linuxkit's `files:` entries get mtime 1492533000 (2017-04-18T16:30:00Z), uid/gid 0.
  */
 import { EifError } from '../errors.js';
+import { type CpioPlanEntry, materializeCpioPlan, planCpio } from './cpio-plan.js';
 
 export const LINUXKIT_MTIME = 1492533000;
-const FIRST_INODE = 721;
 
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFIFO = 0o010000;
 
 export interface CpioEntry {
   /** Path without a leading `/` or `./`. */
@@ -25,19 +28,19 @@ export interface CpioEntry {
   gid?: number;
 }
 
-const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
 const pad4 = (n: number) => (4 - (n % 4)) % 4;
 
-function header(ino: number, e: { mode: number; uid: number; gid: number; nlink: number; mtime: number; size: number; nameSize: number }): string {
-  return (
-    '070701' +
-    hex8(ino) + hex8(e.mode) + hex8(e.uid) + hex8(e.gid) + hex8(e.nlink) + hex8(e.mtime) + hex8(e.size) +
-    hex8(3) + hex8(1) + hex8(0) + hex8(0) + hex8(e.nameSize) + hex8(0)
-  );
+/** A UTF-8 name as a byte string (one char per byte), the form cpio-plan.ts writes. */
+function utf8ByteString(name: string): string {
+  const bytes = new TextEncoder().encode(name);
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return s;
 }
 
 /**
- * Write a newc archive of `entries`, in the order given (linuxkit keeps its input order).
+ * Write a newc archive of `entries`, in the order given (linuxkit keeps its input order). Names are encoded as
+ * UTF-8. This is the in-memory form of ./cpio-plan.ts (same bytes); rdev is 0.
  *
  * @example
  * import { writeCpio } from 'eifkit/browser';
@@ -47,38 +50,24 @@ function header(ino: number, e: { mode: number; uid: number; gid: number; nlink:
  * ]);
  */
 export function writeCpio(entries: CpioEntry[]): Uint8Array {
-  const enc = new TextEncoder();
-  const parts: Uint8Array[] = [];
-  let pos = 0;
-  const put = (b: Uint8Array) => {
-    parts.push(b);
-    pos += b.length;
-  };
-  const align = () => put(new Uint8Array(pad4(pos)));
-  let ino = FIRST_INODE;
-  const all = [...entries, { name: 'TRAILER!!!', mode: 0, mtime: 0 } as CpioEntry];
-  for (const e of all) {
+  const planned: CpioPlanEntry[] = entries.map((e) => {
     if (e.name.startsWith('/') || e.name.startsWith('./') || e.name.includes('\0')) {
       throw new EifError('CPIO_BAD_NAME', `cpio entry names must be relative and NUL-free: ${JSON.stringify(e.name)}`);
     }
-    const name = enc.encode(e.name + '\0');
     const data = e.data ?? new Uint8Array(0);
-    const isDir = (e.mode & 0o170000) === S_IFDIR;
-    align();
-    put(enc.encode(header(ino++, { mode: e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, nlink: isDir ? 2 : 1, mtime: e.mtime ?? (e.name === 'TRAILER!!!' ? 0 : LINUXKIT_MTIME), size: data.length, nameSize: name.length })));
-    put(name);
-    align();
-    put(data);
-  }
-  align();
-  const total = pos + ((512 - (pos % 512)) % 512);
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+    return {
+      name: utf8ByteString(e.name),
+      mode: e.mode,
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      mtime: e.mtime ?? LINUXKIT_MTIME,
+      size: data.length,
+      rdevmajor: 0,
+      rdevminor: 0,
+      ...(data.length > 0 ? { data: { bytes: data } } : {}),
+    };
+  });
+  return materializeCpioPlan(planCpio(planned));
 }
 
 /**

@@ -108,3 +108,19 @@ export function rfc3339(date: Date): string {
   const ms = date.getUTCMilliseconds();
   return (ms === 0 ? iso.slice(0, 19) : iso.slice(0, 23)) + '+00:00';
 }
+
+/**
+ * OperatingSystem and KernelVersion from a kernel config (`--kernel_config`), the way nitro-cli reads its blobs'
+ * `bzImage.config` (eif-format.md §5.2): line 3, split on space, '/' and '-', words 1 and 3
+ * (`# Linux/x86_64 4.14.256-209… Kernel Configuration` → Linux, 4.14.256); `Unknown` when absent.
+ *
+ * @example
+ * import { kernelConfigInfo } from 'eifkit/browser';
+ * kernelConfigInfo(new TextEncoder().encode('#\n#\n# Linux/x86_64 4.14.256-209.484.amzn2 Kernel Configuration\n'));
+ * // { os: 'Linux', kernel: '4.14.256' }
+ */
+export function kernelConfigInfo(config: Uint8Array): { os: string; kernel: string } {
+  const line = new TextDecoder().decode(config).split('\n')[2] ?? '';
+  const words = line.split(/[ /-]/);
+  return { os: words[1] || 'Unknown', kernel: words[3] || 'Unknown' };
+}

@@ -29,11 +29,24 @@ import { fromHex } from '../util/hex.js';
 import { HashPipeline, PARALLEL_THRESHOLD } from './hash-pipeline.js';
 import { checkOutputPath, openAtomic } from './atomic.js';
 import { fileSource, openInput, readInputFile } from './file-source.js';
+import type { ByteSource } from '../eif/layout.js';
+
+/**
+ * A ramdisk given as bytes rather than a path: any ByteSource whose size is known before its bytes are read (a
+ * container image's ramdisks, `RamdiskSource` of src/oci/types.ts, are generated while they are written). It is
+ * read once, front to back, in the same walk as the files. `label` names it in messages and progress.
+ */
+export interface RamdiskInput {
+  source: ByteSource;
+  label: string;
+}
 
 export interface BuildEifOptions extends MetadataOptions {
   kernel: string;
-  cmdline: string;
-  ramdisks: string[];
+  /** The kernel command line; bytes are taken as they are (nitro-cli's trimmed `cmdline` blob). */
+  cmdline: string | Uint8Array;
+  /** Paths of ramdisk files, or sources streamed through the same walk (bootstrap ramdisk first). */
+  ramdisks: (string | RamdiskInput)[];
   output: string;
   arch?: Arch;
   /** Path of a `--metadata` JSON file (≤ 4096 bytes). */
@@ -77,7 +90,8 @@ export async function buildEifFile(o: BuildEifOptions): Promise<BuildFileResult>
     { kernelFileName: basename(o.kernel), sourceDateEpoch: o.sourceDateEpoch ?? process.env.SOURCE_DATE_EPOCH, now: o.now },
   );
   const meta = encodeMetadata(metadata);
-  const inputPaths = [o.kernel, ...o.ramdisks, ...(o.metadataFile ? [o.metadataFile] : []), ...(o.extraInputs ?? [])];
+  const ramdiskPaths = o.ramdisks.filter((r): r is string => typeof r === 'string');
+  const inputPaths = [o.kernel, ...ramdiskPaths, ...(o.metadataFile ? [o.metadataFile] : []), ...(o.extraInputs ?? [])];
   checkOutputPath(o.output, inputPaths);
 
   const opened: { fd: number; size: number }[] = [];
@@ -86,12 +100,13 @@ export async function buildEifFile(o: BuildEifOptions): Promise<BuildFileResult>
   try {
     const kernel = openInput(o.kernel, 'kernel');
     opened.push(kernel);
-    const ramdisks = o.ramdisks.map((p, i) => {
-      const r = openInput(p, `ramdisk ${i}`);
-      opened.push(r);
-      return r;
+    const ramdisks = o.ramdisks.map((r, i): { source: ByteSource; what: string } => {
+      if (typeof r !== 'string') return { source: r.source, what: r.label };
+      const f = openInput(r, `ramdisk ${i}`);
+      opened.push(f);
+      return { source: fileSource(f.fd, f.size), what: `ramdisk ${r}` };
     });
-    const sizes = { kernel: kernel.size, cmdline: cmd.length, metadata: meta.length, ramdisks: ramdisks.map((r) => r.size) };
+    const sizes = { kernel: kernel.size, cmdline: cmd.length, metadata: meta.length, ramdisks: ramdisks.map((r) => r.source.size) };
     const plan = planSections(sizes);
     if (o.signer) planSections({ ...sizes, signature: 0 }); // room for the signature section: fail before hashing
     const measured = measuredSize(plan);
@@ -107,9 +122,8 @@ export async function buildEifFile(o: BuildEifOptions): Promise<BuildFileResult>
     // Placeholder header; the real one (with the CRC) is written last.
     writeSync(out.fd, new Uint8Array(EIF_HEADER_SIZE), 0, EIF_HEADER_SIZE, 0);
     // The body, in plan order, through the section walk (src/eif/walk.ts) into the pipeline.
-    const file = (f: { fd: number; size: number }): SectionInput['data'] => ({ source: fileSource(f.fd, f.size), offset: 0 });
-    const data = [file(kernel), cmd, meta, ...ramdisks.map(file)];
-    const what = [`kernel ${o.kernel}`, 'cmdline', 'metadata', ...o.ramdisks.map((p) => `ramdisk ${p}`)];
+    const data: SectionInput['data'][] = [{ source: fileSource(kernel.fd, kernel.size), offset: 0 }, cmd, meta, ...ramdisks.map((r) => ({ source: r.source, offset: 0 }))];
+    const what = [`kernel ${o.kernel}`, 'cmdline', 'metadata', ...ramdisks.map((r) => r.what)];
     await walkSections(plan.map((s, i): SectionInput => ({ type: s.type, size: s.size, data: data[i]!, what: what[i]! })), pipeline);
     const inner = await pipeline.finishHashing();
     let measurements = measurementsFromInner(inner.a, inner.fork, inner.b);

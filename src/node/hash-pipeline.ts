@@ -240,11 +240,48 @@ export class HashPipeline implements SectionSink {
     }
   }
 
-  /** {@link SectionSink.pushRange}: the source must be a file (`fileSource`, ./file-source.ts). */
+  /**
+   * {@link SectionSink.pushRange}: a file (`fileSource`, ./file-source.ts) is read straight into the ring; any other
+   * ByteSource (a ramdisk generated while it is written, src/oci/types.ts `RamdiskSource`) is read in order, one
+   * slot at a time, and copied in.
+   */
   async pushRange(source: ByteSource, offset: number, size: number, roles: number, what: string): Promise<void> {
     const fd = (source as { fd?: number }).fd;
-    if (fd === undefined) throw new EifError('INTERNAL', 'the hash pipeline streams ranges of files only');
-    await this.pushFile(fd, offset, size, roles, what);
+    if (fd !== undefined) await this.pushFile(fd, offset, size, roles, what);
+    else await this.pushSource(source, offset, size, roles, what);
+  }
+
+  /**
+   * Stream `length` bytes of a ByteSource from `position`, in order, in slot-sized reads (a generated source is
+   * asked for each byte once, front to back). A read that returns fewer bytes than asked is INPUT_CHANGED.
+   */
+  async pushSource(source: ByteSource, position: number, length: number, roles: number, what: string): Promise<void> {
+    this.#checkRoles(roles);
+    if (length === 0) {
+      this.push(new Uint8Array(0), roles);
+      return;
+    }
+    for (let off = 0; off < length; off += SLOT_SIZE) {
+      const len = Math.min(SLOT_SIZE, length - off);
+      const r = pieceRoles(roles, off + len === length);
+      const piece = await source.read(position + off, len);
+      if (piece.length !== len) {
+        throw new EifError('INPUT_CHANGED', `${what} gave ${piece.length} bytes at ${position + off} where ${len} were expected`);
+      }
+      if (this.#acc || roles === 0) {
+        this.#crc = crc32(piece, this.#crc);
+        if (r !== 0) this.#acc!.feed(piece, r);
+        this.#write(piece);
+      } else {
+        const view = this.#slotView(len);
+        view.set(piece);
+        this.#crc = crc32(view, this.#crc);
+        this.#write(view);
+        this.#publish(len, r);
+      }
+      this.#emitted(len);
+      if ((off / SLOT_SIZE) % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
+    }
   }
 
   /**

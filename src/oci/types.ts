@@ -89,6 +89,8 @@ export interface LayerIndex {
   /** Uncompressed tar bytes: the blob itself, or a spilled copy (temp file in Node, memory/OPFS in browsers). */
   source: ByteSource;
   entries: TarEntry[];
+  /** What Docker accepts silently but the user may want to know (e.g. member names above the root, mapped inside). */
+  warnings?: string[];
 }
 
 /** Where a file's bytes come from in the flattened image. */

@@ -1,6 +1,6 @@
 /** The builders (in-memory and streaming) against our independent generator and AWS-built vectors (Appendix A). */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initCore } from '../../src/core/index.js';
 import { buildEifBytes } from '../../src/eif/builder.js';
@@ -72,6 +72,74 @@ describe('streaming builder (files)', () => {
       expect(i.measurements).toEqual(mem.measurements);
       expect(i.checkCrc).toBe(true);
     }
+  });
+});
+
+describe('streaming builder with ramdisk sources (ByteSource, not paths)', () => {
+  const dir = tempDir();
+  /** A source that hands out its bytes and records each read, to prove one front-to-back pass. */
+  function recordingSource(bytes: Uint8Array) {
+    const reads: [number, number][] = [];
+    return {
+      reads,
+      source: {
+        size: bytes.length,
+        read: async (offset: number, length: number) => {
+          reads.push([offset, length]);
+          return bytes.slice(offset, offset + length);
+        },
+      },
+    };
+  }
+
+  for (const parallel of [false, true]) {
+    it(`gives the same bytes and PCRs as files (${parallel ? 'two worker threads' : 'main thread'}), reading each source once in order`, async () => {
+      const kernel = new Uint8Array((1 << 20) + 3).map((_, i) => (i * 17) & 0xff);
+      const rd0 = new Uint8Array((2 << 20) + 5).map((_, i) => (i * 5) & 0xff);
+      const rd1 = new Uint8Array((3 << 20) - 9).map((_, i) => (i * 11) & 0xff);
+      const kpath = join(dir, `k-${parallel}`);
+      writeFileSync(kpath, kernel);
+      const paths = [rd0, rd1].map((b, i) => {
+        const p = join(dir, `rd${i}-${parallel}`);
+        writeFileSync(p, b);
+        return p;
+      });
+      const fromFiles = join(dir, `files-${parallel}.eif`);
+      const rf = await buildEifFile({ ...pins, kernel: kpath, cmdline: 'x', ramdisks: paths, output: fromFiles, parallel });
+      const s0 = recordingSource(rd0);
+      const s1 = recordingSource(rd1);
+      const fromSources = join(dir, `sources-${parallel}.eif`);
+      const rs = await buildEifFile({
+        ...pins,
+        kernel: kpath,
+        cmdline: new TextEncoder().encode('x'),
+        ramdisks: [{ source: s0.source, label: 'bootstrap' }, { source: s1.source, label: 'customer' }],
+        output: fromSources,
+        parallel,
+      });
+      expect(readFileSync(fromSources).equals(readFileSync(fromFiles))).toBe(true);
+      expect(rs.measurements).toEqual(rf.measurements);
+      for (const [s, size] of [[s0, rd0.length], [s1, rd1.length]] as const) {
+        let pos = 0;
+        for (const [off, len] of s.reads) {
+          expect(off).toBe(pos);
+          pos += len;
+        }
+        expect(pos).toBe(size);
+      }
+    });
+  }
+
+  it('a source that gives fewer bytes than its size promised fails with INPUT_CHANGED and leaves no output', async () => {
+    const kpath = join(dir, 'k-short');
+    writeFileSync(kpath, new Uint8Array(10));
+    const out = join(dir, 'short.eif');
+    const liar = { size: 100, read: (o: number, l: number) => new Uint8Array(Math.max(0, l - 1)) };
+    await expect(buildEifFile({ ...pins, kernel: kpath, cmdline: 'x', ramdisks: [{ source: liar, label: 'customer ramdisk' }], output: out })).rejects.toMatchObject({
+      code: 'INPUT_CHANGED',
+      message: expect.stringContaining('customer ramdisk'),
+    });
+    expect(existsSync(out)).toBe(false);
   });
 });
 

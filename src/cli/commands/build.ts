@@ -1,8 +1,9 @@
 /**
  * `eif build` — flags compatible with AWS `eif_build` (eif-format.md §6.1), plus --quiet and --format; and
- * `eif build-enclave`, nitro-cli's spelling (§6.2): the same build with `--output-file`, whose container-image
- * inputs (`--docker-uri`, `--docker-dir`) are refused with a pointer to the kernel/ramdisk flags until images can
- * be built here. Differences on purpose: --version is honoured; BuildTime comes from --build-time, else
+ * `eif build-enclave`, nitro-cli's spelling (§6.2): the same build with `--output-file`. Both also build from a
+ * container image file or folder (`--docker-archive`, `--oci-layout`, `--oci-archive`; shared oci-build.md §7,
+ * src/node/oci/build-image.ts) with nitro-cli's blobs and PCRs; nitro-cli's `--docker-uri` / `--docker-dir` need a
+ * Docker daemon and are refused with the daemon-less form to use instead. Differences on purpose: --version is honoured; BuildTime comes from --build-time, else
  * SOURCE_DATE_EPOCH, else now; `--kernel_config` fills OperatingSystem / KernelVersion but never overrides
  * explicit flags (eif_build 0.3.1 ignores them then, §5.2).
  */
@@ -13,6 +14,10 @@ import { usageError } from '../../errors.js';
 import { readInputFile } from '../../node/file-source.js';
 import { rfc3339Ms } from '../../util/rfc3339.js';
 import type { Measurements } from '../../eif/pcr.js';
+import { kernelConfigInfo } from '../../eif/metadata.js';
+import { minimumMemoryMiB } from '../../launcher/sizing.js';
+
+export { kernelConfigInfo };
 
 export type MeasurementFormat = 'nitro' | 'eif_build' | 'json';
 
@@ -24,10 +29,17 @@ export function printMeasurements(m: Measurements, format: MeasurementFormat, ex
 }
 
 interface BuildArgs {
-  kernel: string;
-  cmdline: string;
-  ramdisk: string[];
-  output: string;
+  kernel?: string;
+  cmdline?: string;
+  ramdisk?: string[];
+  output?: string;
+  'docker-archive'?: string;
+  'oci-layout'?: string;
+  'oci-archive'?: string;
+  image?: string;
+  platform?: string;
+  blobs?: string;
+  'emit-ramdisks'?: string;
   name?: string;
   version?: string;
   metadata?: string;
@@ -63,38 +75,65 @@ export function checkAlgo(algo: string | undefined): void {
   );
 }
 
-/**
- * OperatingSystem and KernelVersion from a kernel config (`--kernel_config`), the way nitro-cli reads its blobs'
- * `bzImage.config` (eif-format.md §5.2): line 3, split on space, '/' and '-', words 1 and 3
- * (`# Linux/x86_64 4.14.256-209… Kernel Configuration` → Linux, 4.14.256); `Unknown` when absent.
- */
-export function kernelConfigInfo(config: Uint8Array): { os: string; kernel: string } {
-  const line = new TextDecoder().decode(config).split('\n')[2] ?? '';
-  const words = line.split(/[ /-]/);
-  return { os: words[1] || 'Unknown', kernel: words[3] || 'Unknown' };
-}
-
-/** `--docker-uri` / `--docker-dir`: named, refused, with what to do instead (a container build is a later step). */
+/** `--docker-uri` / `--docker-dir`: they need a Docker daemon (pull, build); refused with the daemon-less forms. */
 function refuseDocker(a: BuildArgs, command: string): void {
+  const out = command === 'build-enclave' ? '--output-file' : '--output';
   for (const flag of ['docker-uri', 'docker-dir'] as const) {
     if (a[flag] === undefined) continue;
+    const image = flag === 'docker-uri' ? a[flag] : 'app:latest';
+    const make = flag === 'docker-uri' ? `docker save ${image} -o app.tar` : `docker build -t app:latest ${a[flag]} && docker save app:latest -o app.tar`;
     throw usageError(
-      `--${flag}: building from a container image is not supported yet; build from a kernel and ramdisks instead: ` +
-        `eif ${command} --kernel bzImage --cmdline "$(cat cmdline)" --ramdisk bootstrap-initrd.img --ramdisk customer-initrd.img --output${command === 'build-enclave' ? '-file' : ''} app.eif`,
+      `--${flag}: eifkit does not talk to a Docker daemon; save the image to a file and build from that (same PCRs as nitro-cli): ` +
+        `${make} && eif ${command} --docker-archive app.tar ${out} app.eif ` +
+        `(also --oci-layout DIR, --oci-archive FILE), or from a kernel and ramdisks: ` +
+        `eif ${command} --kernel bzImage --cmdline "$(cat cmdline)" --ramdisk bootstrap-initrd.img --ramdisk customer-initrd.img ${out} app.eif`,
       'BUILD_DOCKER_UNSUPPORTED',
     );
   }
 }
 
-/** The flags of both spellings; nitro-cli's build-enclave demands nothing itself, its handler names what is missing. */
-function buildOptions(y: Argv, nitro: boolean): Argv<BuildArgs> {
-  const req = !nitro;
+const IMAGE_INPUTS = ['docker-archive', 'oci-layout', 'oci-archive'] as const;
+/** Flags that only mean something with an image input. */
+const IMAGE_ONLY = ['image', 'platform', 'blobs', 'emit-ramdisks'] as const;
+/** Flags of the kernel/ramdisk build that an image build takes from the blobs and the image instead. */
+const KERNEL_ONLY = ['kernel', 'cmdline', 'ramdisk', 'kernel_config', 'arch', 'img-os', 'img-kernel'] as const;
+
+/** Which image input the flags name, if any; BUILD_INPUT_CONFLICT for mixed inputs (exit 2). */
+export function imageInputOf(a: Record<string, unknown>, raw: readonly string[] = []): { kind: (typeof IMAGE_INPUTS)[number]; path: string } | undefined {
+  const given = IMAGE_INPUTS.filter((k) => a[k] !== undefined);
+  if (given.length > 1) {
+    throw usageError(`${given.map((k) => `--${k}`).join(' and ')}: give one image input`, 'BUILD_INPUT_CONFLICT');
+  }
+  if (given.length === 0) {
+    const stray = IMAGE_ONLY.filter((k) => a[k] !== undefined);
+    if (stray.length > 0) {
+      throw usageError(`${stray.map((k) => `--${k}`).join(', ')} only apply to a build from a container image (--docker-archive FILE, --oci-layout DIR or --oci-archive FILE)`, 'BUILD_INPUT_CONFLICT');
+    }
+    return undefined;
+  }
+  const kind = given[0]!;
+  // --arch has a default, so only a flag the user typed counts.
+  const typed = (k: string) => (k === 'arch' ? raw.some((t) => t === '--arch' || t.startsWith('--arch=')) : a[k] !== undefined);
+  const mixed = KERNEL_ONLY.filter(typed);
+  if (mixed.length > 0) {
+    throw usageError(
+      `--${kind} cannot be combined with ${mixed.map((k) => `--${k}`).join(', ')}: an image build takes the kernel, cmdline and bootstrap files from the blobs (--blobs DIR) and the architecture from the image`,
+      'BUILD_INPUT_CONFLICT',
+    );
+  }
+  const path = a[kind];
+  if (typeof path !== 'string' || path === '') throw usageError(`--${kind} takes one path`);
+  return { kind, path };
+}
+
+/** The flags of both spellings; the handler names what is missing (the inputs differ for an image build). */
+function buildOptions(y: Argv): Argv<BuildArgs> {
   return y
-    .option('kernel', { type: 'string', demandOption: req, describe: 'kernel image (bzImage on x86_64, Image on aarch64)' })
+    .option('kernel', { type: 'string', describe: 'kernel image (bzImage on x86_64, Image on aarch64)' })
     .option('kernel_config', { type: 'string', alias: 'kernel-config', describe: 'kernel config: OperatingSystem / KernelVersion from its line 3 unless --img-os / --img-kernel are given' })
-    .option('cmdline', { type: 'string', demandOption: req, describe: 'kernel command line, verbatim' })
-    .option('ramdisk', { type: 'string', array: true, demandOption: req, describe: 'ramdisk (repeat; the first is the bootstrap ramdisk measured into PCR1)' })
-    .option('output', { type: 'string', alias: 'output-file', demandOption: req, describe: 'output EIF path (--output-file: nitro-cli spelling)' })
+    .option('cmdline', { type: 'string', describe: 'kernel command line, verbatim' })
+    .option('ramdisk', { type: 'string', array: true, describe: 'ramdisk (repeat; the first is the bootstrap ramdisk measured into PCR1)' })
+    .option('output', { type: 'string', alias: 'output-file', describe: 'output EIF path (--output-file: nitro-cli spelling)' })
     .option('name', { type: 'string', describe: 'ImageName (default: the kernel file name)' })
     .option('version', { type: 'string', describe: 'ImageVersion (default: --name, else 1.0)' })
     .option('metadata', { type: 'string', describe: 'custom metadata JSON file (≤ 4096 bytes)' })
@@ -108,8 +147,15 @@ function buildOptions(y: Argv, nitro: boolean): Argv<BuildArgs> {
     .option('signing-certificate', { type: 'string', describe: 'PEM certificate to sign with (with --private-key or --signer-command)' })
     .option('private-key', { type: 'string', describe: 'PEM EC private key file, or a KMS key ARN' })
     .option('signer-command', { type: 'string', describe: 'command that signs the digest on stdin (HSM, other clouds)' })
-    .option('docker-uri', { type: 'string', describe: 'nitro-cli: container image to build from (not supported yet: use --kernel/--ramdisk)' })
-    .option('docker-dir', { type: 'string', describe: 'nitro-cli: Dockerfile folder (not supported yet: use --kernel/--ramdisk)' })
+    .option('docker-archive', { type: 'string', describe: 'build from a container image: a `docker save` tar (legacy or OCI form, as buildx writes it)' })
+    .option('oci-layout', { type: 'string', describe: 'build from a container image: an OCI image layout folder' })
+    .option('oci-archive', { type: 'string', describe: 'build from a container image: a tar of an OCI image layout' })
+    .option('image', { type: 'string', describe: 'with an image input: which image (tag or ref name) when it holds several' })
+    .option('platform', { type: 'string', describe: 'with an image input: linux/amd64 or linux/arm64 from a multi-arch index (default: the only one, else the host)' })
+    .option('blobs', { type: 'string', describe: 'with an image input: nitro-cli blobs folder (default: $NITRO_CLI_BLOBS, else /usr/share/nitro_enclaves/blobs/)' })
+    .option('emit-ramdisks', { type: 'string', describe: 'with an image input: also write bootstrap-initrd.img and customer-initrd.img to this folder' })
+    .option('docker-uri', { type: 'string', describe: 'nitro-cli: image in a Docker daemon (refused: docker save it, then --docker-archive)' })
+    .option('docker-dir', { type: 'string', describe: 'nitro-cli: Dockerfile folder (refused: docker build + docker save, then --docker-archive)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })
     .option('format', { choices: ['nitro', 'eif_build', 'json'] as const, default: 'nitro' as const, describe: 'measurement output format' })
     .strictOptions() as unknown as Argv<BuildArgs>;
@@ -117,16 +163,19 @@ function buildOptions(y: Argv, nitro: boolean): Argv<BuildArgs> {
 
 export const buildCommand: CommandModule<object, BuildArgs> = {
   command: 'build',
-  describe: 'Build an EIF from a kernel, a command line and ramdisks (eif_build compatible)',
-  builder: (y: Argv) => buildOptions(y, false),
+  describe: 'Build an EIF from a kernel, a command line and ramdisks (eif_build compatible), or from a container image file (nitro-cli PCRs)',
+  builder: (y: Argv) =>
+    buildOptions(y)
+      .example('$0 build --kernel bzImage --cmdline "$(cat cmdline)" --ramdisk init.img --ramdisk app.img --output app.eif', 'from a kernel and ramdisks')
+      .example('$0 build --docker-archive app.tar --blobs ./blobs --output app.eif', 'from `docker save app -o app.tar`, with nitro-cli\'s PCRs') as unknown as Argv<BuildArgs>,
   handler: (a) => runBuild(a, 'build'),
 };
 
 export const buildEnclaveCommand: CommandModule<object, BuildArgs> = {
   command: 'build-enclave',
-  describe: "nitro-cli's build-enclave: build with --output-file (container inputs not supported yet: give --kernel, --cmdline, --ramdisk)",
+  describe: "nitro-cli's build-enclave: build with --output-file from --docker-archive/--oci-layout/--oci-archive, or --kernel, --cmdline, --ramdisk",
   builder: (y: Argv) =>
-    buildOptions(y, true).example(
+    buildOptions(y).example(
       '$0 build-enclave --kernel bzImage --cmdline "$(cat cmdline)" --ramdisk init.img --ramdisk app.img --output-file app.eif',
       'build an EIF from a kernel and ramdisks',
     ) as unknown as Argv<BuildArgs>,
@@ -135,17 +184,18 @@ export const buildEnclaveCommand: CommandModule<object, BuildArgs> = {
 
 async function runBuild(a: BuildArgs, command: 'build' | 'build-enclave'): Promise<void> {
   refuseDocker(a, command);
+  const input = imageInputOf(a as unknown as Record<string, unknown>, process.argv.slice(2));
+  if (input) return runImageBuild(a, command, input);
   const missing = (['kernel', 'cmdline', 'ramdisk', 'output'] as const).filter((k) => a[k] === undefined);
   if (missing.length) {
     const names = missing.map((k) => (k === 'output' && command === 'build-enclave' ? '--output-file' : `--${k}`));
-    throw usageError(`missing ${names.join(', ')} (${command} builds from a kernel, its command line and ramdisks)`);
+    throw usageError(
+      `missing ${names.join(', ')} (${command} builds from a kernel, its command line and ramdisks, or from a container image: --docker-archive FILE, --oci-layout DIR or --oci-archive FILE) (see: eif ${command} --help)`,
+    );
   }
   checkAlgo(a.algo);
   if (typeof a.cmdline !== 'string') throw usageError('--cmdline takes one string');
-  const bt = a['build-time'];
-  if (bt !== undefined && rfc3339Ms(bt, { leapSecond: true }) === undefined) {
-    process.stderr.write(`eif: warning: --build-time ${JSON.stringify(bt)} is not an RFC 3339 time; it is written as given (as eif_build does)\n`);
-  }
+  warnBuildTime(a);
   let imgOs = a['img-os'];
   let imgKernel = a['img-kernel'];
   if (a.kernel_config !== undefined) {
@@ -157,10 +207,10 @@ async function runBuild(a: BuildArgs, command: 'build' | 'build-enclave'): Promi
   const { buildEifFile } = await import('../../node/builder.js');
   if (command === 'build-enclave') process.stderr.write('Start building the Enclave Image...\n'); // nitro-cli's lines
   const r = await buildEifFile({
-    kernel: a.kernel,
+    kernel: a.kernel!,
     cmdline: a.cmdline,
-    ramdisks: a.ramdisk,
-    output: a.output,
+    ramdisks: a.ramdisk!,
+    output: a.output!,
     arch: a.arch,
     name: a.name,
     version: a.version,
@@ -174,14 +224,80 @@ async function runBuild(a: BuildArgs, command: 'build' | 'build-enclave'): Promi
     extraInputs: a.kernel_config !== undefined ? [...signingFiles, a.kernel_config] : signingFiles,
     onProgress: progressBar('building', !a.quiet),
   });
-  const cm = r.metadata.customMetadata;
+  finishBuild(a, command, r);
+}
+
+function warnBuildTime(a: BuildArgs): void {
+  const bt = a['build-time'];
+  if (bt !== undefined && rfc3339Ms(bt, { leapSecond: true }) === undefined) {
+    process.stderr.write(`eif: warning: --build-time ${JSON.stringify(bt)} is not an RFC 3339 time; it is written as given (as eif_build does)\n`);
+  }
+}
+
+/** EIFs from this size up get a line saying how much memory their enclave needs. */
+export const SIZING_NOTE_BYTES = 64 << 20;
+
+/**
+ * The memory an enclave needs for an EIF: nitro-cli's run-enclave wants at least 4 × the EIF's size
+ * (ENCLAVE_MEMORY_EIF_SIZE_RATIO, nitro-cli #196 / PR #198; src/launcher/sizing.ts). Said when the EIF is large,
+ * since an image build turns a few hundred MiB of layers into an EIF that needs GiBs.
+ */
+export function enclaveSizingNote(eifBytes: number): string | undefined {
+  if (eifBytes < SIZING_NOTE_BYTES) return undefined;
+  const mib = minimumMemoryMiB(eifBytes);
+  return `eif: note: the EIF is ${Math.ceil(eifBytes / 2 ** 20)} MiB; its enclave needs at least ${mib} MiB of memory (4 × the EIF, as nitro-cli run-enclave requires): run it with --memory ${mib} or more\n`;
+}
+
+/** What every build prints at the end: warnings, nitro-cli's closing line, the sizing note, the measurements. */
+function finishBuild(a: BuildArgs, command: 'build' | 'build-enclave', r: { output: string; size: number; measurements: Measurements; metadata: { customMetadata: unknown } }): void {
+  const cm = r.metadata.customMetadata as Record<string, unknown> | null;
   if (a.metadata !== undefined && (cm === null || typeof cm !== 'object' || Array.isArray(cm) || !('entries' in cm))) {
     // eif_build stores any JSON value; nitro-cli's describe-eif flattens an object's keys and fails on anything else.
     process.stderr.write(`eif: warning: --metadata ${a.metadata} is not a JSON object; it is stored as given, but nitro-cli describe-eif cannot show it\n`);
   }
   if (command === 'build-enclave') process.stderr.write('Enclave Image successfully created.\n');
+  const note = enclaveSizingNote(r.size);
+  if (note) process.stderr.write(note);
   if (a.format === 'eif_build') process.stdout.write(`Output file: ${r.output}\n`);
   printMeasurements(r.measurements, a.format, { Output: r.output, Size: r.size });
+}
+
+/** Layer-reading progress on a terminal: "reading layers 2/5". */
+function layerProgress(enabled: boolean): ((done: number, total: number) => void) | undefined {
+  if (!enabled || !process.stderr.isTTY) return undefined;
+  return (done, total) => process.stderr.write(`\rreading layers ${done}/${total}${done >= total ? '\n' : ''}`);
+}
+
+/** `--docker-archive FILE | --oci-layout DIR | --oci-archive FILE`: src/node/oci/build-image.ts. */
+async function runImageBuild(a: BuildArgs, command: 'build' | 'build-enclave', input: { kind: 'docker-archive' | 'oci-layout' | 'oci-archive'; path: string }): Promise<void> {
+  if (a.output === undefined) throw usageError(`missing ${command === 'build-enclave' ? '--output-file' : '--output'} (the EIF to write) (see: eif ${command} --help)`);
+  checkAlgo(a.algo);
+  warnBuildTime(a);
+  const { signer, files: signingFiles } = await signerFor(a);
+  const { buildEifFileFromImage } = await import('../../node/oci/build-image.js');
+  if (command === 'build-enclave') process.stderr.write('Start building the Enclave Image...\n');
+  const r = await buildEifFileFromImage({
+    kind: input.kind,
+    path: input.path,
+    image: a.image,
+    platform: a.platform,
+    blobsDir: a.blobs,
+    output: a.output,
+    name: a.name,
+    version: a.version,
+    metadataFile: a.metadata,
+    buildTime: a['build-time'],
+    buildTool: a['build-tool'],
+    buildToolVersion: a['build-tool-version'],
+    signer,
+    emitRamdisks: a['emit-ramdisks'],
+    extraInputs: signingFiles,
+    onWarning: (m) => process.stderr.write(`eif: warning: ${m}\n`),
+    onLayers: layerProgress(!a.quiet),
+    onProgress: progressBar('building', !a.quiet),
+  });
+  for (const p of r.emitted) process.stderr.write(`eif: wrote ${p}\n`);
+  finishBuild(a, command, r);
 }
 
 /** The signer the flags ask for, and the files they name (which the output must not replace). */
