@@ -6,7 +6,7 @@
  * missing, when scripts/build-qemu.sh has not filled the cache. Every boot runs under a timeout.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEmulatedDocument } from '../../src/attestation/document.js';
 import { toHex } from '../../src/util/hex.js';
 import { makeDocument, makePki } from '../attestation/helpers/generator.js';
-import { BIN, compileProbe, eifBuild, initScript, missingForEmulation, probeRamdisk } from './images.js';
+import { BIN, CACHE, CMDLINE, compileProbe, eifBuild, KERNEL, missingForEmulation, probeRamdisk } from './images.js';
+import * as tar from '../oci/tar-bytes.js';
+import { REPO_ROOT } from '../helpers/shared.js';
 import { S_IFDIR, S_IFREG, writeCpio } from '../../src/eif/cpio.js';
 
 const why = missingForEmulation();
@@ -131,7 +133,6 @@ suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'
     // as AWS's init does: heartbeat to CID 3
     cid3 = join(dir, 'cid3.eif');
     eifBuild(cid3, [w('cid3.cpio', probeRamdisk(probe, { parentCid: 3, bootNonce: '00' }))]);
-    void initScript;
   }, 120_000);
 
   afterAll(() => {
@@ -233,6 +234,53 @@ suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'
     for (const i of [0, 1, 2, 8]) expect(toHex(doc.pcrs[i]!), `PCR${i}`).toBe(m[`PCR${i}`]);
     const c = cli(['console', '--enclave-id', out.EnclaveID, '--disconnect-timeout', '1'], env);
     expect(c.stderr).toContain('CONSOLE_NOT_DEBUG');
+    expect(cli(['terminate-enclave', '--enclave-id', out.EnclaveID], env).status).toBe(0);
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 120_000);
+
+  it('from a container image to a running enclave: eif build --docker-archive with test blobs, booted emulated, the CMD\'s output on the console', async () => {
+    // test blobs: Debian's kernel and config, its nsm.ko, and an init doing what AWS's does (fixtures/enclave-init.c)
+    const blobs = join(dir, 'blobs');
+    mkdirSync(blobs);
+    const mods = join(CACHE, 'kernel', 'modules');
+    const cc = spawnSync('cc', ['-static', '-Os', `-DMODDIR="${mods}"`, '-o', join(blobs, 'init'), join(REPO_ROOT, 'test', 'emulate', 'fixtures', 'enclave-init.c')], { encoding: 'utf8' });
+    expect(cc.status, cc.stderr).toBe(0);
+    copyFileSync(KERNEL, join(blobs, 'bzImage'));
+    copyFileSync(join(CACHE, 'kernel', 'config'), join(blobs, 'bzImage.config'));
+    copyFileSync(join(mods, 'nsm.ko'), join(blobs, 'nsm.ko'));
+    writeFileSync(join(blobs, 'cmdline'), `${CMDLINE}\n`);
+    // a `docker save` archive (legacy form) of a one-layer image: busybox, a CMD and an ENV
+    const layer = tar.concat(
+      tar.header({ name: 'bin/', typeflag: '5', mode: 0o755 }),
+      tar.file('bin/busybox', new Uint8Array(readFileSync('/bin/busybox')), { mode: 0o755 }),
+      tar.END,
+    );
+    const diffId = `sha256:${tar.sha256hex(layer)}`;
+    const config = JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Env: ['PATH=/bin', 'GREETING=hi from ENV'], Cmd: ['/bin/busybox', 'sh', '-c', 'echo hello from the container CMD; echo "$GREETING"'] },
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+    });
+    const configName = `${tar.sha256hex(new TextEncoder().encode(config))}.json`;
+    const manifest = JSON.stringify([{ Config: configName, RepoTags: ['emu:test'], Layers: ['l1/layer.tar'] }]);
+    const archive = join(dir, 'image.tar');
+    writeFileSync(archive, tar.concat(tar.file(configName, config), tar.header({ name: 'l1/', typeflag: '5', mode: 0o755 }), tar.file('l1/layer.tar', layer), tar.file('manifest.json', manifest), tar.END));
+    const eifPath = join(dir, 'container.eif');
+    const b = cli(['build', '--docker-archive', archive, '--blobs', blobs, '--output', eifPath, '--quiet'], {});
+    expect(b.status, b.stderr).toBe(0);
+
+    const r = cli(['run', '--emulate', '--eif-path', eifPath, '--memory', '512', '--cpu-count', '1', '--debug-mode'], env);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    started.push(out.ProcessID);
+    expect(out.Measurements.PCR0).toBe(describeOf(eifPath).PCR0);
+    let text = '';
+    await waitFor(() => (text = cli(['console', '--enclave-id', out.EnclaveID, '--disconnect-timeout', '1'], env).stdout).includes('INIT command exited'), 30_000);
+    expect(text).toContain('INIT heartbeat ok');
+    expect(text).toContain('hello from the container CMD');
+    expect(text).toContain('hi from ENV');
+    expect(text).toContain('INIT command exited with status 0');
     expect(cli(['terminate-enclave', '--enclave-id', out.EnclaveID], env).status).toBe(0);
     expect(leftovers(stateDir)).toEqual([]);
   }, 120_000);
