@@ -238,10 +238,12 @@ export const describeEnclavesCommand: CommandModule<object, DescribeEnclavesArgs
     const env = launcherEnv();
     // nitro-cli lists its enclave processes without touching the device and prints [] on a host without one;
     // so do we, but we say why the list is empty rather than let `[]` suggest that enclaves could run here.
-    if (!existsSync(env.device)) {
+    const list = await describeEnclaves(env, { metadata: a.metadata });
+    // (emulated enclaves, `eif run --emulate`, need no device: no warning when the list has one)
+    if (!existsSync(env.device) && !list.some((e) => e.Emulated)) {
       process.stderr.write(`eif: warning NE_DEVICE_MISSING: ${env.device} does not exist: this host cannot run enclaves (enclave support off, driver not loaded, or the device not mapped into the container)\n`);
     }
-    printJson(await describeEnclaves(env, { metadata: a.metadata }));
+    printJson(list);
   },
 };
 
