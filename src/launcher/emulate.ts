@@ -21,7 +21,7 @@ import { type LauncherEnv, launcherEnv } from './env.js';
 import { BUILD_QEMU_COMMAND, type EmulatedArch, findEmulationTools } from './emulate-tools.js';
 import { type Finding, imagePreflight, PreflightError } from './preflight.js';
 import { heartbeatTimeoutMs, minimumMemoryMiB, MIB } from './sizing.js';
-import { ensureStateDir, readRecords } from './state.js';
+import { type EnclaveRecord, ensureStateDir, readRecords, removeRecord } from './state.js';
 import type { SupervisorSettings } from './emulate-supervisor.js';
 
 /** One line for every emulated launch: what an emulated run shows and what it cannot. */
@@ -204,6 +204,7 @@ export async function runEmulated(o: EmulateOptions): Promise<EmulatedEnclaveRes
   // Ctrl-C while booting: the supervisor (in its own session, so the terminal's SIGINT does not reach it) is told
   // by pid to stop QEMU and the backend and remove its files; it exits, and this rejects with EMULATE_INTERRUPTED.
   let interrupted = false;
+  let children: number[] = [];
   const onSignal = (): void => {
     interrupted = true;
     child.kill('SIGTERM');
@@ -233,11 +234,16 @@ export async function runEmulated(o: EmulateOptions): Promise<EmulatedEnclaveRes
             settled = true;
             const tail = typeof ev.console === 'string' && ev.console ? ` (console: ${ev.console})` : '';
             rej(new EifError(String(ev.code) as never, `${String(ev.detail)}${tail}`));
-          } else o.onEvent?.(ev);
+          } else {
+            if (ev.event === 'started') children = [Number(ev.qemuPid), Number(ev.backendPid)];
+            o.onEvent?.(ev);
+          }
         }
       });
       child.on('error', (e) => rej(new EifError('EMULATE_START_FAILED', `cannot start the emulation supervisor: ${e.message}`)));
       child.on('exit', (code, signal) => {
+        // a supervisor that died without cleaning up (SIGKILL, crash) leaves QEMU and the backend: stop them by pid
+        if (!settled) removeRecord(env.stateDir, slotUid, { emulated: { qemuPid: children[0], backendPid: children[1] } } as EnclaveRecord);
         if (!settled && interrupted) rej(new EifError('EMULATE_INTERRUPTED', 'interrupted: the emulated enclave was stopped before its heartbeat; nothing was left running'));
         else if (!settled) rej(new EifError('EMULATE_START_FAILED', `the emulation supervisor ended before the enclave was ready (${signal ?? `exit status ${code}`})`));
       });

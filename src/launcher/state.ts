@@ -94,7 +94,7 @@ export function removeRecord(dir: string, slotUid: string, rec?: EnclaveRecord):
       }
     }
   }
-  const extra = em ? ['.vhost', '.vsock', '.vsock_9000', '.console'].map((e) => `${slotUid}${e}`) : [];
+  const extra = em ? ['.vhost', '.vsock', '.vsock_9000', '.console', '.json.tmp'].map((e) => `${slotUid}${e}`) : [];
   for (const f of [`${slotUid}.json`, `${slotUid}.sock`, ...extra]) {
     try {
       unlinkSync(join(dir, f));

@@ -300,7 +300,7 @@ suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'
     expect(spawnSync('pgrep', ['-f', stateDir]).stdout.toString().trim()).toBe('');
   }, 90_000);
 
-  it('Ctrl-C while booting stops QEMU and the backend and removes every file (EMULATE_INTERRUPTED)', async () => {
+  it('Ctrl-C while booting, or the supervisor killed while booting: QEMU and the backend stopped, every file removed', async () => {
     const child = spawn(process.execPath, [BIN, 'run', '--emulate', '--eif-path', app, '--memory', '256', '--cpu-count', '1'], { env: { ...process.env, ...env } });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -311,7 +311,24 @@ suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'
     expect(err).toContain('eif: error EMULATE_INTERRUPTED');
     expect(await waitFor(() => spawnSync('pgrep', ['-f', stateDir]).stdout.toString().trim() === '', 5000)).toBe(true);
     expect(leftovers(stateDir)).toEqual([]);
-  }, 60_000);
+
+    // the supervisor killed (SIGKILL: no cleanup of its own) while booting: eif run --emulate stops QEMU and the
+    // backend by the pids it was told and removes the files
+    const again = spawn(process.execPath, [BIN, 'run', '--emulate', '--eif-path', app, '--memory', '256', '--cpu-count', '1'], { env: { ...process.env, ...env } });
+    let err2 = '';
+    again.stderr.on('data', (d: Buffer) => (err2 += d.toString()));
+    expect(await waitFor(() => err2.includes('booting under QEMU'), 30_000)).toBe(true);
+    // the supervisor is the CLI's child (its title hides its arguments)
+    const pids = spawnSync('pgrep', ['-P', String(again.pid)]).stdout.toString().trim().split('\n').map(Number);
+    const sup = pids.find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'eif-emulate');
+    expect(sup).toBeDefined();
+    const done = new Promise<number | null>((res) => again.on('exit', (code) => res(code)));
+    process.kill(sup!, 'SIGKILL');
+    expect(await done).toBe(1);
+    expect(err2).toContain('eif: error EMULATE_START_FAILED: the emulation supervisor ended before the enclave was ready (SIGKILL)');
+    expect(await waitFor(() => spawnSync('pgrep', ['-f', stateDir]).stdout.toString().trim() === '', 5000)).toBe(true);
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 90_000);
 
   it('a crashed QEMU ends the enclave: the supervisor stops the backend and removes the record and sockets', async () => {
     const r = cli(['run', '--emulate', '--eif-path', app, '--memory', '256', '--cpu-count', '1'], env);
