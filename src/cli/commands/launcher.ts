@@ -204,7 +204,7 @@ export type { RunArgs };
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run',
   aliases: ['run-enclave'],
-  describe: 'Start an enclave from an EIF (nitro-cli run-enclave); needs /dev/nitro_enclaves',
+  describe: 'Start an enclave from an EIF (nitro-cli run-enclave); needs /dev/nitro_enclaves, or --emulate (QEMU)',
   builder: (y: Argv) =>
     y
       .option('eif-path', { type: 'string', describe: 'EIF file to run' })
