@@ -46,6 +46,11 @@ export type { BlobStore, ImageSelection, LayerRef, LayerIndex, TarEntry, EntryTy
 export { planCpio, cpioPlanSource, materializeCpioPlan, planEntry, type CpioPlanEntry, type CpioPlan, type CpioPlanSource, type CpioData } from './eif/cpio-plan.js';
 // Container images → ramdisks (shared oci-build.md §1.3): docker export emulation, linuxkit rules, gocpio.
 export * from './oci/index.js';
+// Container image → EIF, the CLI side (docs/oci.md): nitro-cli metadata, stand-in blobs, streaming ramdisk listing/diff.
+export { nitroImageName, nitroImageVersion, synthesizeDockerInfo, imageMetadataFields, imageContentSize, type ImageOrigin, type ImageMetadataFields } from './oci/nitro-metadata.js';
+export { standinBlobs, KERNEL_FILE, type BlobArch } from './oci/standin-blobs.js';
+export { readCpioEntries, diffCpio, modeString, cpioEntryType, type CpioListing, type CpioEnd, type CpioDifference, type CpioEntryType } from './eif/cpio-reader.js';
+export { kernelConfigInfo } from './eif/metadata.js';
 export * from './core/index.js';
 export * from './attestation/index.js';
 export * from './signing/index.js';

@@ -31,7 +31,7 @@ export const ERROR_CODES = [
   'OCI_ARCH_UNSUPPORTED', 'OCI_NO_ENTRYPOINT', 'OCI_ARCHIVE_DISAGREE', 'OCI_PATH_OUTSIDE', 'OCI_TAR_DUPLICATE',
   // container-image ramdisks: overlay flattening, docker export, linuxkit, gocpio (docs/errors.md)
   'CPIO_FIELD_OVERFLOW', 'OCI_HARDLINK_TARGET', 'OCI_LAYER_PATH', 'OCI_FILE_TOO_LARGE', 'OCI_MTIME_OUT_OF_RANGE',
-  'OCI_WORKDIR_NOT_DIR', 'OCI_LAYER_MISSING', 'OCI_NAME_TOO_LONG',
+  'OCI_WORKDIR_NOT_DIR', 'OCI_LAYER_MISSING', 'OCI_NAME_TOO_LONG', 'OCI_WHITEOUT_CONFLICT',
   // building from a container image: blobs, flags, ramdisk tools (docs/errors.md, docs/oci.md)
   'BLOBS_MISSING', 'BLOBS_BAD_CMDLINE', 'BUILD_INPUT_CONFLICT', 'CPIO_BAD_HEADER',
   // signing (docs/signing.md)

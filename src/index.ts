@@ -15,6 +15,9 @@ export * from './launcher/index.js';
 // Container images (oci-build.md §7): docker archives, OCI archives and layouts read in place; temp-file spills.
 export { openDockerArchive, openOciArchive, openOciLayout, type NodeBlobStore } from './node/oci/stores.js';
 export { openImageSource, type ImageSource, type ImageSourceKind, type OpenImageSourceOptions } from './node/oci/image-source.js';
+export { buildEifFileFromImage, writeSourceFile, RAMDISK_ARTIFACTS, type BuildImageEifOptions, type BuildImageEifResult, type ImageStages, type ImageInputKind } from './node/oci/build-image.js';
+export { resolveBlobs, trimCmdline, hostBlobArch, DEFAULT_BLOBS_DIR, type Blobs, type ResolveBlobsOptions } from './node/oci/blobs.js';
+export { type RamdiskInput } from './node/builder.js';
 // Signing with keys outside the process (eif-format.md §4.2): KMS, external commands; `eif sign` on files.
 export { createKmsSigner, isKmsKeyArn, type KmsSignerOptions } from './node/kms.js';
 export { createCommandSigner, type CommandSignerOptions } from './node/signer-command.js';

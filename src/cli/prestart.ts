@@ -10,8 +10,15 @@ import { statSync } from 'node:fs';
 const STREAMING = new Set(['build', 'describe', 'describe-eif', 'verify', 'sign', 'sign-eif']);
 const OUTPUT_FLAGS = new Set(['--output', '-o', '--output-file']);
 
+/**
+ * An image build (`--docker-archive`, `--oci-archive`, `--oci-layout`) reads its layers for seconds before it hashes
+ * anything: workers started now would only add their memory to that pass's peak (peak RSS target, issue 11).
+ */
+const IMAGE_INPUT = /^--(docker-archive|oci-archive|oci-layout)(=|$)/;
+
 export function streamedBytesHint(argv: string[]): number {
   if (!STREAMING.has(argv[0] ?? '') || argv.includes('--help') || argv.includes('-h')) return 0;
+  if (argv.some((t) => IMAGE_INPUT.test(t))) return 0;
   let total = 0;
   for (let i = 1; i < argv.length; i++) {
     const token = argv[i]!;

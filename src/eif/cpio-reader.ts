@@ -60,7 +60,13 @@ const TYPES: Record<number, CpioEntryType> = {
   0o100000: 'file', 0o040000: 'dir', 0o120000: 'symlink', 0o020000: 'char', 0o060000: 'block', 0o010000: 'fifo', 0o140000: 'socket',
 };
 
-/** Entry type from st_mode. */
+/**
+ * Entry type from st_mode.
+ *
+ * @example
+ * import { cpioEntryType } from 'eifkit/browser';
+ * cpioEntryType(0o120777); // 'symlink'
+ */
 export function cpioEntryType(mode: number): CpioEntryType {
   return TYPES[mode & 0o170000] ?? 'unknown';
 }
@@ -181,7 +187,13 @@ export async function* readCpioEntries(src: ByteSource, label = 'ramdisk'): Asyn
   }
 }
 
-/** `ls -l`'s mode string: `drwxr-xr-x`, `-rwsr-x---`, `lrwxrwxrwx`. */
+/**
+ * `ls -l`'s mode string: `drwxr-xr-x`, `-rwsr-x---`, `lrwxrwxrwx`.
+ *
+ * @example
+ * import { modeString } from 'eifkit/browser';
+ * modeString(0o104750); // '-rwsr-x---'
+ */
 export function modeString(mode: number): string {
   const t = { file: '-', dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p', socket: 's', unknown: '?' }[cpioEntryType(mode)];
   const bit = (m: number, c: string) => (mode & m ? c : '-');

@@ -286,6 +286,10 @@ async function resolveManifest(
     (c) => c.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest' && !(c.platform?.os === 'unknown' && c.platform?.architecture === 'unknown'),
   );
   const want = parsePlatform(opts.platform);
+  // `docker save` of a multi-platform image (containerd store) keeps the whole index but only some platforms'
+  // blobs: choose among the manifests that are here
+  const here = new Set<string>();
+  for (const c of images) if ((await store.blob(c.digest)) !== undefined) here.add(c.digest);
   const withPlatform = images.filter((c) => c.platform !== undefined);
   let pick: Descriptor | undefined;
   if (withPlatform.length === 0) {
@@ -297,14 +301,18 @@ async function resolveManifest(
     const match = (arch: string, variant?: string) =>
       linux.filter((c) => c.platform?.architecture === arch && (variant === undefined || (c.platform?.variant ?? (arch === 'arm64' ? 'v8' : undefined)) === variant));
     const offered = withPlatform.map((c) => platformText(c.platform)).join(', ');
+    const present = linux.filter((c) => here.has(c.digest));
     if (want) {
       const hits = match(want.architecture, want.variant);
       if (hits.length === 0) throw new EifError('OCI_PLATFORM_NOT_FOUND', `${store.label}: no ${opts.platform} image in the index; it offers: ${offered}`);
-      pick = hits[0];
+      pick = hits.find((c) => here.has(c.digest));
+      if (!pick) throw new EifError('OCI_PLATFORM_NOT_FOUND', `${store.label}: the index lists a ${opts.platform} image but its manifest is not in the archive (docker save keeps only the platforms pulled)`);
     } else if (linux.length === 1) {
       pick = linux[0];
+    } else if (present.length === 1) {
+      pick = present[0];
     } else {
-      const hits = opts.hostArch ? match(opts.hostArch) : [];
+      const hits = opts.hostArch ? match(opts.hostArch).filter((c) => here.has(c.digest)) : [];
       if (hits.length === 0) {
         throw new EifError('OCI_PLATFORM_AMBIGUOUS', `${store.label}: the image is multi-platform (${offered}); choose one with --platform linux/amd64 or linux/arm64`);
       }

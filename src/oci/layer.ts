@@ -9,6 +9,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Decompress as ZstdDecompress } from 'fzstd';
+import { Gunzip as FflateGunzip } from 'fflate';
 import type { ByteSource } from '../eif/layout.js';
 import { EifError } from '../errors.js';
 import { TarStreamParser } from './tar.js';
@@ -83,6 +84,24 @@ export async function* fzstdInflate(input: AsyncIterable<Uint8Array>): AsyncIter
     }
   }
   d.push(new Uint8Array(0), true);
+  yield* out;
+}
+
+/**
+ * gzip with fflate (pure JS): reads multi-member gzip, which Go's reader (hence Docker) accepts but browsers'
+ * DecompressionStream refuses ("Junk found after end of compressed data", Chromium 156).
+ */
+export async function* fflateGunzip(input: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  let out: Uint8Array[] = [];
+  const g = new FflateGunzip((chunk) => void out.push(chunk));
+  for await (const chunk of input) {
+    g.push(chunk);
+    if (out.length) {
+      yield* out;
+      out = [];
+    }
+  }
+  g.push(new Uint8Array(0), true);
   yield* out;
 }
 
@@ -208,11 +227,11 @@ export async function indexLayer(ref: LayerRef, opts: IndexLayerOptions = {}): P
   const chunkSize = opts.chunkSize ?? 4 << 20;
   const blobHex = ref.digest === '' ? undefined : hexOf(ref.digest);
   if (ref.digest !== '' && blobHex === undefined) throw new EifError('OCI_BAD_DIGEST', `${label}: unsupported digest ${ref.digest} (only sha256 is supported)`);
-  const blobHash = blobHex !== undefined ? newHasher() : undefined;
-  const parser = new TarStreamParser(label);
   const limit = opts.maxUncompressed ?? Infinity;
 
   if (ref.compression === 'none') {
+    const blobHash = blobHex !== undefined ? newHasher() : undefined;
+    const parser = new TarStreamParser(label);
     // the blob is the tar: one hash serves both digests when they name the same bytes
     const diffHash = ref.diffId !== undefined && ref.diffId !== ref.digest ? newHasher() : undefined;
     if (ref.source.size > limit) throw tooLarge(label, limit);
@@ -229,6 +248,31 @@ export async function indexLayer(ref: LayerRef, opts: IndexLayerOptions = {}): P
     return withWarnings({ ref, source: ref.source, entries: parser.entries }, parser.warnings);
   }
 
+  const inflate = opts.inflate ?? defaultInflate;
+  try {
+    return await compressedPass(ref, opts, label, inflate);
+  } catch (e) {
+    // the browsers' DecompressionStream refuses multi-member gzip, which Docker reads: one more pass with fflate
+    // (if that pass fails too, the first error is the one to report)
+    if (opts.inflate === undefined && ref.compression === 'gzip' && e instanceof EifError && e.code === 'OCI_LAYER_DECOMPRESS') {
+      try {
+        return await compressedPass(ref, opts, label, (_c, input) => fflateGunzip(input));
+      } catch {
+        throw e;
+      }
+    }
+    throw e;
+  }
+}
+
+/** One pass over a compressed layer: blob digest, decompression into the spill and the tar parser, diff_id. */
+async function compressedPass(ref: LayerRef, opts: IndexLayerOptions, label: string, inflate: Inflate): Promise<LayerIndex> {
+  const newHasher = opts.sha256 ?? nobleSha256;
+  const chunkSize = opts.chunkSize ?? 4 << 20;
+  const limit = opts.maxUncompressed ?? Infinity;
+  const blobHex = ref.digest === '' ? undefined : hexOf(ref.digest);
+  const blobHash = blobHex !== undefined ? newHasher() : undefined;
+  const parser = new TarStreamParser(label);
   const spill = (opts.spill ?? memorySpill)(ref.size);
   try {
     const diffHash = newHasher();
@@ -239,9 +283,8 @@ export async function indexLayer(ref: LayerRef, opts: IndexLayerOptions = {}): P
         yield chunk;
       }
     }
-    const inflate = opts.inflate ?? defaultInflate;
     try {
-      for await (const chunk of inflate(ref.compression, compressed())) {
+      for await (const chunk of inflate(ref.compression as Exclude<Compression, 'none'>, compressed())) {
         if (chunk.length === 0) continue;
         total += chunk.length;
         if (total > limit) throw tooLarge(label, limit);

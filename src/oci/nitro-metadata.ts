@@ -51,6 +51,10 @@ export function nitroImageVersion(sel: Pick<ImageSelection, 'configDigest'>): st
 /**
  * Docker's `Size` of an image: the bytes of the files its layers hold (what the daemon counts in each layer's
  * diff directory; a hard link's data counted once, in the layer that has it).
+ *
+ * @example
+ * import { imageContentSize } from 'eifkit/browser';
+ * const size = imageContentSize(layerIndexes); // bytes of regular files in all layers
  */
 export function imageContentSize(layers: readonly Pick<LayerIndex, 'entries'>[]): number {
   let n = 0;

@@ -162,7 +162,20 @@ class LayerDiff {
     const dir = this.parentDir(parts, e.name);
     if (base.startsWith(WH)) {
       if (base === OPAQUE) dir.opaque = true;
-      else dir.children.set(base.slice(WH.length), { kind: 'whiteout' });
+      else {
+        // Docker's overlay2 unpacker turns `.wh.X` into a 0/0 character device named X (mknod): if this layer
+        // already listed X (file, link, directory, or a parent made for one), mknod fails with EEXIST and
+        // `docker load` refuses the layer (observed with Docker 20.10; test/helpers/hostile-cases.ts).
+        const target = base.slice(WH.length);
+        const existing = dir.children.get(target);
+        if (existing && existing.kind !== 'whiteout') {
+          throw new EifError(
+            'OCI_WHITEOUT_CONFLICT',
+            `${this.label}: ${displayName(e.name)} deletes ${displayName([...parts.slice(0, -1), target].join('/'))}, which the same layer lists before it; docker load refuses such a layer (mknod: file exists)`,
+          );
+        }
+        dir.children.set(target, { kind: 'whiteout' });
+      }
       return;
     }
     const existing = dir.children.get(base);

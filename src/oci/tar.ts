@@ -21,7 +21,10 @@
 import type { ByteSource } from '../eif/layout.js';
 import { EifError } from '../errors.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesOfName, type EntryType, type TarEntry } from './types.js';
+import { bytesOfName, displayName, type EntryType, type TarEntry } from './types.js';
+
+/** A byte-string name for messages: quoted, UTF-8 shown as text, other bytes as \\xNN, cut at 200 characters. */
+const shown = (name: string): string => JSON.stringify(displayName(name.slice(0, 200)));
 
 /** Largest PAX / GNU long-name record body accepted (Go archive/tar: maxSpecialFileSize). */
 export const MAX_TAR_META = 1 << 20;
@@ -377,19 +380,19 @@ function checkNameLength(name: string, raw: string, what: string, at: number, la
   else if (name.length > MAX_COMPONENT_BYTES && name.split('/').some((c) => c.length > MAX_COMPONENT_BYTES)) {
     why = `has a component over ${MAX_COMPONENT_BYTES} bytes`;
   }
-  if (why) throw new EifError('OCI_NAME_TOO_LONG', `${label}: member at byte ${at}: ${what} ${JSON.stringify(raw.slice(0, 80))}… ${why}; docker load cannot unpack it`);
+  if (why) throw new EifError('OCI_NAME_TOO_LONG', `${label}: member at byte ${at}: ${what} ${shown(raw.slice(0, 80))}… ${why}; docker load cannot unpack it`);
 }
 
 function toEntry(h: TarHeader, dataOffset: number, at: number, label: string, warnings: string[]): TarEntry | undefined {
   const type = entryType(h.typeflag, at, label);
   const { name, escaped } = cleanTarName(h.rawName);
   checkNameLength(name, h.rawName, 'name', at, label);
-  if (escaped && name !== '') warnings.push(`${label}: member ${JSON.stringify(h.rawName)} points outside the image root; Docker maps it to ${JSON.stringify(name)} as a chroot would`);
+  if (escaped && name !== '') warnings.push(`${label}: member ${shown(h.rawName)} points outside the image root; Docker maps it to ${shown(name)} as a chroot would`);
   if (name === '') return undefined; // the root directory: `docker export` never lists it
   let linkname = h.rawLinkname;
   if (type === 'hardlink') {
     const l = cleanTarName(h.rawLinkname);
-    if (l.escaped) warnings.push(`${label}: hard link ${JSON.stringify(h.rawName)} targets ${JSON.stringify(h.rawLinkname)} outside the image root; Docker maps it to ${JSON.stringify(l.name)}`);
+    if (l.escaped) warnings.push(`${label}: hard link ${shown(h.rawName)} targets ${shown(h.rawLinkname)} outside the image root; Docker maps it to ${shown(l.name)}`);
     checkNameLength(l.name, h.rawLinkname, 'hard link target', at, label);
     linkname = l.name;
   } else if (type === 'symlink' && linkname.length > MAX_SYMLINK_TARGET_BYTES) {
@@ -445,7 +448,7 @@ export async function indexTarMembers(source: ByteSource, label = 'tar'): Promis
     const h = decodeHeader(block, 0, pending, pos, label);
     const dataAt = pos + BLOCK;
     if (dataAt + h.dataSize > source.size) {
-      throw new EifError('OCI_TAR_TRUNCATED', `${label}: member ${JSON.stringify(h.rawName.slice(0, 200))} at byte ${pos} declares ${h.dataSize} bytes but the archive ends at ${source.size}`);
+      throw new EifError('OCI_TAR_TRUNCATED', `${label}: member ${shown(h.rawName.slice(0, 200))} at byte ${pos} declares ${h.dataSize} bytes but the archive ends at ${source.size}`);
     }
     if (META.has(h.typeflag)) {
       if (h.dataSize > MAX_TAR_META) throw metaTooLarge(h.dataSize, pos, label);
@@ -601,7 +604,7 @@ export class TarStreamParser {
       // every header Go's reader returns (global PAX headers too) is one tar-split entry, keyed by its clean name
       const key = dupKey(goClean(h.rawName));
       if (this.seen.has(key)) {
-        throw new EifError('OCI_TAR_DUPLICATE', `${this.label}: member ${JSON.stringify(h.rawName.slice(0, 200))} at byte ${at} repeats an earlier name; docker load refuses duplicate paths in a layer`);
+        throw new EifError('OCI_TAR_DUPLICATE', `${this.label}: member ${shown(h.rawName.slice(0, 200))} at byte ${at} repeats an earlier name; docker load refuses duplicate paths in a layer`);
       }
       this.seen.add(key);
     }
@@ -634,14 +637,19 @@ export class TarStreamParser {
    */
   end(): void {
     const member = this.lastMember.slice(0, 200);
-    if (this.state === 'done' || this.state === 'zero') return;
+    if (this.state === 'done') return;
+    // Go reads the block after a zero block whole: EOF is the end, a part of a block is an unexpected EOF
+    if (this.state === 'zero') {
+      if (this.blockFill === 0) return;
+      throw new EifError('OCI_TAR_TRUNCATED', `${this.label}: tar ends inside the block after the end-of-archive block, at byte ${this.pos}`);
+    }
     if (this.metaPending) throw new EifError('OCI_TAR_TRUNCATED', `${this.label}: tar ends after a PAX / long-name record at byte ${this.pos}`);
     if (this.state === 'header' && this.blockFill === 0) return;
     if (this.state === 'header') throw new EifError('OCI_TAR_TRUNCATED', `${this.label}: tar ends inside a header at byte ${this.pos}`);
     if (this.state === 'meta') throw new EifError('OCI_TAR_TRUNCATED', `${this.label}: tar ends inside a PAX / long-name record at byte ${this.pos}`);
     // 'skip': Go's reader fails when the data is short; only the padding after the last member may be missing
     if (this.pos < this.dataEnd) {
-      throw new EifError('OCI_TAR_TRUNCATED', `${this.label}: tar ends at byte ${this.pos} inside the data of ${JSON.stringify(member)}, which declares data up to byte ${this.dataEnd}`);
+      throw new EifError('OCI_TAR_TRUNCATED', `${this.label}: tar ends at byte ${this.pos} inside the data of ${shown(member)}, which declares data up to byte ${this.dataEnd}`);
     }
   }
 }

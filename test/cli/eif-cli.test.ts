@@ -260,6 +260,12 @@ describe('eif demo (npm start)', () => {
     expect(a.stdout).toContain('The sample image is well-formed and its measurements match.');
     expect(readFileSync(join(d, 'a.eif')).equals(readFileSync(join(d, 'b.eif')))).toBe(true);
     expect(eif(['verify', join(d, 'a.eif')]).status).toBe(0);
+    // step 4: the same from a container image (in-memory docker save archive, stand-in blobs), reproducibly
+    expect(a.stdout).toContain('4. build from a container image');
+    const pcrs = (out: string) => out.slice(out.indexOf('4. build')).match(/"PCR[012]": "[0-9a-f]{96}"/g);
+    expect(pcrs(a.stdout)).toHaveLength(3);
+    expect(pcrs(a.stdout)).toEqual(pcrs(b.stdout));
+    expect(eif(['verify', join(d, 'sample-from-image.eif')]).status).toBe(0);
   });
 });
 

@@ -184,6 +184,21 @@ describe('--platform and nested indexes', () => {
     expect(await codeOf(selectImage(multiArch({ only: 'amd64' }), { platform: 'linux/arm64' }))).toBe('OCI_PLATFORM_NOT_FOUND');
   });
 
+  it('an index whose other platforms are not in the archive (docker save of a multi-platform image): the one present', async () => {
+    const files: Files = new Map();
+    const amd = putImage(files, { arch: 'amd64', cmd: ['amd'] });
+    const arm = putImage(files, { arch: 'arm64', cmd: ['arm'] });
+    const top = putIndex(files, [
+      { ...amd.desc, platform: { os: 'linux', architecture: 'amd64' } },
+      { ...arm.desc, platform: { os: 'linux', architecture: 'arm64' } },
+    ]);
+    files.delete(`blobs/sha256/${arm.desc.digest.slice(7)}`);
+    setIndexJson(files, [top]);
+    expect((await selectImage(memStore(files), { hostArch: 'arm64' })).cmd).toEqual(['amd']);
+    await expect(selectImage(memStore(files), { platform: 'linux/arm64' })).rejects.toThrow(/not in the archive/);
+    expect(await codeOf(selectImage(memStore(files), { platform: 'linux/arm64' }))).toBe('OCI_PLATFORM_NOT_FOUND');
+  });
+
   it('a bad --platform is a usage error (OCI_PLATFORM_INVALID, exit 2) before anything is read', async () => {
     const store = multiArch();
     const e = await selectImage(store, { platform: 'linux/s390x' }).catch((x: unknown) => x as EifError);

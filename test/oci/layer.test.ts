@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { bytesSource } from '../../src/eif/layout.js';
 import { EifError } from '../../src/errors.js';
-import { indexLayer, memorySpill, type IndexLayerOptions, type Spill } from '../../src/oci/layer.js';
+import { fflateGunzip, indexLayer, memorySpill, type IndexLayerOptions, type Spill } from '../../src/oci/layer.js';
 import type { Compression, LayerRef } from '../../src/oci/types.js';
 import { createSpillDir, nodeInflate, nodeSha256, removeDeadSpills } from '../../src/node/oci/spill.js';
 import { concat, END, file, header, sha256hex, zstdRawFrame } from './tar-bytes.js';
@@ -186,3 +186,40 @@ describe('spill folders of other processes', () => {
     }
   });
 });
+
+describe('multi-member gzip (Docker reads it: observed with docker load)', () => {
+  const members = () => {
+    const cut = 1 << 20;
+    return concat(new Uint8Array(gzipSync(tar.subarray(0, cut))), new Uint8Array(gzipSync(tar.subarray(cut))));
+  };
+
+  it('is read by node:zlib and by fflate', async () => {
+    for (const inflate of [nodeInflate, (_c: 'gzip' | 'zstd', i: AsyncIterable<Uint8Array>) => fflateGunzip(i)]) {
+      const li = await indexLayer(ref(members(), 'gzip'), { inflate });
+      expect(sha256hex(await readAll(li.source))).toBe(sha256hex(tar));
+    }
+  });
+
+  it('browser default: when DecompressionStream refuses it (as Chromium does), the layer is read again with fflate', async () => {
+    const real = globalThis.DecompressionStream;
+    let made = 0;
+    class Refusing extends TransformStream<Uint8Array, Uint8Array> {
+      constructor() {
+        made++;
+        super({ transform: (_c, ctl) => ctl.error(new TypeError('Junk found after end of compressed data.')) });
+      }
+    }
+    (globalThis as { DecompressionStream: unknown }).DecompressionStream = Refusing;
+    try {
+      const li = await indexLayer(ref(members(), 'gzip'));
+      expect(made).toBe(1);
+      expect(sha256hex(await readAll(li.source))).toBe(sha256hex(tar));
+      // corrupt data: both passes fail, and the first error is reported
+      const e = await indexLayer(ref(tar, 'gzip')).catch((x: unknown) => x as EifError);
+      expect([e.code, e.message]).toEqual(['OCI_LAYER_DECOMPRESS', expect.stringMatching(/Junk found/)]);
+    } finally {
+      (globalThis as { DecompressionStream: unknown }).DecompressionStream = real;
+    }
+  });
+});
+

@@ -156,3 +156,41 @@ describe('OCI layout folders never read outside themselves', () => {
     expect(await codeOf(() => openOciLayout(secret))).toBe('OCI_NO_IMAGE_INDEX'); // a file, not a folder
   });
 });
+
+describe('openImageSource.indexLayers', () => {
+  function archive(layers: Uint8Array[], diffIds?: string[]): string {
+    const ids = diffIds ?? layers.map((l) => `sha256:${sha256hex(l)}`);
+    const cfg = json({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/x'] }, rootfs: { type: 'layers', diff_ids: ids } });
+    const cfgName = `${sha256hex(cfg)}.json`;
+    const names = layers.map((_, i) => `l${i}/layer.tar`);
+    const outer = concat(file(cfgName, cfg), ...layers.map((l, i) => file(names[i]!, l)), file('manifest.json', json([{ Config: cfgName, RepoTags: ['many:1'], Layers: names }])), END);
+    const p = join(tmp, `many-${Math.random().toString(16).slice(2)}.tar`);
+    writeFileSync(p, outer);
+    return p;
+  }
+
+  it('indexes layers two at a time, in layer order, with progress', async () => {
+    const layers = Array.from({ length: 5 }, (_, i) => layerTar(`f${i}`, 'x'.repeat(i * 1000)));
+    const src = await openImageSource('docker-archive', archive(layers));
+    try {
+      const progress: number[] = [];
+      const out = await src.indexLayers((d) => progress.push(d));
+      expect(out.map((l) => l.ref.index)).toEqual([0, 1, 2, 3, 4]);
+      expect(out.map((l) => l.entries[1]!.name)).toEqual(['app/f0', 'app/f1', 'app/f2', 'app/f3', 'app/f4']);
+      expect(progress).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      src.close();
+    }
+  });
+
+  it('reports the lowest failing layer', async () => {
+    const layers = Array.from({ length: 4 }, (_, i) => layerTar(`f${i}`));
+    const bad = `sha256:${'0'.repeat(64)}`;
+    const src = await openImageSource('docker-archive', archive(layers, [`sha256:${sha256hex(layers[0]!)}`, bad, bad, `sha256:${sha256hex(layers[3]!)}`]));
+    try {
+      await expect(src.indexLayers()).rejects.toThrow(/layer 1 /);
+    } finally {
+      src.close();
+    }
+  });
+});

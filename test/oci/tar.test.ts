@@ -261,6 +261,10 @@ describe('end of archive and truncation', () => {
     expect(code(() => parse(t))).toBe('OCI_TAR_CHECKSUM');
   });
 
+  it('refuses a part of a block after one zero block (Go: unexpected EOF)', () => {
+    expect(code(() => parse(concat(one, new Uint8Array(700))))).toBe('OCI_TAR_TRUNCATED');
+  });
+
   it('refuses a zero block followed by a header (corrupt end)', () => {
     expect(code(() => parse(concat(one, new Uint8Array(512), header({ name: 'b' }))))).toBe('OCI_TAR_HEADER');
   });
@@ -326,6 +330,13 @@ describe('duplicate names (docker load: "duplicates of file paths not supported"
     expect(code(() => parse(concat(header({ name: 'd/', typeflag: '5' }), header({ name: 'd', typeflag: '5' }), END)))).toBe('OCI_TAR_DUPLICATE');
     expect(code(() => parse(concat(pax([['comment', 'x']], 'g'), pax([['comment', 'y']], 'g'), END)))).toBe('OCI_TAR_DUPLICATE');
     expect(code(() => parse(concat(pax([['path', 'same']]), header({ name: 'one' }), pax([['path', 'same']]), header({ name: 'two' }), END)))).toBe('OCI_TAR_DUPLICATE');
+  });
+
+  it('names the member in the message as text (UTF-8) or with \\xNN escapes', () => {
+    const utf8 = new TextEncoder().encode('caf\u00e9');
+    expect(() => parse(concat(header({ name: utf8 }), header({ name: utf8 }), END))).toThrow(/"café"/);
+    const raw = new Uint8Array([0x61, 0xff]);
+    expect(() => parse(concat(header({ name: raw }), header({ name: raw }), END))).toThrow(/"a\\\\xff"/);
   });
 
   it('accepts a and /a (different to tar-split; both land on /a, the later wins) and repeated PAX x headers', () => {

@@ -62,4 +62,12 @@ describe('rootfs-cases vector', () => {
     expect(by('rootfs/etc/mtab').mtime).toBe(1492533000);
     expect(entries.find((e) => e.name.endsWith('.dockerenv') || e.name === 'rootfs/etc/hostname' || e.name === 'rootfs/dev/console')).toBeUndefined();
   });
+
+  it('the customer ramdisk does not depend on the creation time when the image lists its directories (linuxkit re-times or drops all the init layer makes)', async () => {
+    const c = config.config;
+    const selection = { architecture: 'amd64', os: 'linux', cmd: c.Cmd, env: c.Env, config, configDigest: '', repoTags: [], layers: [], warnings: [] } as ImageSelection;
+    const a = imageRamdisks(selection, loadedLayers, { createdAt: 1 }).customer;
+    const b = imageRamdisks(selection, loadedLayers, { createdAt: 2_000_000_000 }).customer;
+    expect(Buffer.from(await a.read(0, a.size)).equals(Buffer.from(await b.read(0, b.size)))).toBe(true);
+  });
 });

@@ -46,12 +46,24 @@ export interface ResolveBlobsOptions {
   hostArch?: BlobArch | string;
 }
 
-/** Node's process.arch as nitro-cli's `std::env::consts::ARCH`. */
+/**
+ * Node's process.arch as nitro-cli's `std::env::consts::ARCH`.
+ *
+ * @example
+ * import { hostBlobArch } from 'eifkit';
+ * hostBlobArch('x64'); // 'x86_64'
+ */
 export function hostBlobArch(arch: string = process.arch): string {
   return arch === 'x64' ? 'x86_64' : arch === 'arm64' ? 'aarch64' : arch;
 }
 
-/** Rust's `str::trim`: Unicode White_Space at both ends (nitro-cli reads `cmdline` into a String and trims it). */
+/**
+ * Rust's `str::trim`: Unicode White_Space at both ends (nitro-cli reads `cmdline` into a String and trims it).
+ *
+ * @example
+ * import { trimCmdline } from 'eifkit';
+ * trimCmdline(new TextEncoder().encode('console=ttyS0\n')); // bytes of 'console=ttyS0'
+ */
 export function trimCmdline(bytes: Uint8Array, path = 'cmdline'): Uint8Array {
   let text: string;
   try {

@@ -81,7 +81,13 @@ export interface BuildImageEifResult extends BuildFileResult {
 /** nitro-cli's artifact names for the two ramdisks (oci-build.md §1.1, "linuxkit commands"). */
 export const RAMDISK_ARTIFACTS = { bootstrap: 'bootstrap-initrd.img', customer: 'customer-initrd.img' } as const;
 
-/** Copy a ByteSource into `path` atomically (temp file + rename), in 1 MiB reads. */
+/**
+ * Copy a ByteSource into `path` atomically (temp file + rename), in 1 MiB reads.
+ *
+ * @example
+ * import { writeSourceFile, bytesSource } from 'eifkit';
+ * await writeSourceFile(bytesSource(new Uint8Array(512)), 'empty.img');
+ */
 export async function writeSourceFile(source: ByteSource, path: string): Promise<void> {
   checkOutputPath(path, []);
   const out = openAtomic(path);

@@ -17,6 +17,8 @@ export interface OpenImageSourceOptions extends SelectImageOptions {
   tmpDir?: string;
   /** Refuse a layer that decompresses to more bytes than this (default: no limit). */
   maxUncompressed?: number;
+  /** Layers indexed at the same time (default 2). */
+  concurrency?: number;
 }
 
 export interface ImageSource {
@@ -60,19 +62,36 @@ export async function openImageSource(kind: ImageSourceKind, path: string, opts:
       store,
       selection,
       async indexLayers(onLayer) {
-        const out: LayerIndex[] = [];
-        for (const ref of selection.layers) {
-          out.push(
-            await indexLayer(ref, {
-              label: store.label,
-              sha256: nodeSha256,
-              inflate: nodeInflate,
-              spill: (hint) => spills.spill(hint),
-              maxUncompressed: opts.maxUncompressed,
-            }),
-          );
-          onLayer?.(out.length, selection.layers.length);
-        }
+        // compressed layers decompress on libuv's threads: two at a time keep two cores busy
+        const refs = selection.layers;
+        const out: LayerIndex[] = new Array(refs.length);
+        let next = 0;
+        let done = 0;
+        let failed = false;
+        const errors = new Map<number, unknown>();
+        const worker = async () => {
+          while (!failed && next < refs.length) {
+            const i = next++;
+            try {
+              out[i] = await indexLayer(refs[i]!, {
+                label: store.label,
+                sha256: nodeSha256,
+                inflate: nodeInflate,
+                spill: (hint) => spills.spill(hint),
+                maxUncompressed: opts.maxUncompressed,
+              });
+            } catch (e) {
+              failed = true;
+              errors.set(i, e);
+              return;
+            }
+            onLayer?.(++done, refs.length);
+          }
+        };
+        const n = Math.max(1, Math.min(opts.concurrency ?? 2, refs.length));
+        await Promise.all(Array.from({ length: n }, worker));
+        // the lowest failing layer's error, whichever finished first (layers below it all started before it)
+        if (errors.size) throw errors.get(Math.min(...errors.keys()));
         return out;
       },
       close,

@@ -75,8 +75,11 @@ export function openOciLayout(dir: string): NodeBlobStore {
     throw new EifError('OCI_NO_IMAGE_INDEX', `${label} is not a folder (an OCI layout is a folder with index.json; for a tar use --oci-archive or --docker-archive)`);
   }
   const fds: number[] = [];
+  const opened = new Map<string, ByteSource>();
   const file = async (p: string): Promise<ByteSource | undefined> => {
     const { name, escaped } = cleanTarName(p);
+    const had = opened.get(name);
+    if (had) return had;
     if (escaped || name === '') throw new EifError('OCI_PATH_OUTSIDE', `${label}: path ${JSON.stringify(p)} is outside the layout`);
     let real: string;
     try {
@@ -97,7 +100,9 @@ export function openOciLayout(dir: string): NodeBlobStore {
       throw new EifError('INPUT_NOT_FILE', `${label}: ${name} is not a regular file`);
     }
     fds.push(fd);
-    return fileSource(fd, st.size);
+    const src = fileSource(fd, st.size);
+    opened.set(name, src);
+    return src;
   };
   return {
     label,
@@ -108,6 +113,7 @@ export function openOciLayout(dir: string): NodeBlobStore {
     },
     close() {
       for (const fd of fds.splice(0)) closeSync(fd);
+      opened.clear();
     },
   };
 }
