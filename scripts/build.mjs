@@ -3,7 +3,8 @@
 //  1. assembly/ (AssemblyScript) -> build/core.wasm
 //  2. embed the WASM bytes into src/core/wasm-bytes.generated.ts (base64), so one module loads in Node and browsers
 //  3. tsc -> dist/, then remove outputs whose source is gone (scripts/prune-dist.mjs)
-//  4. native/ (C launcher helper, plus the test-only simulator and conformance suite) with the system C compiler:
+//  4. web/ (the verification page, vite) -> dist-web/, shipped in the package for `eif web` (docs/web.md)
+//  5. native/ (C launcher helper, plus the test-only simulator and conformance suite) with the system C compiler:
 //     scripts/build-native.mjs, the same script the package's install step runs on users' machines
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ const run = (cmd, args, opts = {}) => {
   }
 };
 
-const only = process.argv[2]; // optional: wasm | ts | native
+const only = process.argv[2]; // optional: wasm | ts | web | native
 
 if (!only || only === 'wasm') {
   mkdirSync(join(root, 'build'), { recursive: true });
@@ -64,6 +65,11 @@ if (!only || only === 'ts') {
   run(process.execPath, [join(root, 'scripts', 'gen-error-docs.mjs')]); // docs/*.md code tables -> `eif explain`
   run(bin('tsc'), ['-p', 'tsconfig.json']);
   pruneStaleOutputs(join(root, 'dist'), join(root, 'src'));
+}
+
+if (!only || only === 'web') {
+  // The page bundles the library from src/ (web/vite.config.ts), so it needs the WASM step's generated module only.
+  run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join('web', 'vite.config.ts')]);
 }
 
 if (!only || only === 'native') {

@@ -18,6 +18,8 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 [ -x /bin/busybox ] || need+=(busybox-static)
+# bcrypt htpasswd files for the registry's Basic-auth tests (python3's crypt is the fallback; it leaves Python 3.13)
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 # QEMU with the nitro-enclave machine, vhost-device-vsock, firmware and the test kernel (issue 14, test/emulate):
 # built into the project cache .cache/qemu by scripts/build-qemu.sh (~2-3 min on 2 cores the first time, reused
 # after; it installs QEMU's build dependencies itself and exits 0 when something cannot be had). Set

@@ -54,3 +54,13 @@ export { kernelConfigInfo } from './eif/metadata.js';
 export * from './core/index.js';
 export * from './attestation/index.js';
 export * from './signing/index.js';
+// The split measurement for Web Workers (one share per thread; src/inspect/parts.ts).
+export {
+  measureEifPart,
+  inspectEifParts,
+  measureImageInputs,
+  PART_CHUNK_SIZE,
+  type ImageInputs,
+  type EifMeasureShare,
+  type EifMeasurePart,
+} from './inspect/parts.js';

@@ -23,6 +23,22 @@ export { createKmsSigner, isKmsKeyArn, type KmsSignerOptions } from './node/kms.
 export { createCommandSigner, type CommandSignerOptions } from './node/signer-command.js';
 export { signerFromFlags, type SignerFlags } from './node/signer-flags.js';
 export { signEifFile, type SignEifFileOptions, type SignEifFileResult } from './node/sign-file.js';
+// Container images from registries (issue 12): references, credentials, the blob cache, pullImage → a BlobStore.
+export {
+  pullImage,
+  pullFromFlags,
+  parseReference,
+  formatReference,
+  findCredentials,
+  layerProgress,
+  defaultCacheDir,
+  type PulledImage,
+  type PullOptions,
+  type PullProgress,
+  type ImageReference,
+  type RegistryFlags,
+} from './node/registry/index.js';
+export { openRegistryImage, type RegistryImageSource } from './node/registry/source.js';
 // Attestation: in Node a warm document's one ECDSA check runs on node:crypto, synchronously (src/node/p384-verify.ts);
 // services get verifier threads, each with its own certificate caches (src/node/attestation-pool.ts).
 import { installNodeP384Verifier } from './node/p384-verify.js';

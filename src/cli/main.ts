@@ -44,8 +44,9 @@ export async function main(argv: string[]): Promise<number> {
     .fail((msg, err) => {
       throw err ?? new UsageFailure(msg);
     });
-  // The launcher commands handle their own signals (an attached console ends on Ctrl-C; docs/launcher.md).
-  const stopOnSignal = LAUNCHER_COMMANDS.has(argv[0] ?? '') ? () => {} : onInterrupt();
+  // The launcher commands handle their own signals (an attached console ends on Ctrl-C; docs/launcher.md), and
+  // so does `eif web`, for which Ctrl-C is the normal way to stop.
+  const stopOnSignal = LAUNCHER_COMMANDS.has(argv[0] ?? '') || argv[0] === 'web' ? () => {} : onInterrupt();
   try {
     await initCore();
     await parser.parseAsync();

@@ -59,7 +59,7 @@ export const NITRO_CLI_ERRORS: Readonly<Record<string, NitroErrorInfo>> = {
   E47: { text: "Integer parsing error: the enclave's CID could not be parsed while connecting to its console." },
   E48: { text: 'EIF building error: building the image failed; the backtrace gives the reason (often linuxkit not finding a local Docker image).' },
   E49: { text: 'Docker image build error: building the Docker image (--docker-dir) for the EIF failed.', eifkit: 'BUILD_DOCKER_UNSUPPORTED' },
-  E50: { text: 'Docker image pull error: pulling the image named by --docker-uri failed.', eifkit: 'BUILD_DOCKER_UNSUPPORTED' },
+  E50: { text: 'Docker image pull error: pulling the image named by --docker-uri failed.', eifkit: 'REGISTRY_* (e.g. REGISTRY_UNAUTHORIZED, REGISTRY_MANIFEST_NOT_FOUND)' },
   E51: { text: 'Artifacts path not set: NITRO_CLI_ARTIFACTS (or HOME) is not set, so build-enclave has nowhere to put its files.' },
   E52: { text: 'Blobs path not set: NITRO_CLI_BLOBS is not set, so build-enclave cannot find the kernel, init and nsm.ko.' },
   E53: { text: "Clock skew error: the time between two reads of an enclave's console could not be measured." },

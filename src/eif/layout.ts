@@ -20,6 +20,12 @@ import { type HeaderFinding, KERNEL_PROBE_SIZE, headerFindings } from './boot-ru
 export interface ByteSource {
   readonly size: number;
   read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Optional: the `length` bytes at `offset` as consecutive pieces of at most `chunk` bytes that are views into one
+   * reused buffer — each valid only until the next is asked for — so streaming a large range allocates nothing per
+   * piece (a Blob read through a BYOB stream reader: the page's memory stays flat however large the file).
+   */
+  stream?(offset: number, length: number, chunk: number): AsyncIterable<Uint8Array>;
 }
 
 /**

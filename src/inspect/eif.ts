@@ -11,7 +11,7 @@ import { type SignatureInspection } from '../signing/verify.js';
 import { signatureVerdict } from '../signing/verdict.js';
 import { describeObject } from '../eif/describe.js';
 import { type ByteSource, type EifLayout, bytesSource, readLayout } from '../eif/layout.js';
-import { measureSource } from '../eif/measure.js';
+import { type MeasureResult, measureSource } from '../eif/measure.js';
 import { type DecodedMetadata, decodeMetadata } from '../eif/metadata.js';
 import type { Measurements } from '../eif/pcr.js';
 
@@ -27,7 +27,46 @@ export function blobSource(blob: Blob): ByteSource {
   return {
     size: blob.size,
     read: async (offset, length) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()),
+    stream: (offset, length, chunk) => blobPieces(blob.slice(offset, offset + length), chunk),
   };
+}
+
+/**
+ * A Blob's bytes in pieces of `chunk` bytes (the last one shorter), each a view into one buffer that the next read
+ * refills: a BYOB reader moves the buffer to the stream and back, so memory stays at one chunk. Where Blob.stream()
+ * is not a byte stream, slices are read one by one instead (a new buffer each, left to the garbage collector).
+ */
+async function* blobPieces(blob: Blob, chunk: number): AsyncGenerator<Uint8Array> {
+  let reader: ReadableStreamBYOBReader | undefined;
+  try {
+    reader = blob.stream().getReader({ mode: 'byob' });
+  } catch {
+    reader = undefined;
+  }
+  if (!reader) {
+    for (let off = 0; off < blob.size; off += chunk) yield new Uint8Array(await blob.slice(off, off + chunk).arrayBuffer());
+    return;
+  }
+  let buffer = new ArrayBuffer(chunk);
+  let done = false;
+  try {
+    while (!done) {
+      let filled = 0;
+      while (filled < chunk) {
+        const r = await reader.read(new Uint8Array(buffer, filled, chunk - filled));
+        if (r.value) buffer = r.value.buffer as ArrayBuffer;
+        if (r.done) {
+          done = true;
+          break;
+        }
+        filled += r.value!.byteLength;
+      }
+      if (filled > 0) yield new Uint8Array(buffer, 0, filled);
+    }
+  } finally {
+    if (!done) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
 }
 
 export interface EifInspection {
@@ -41,7 +80,7 @@ export interface EifInspection {
   describe: Record<string, unknown>;
 }
 
-function toSource(input: Uint8Array | Blob | ByteSource): ByteSource {
+export function toSource(input: Uint8Array | Blob | ByteSource): ByteSource {
   if (input instanceof Uint8Array) return bytesSource(input);
   if (typeof Blob !== 'undefined' && input instanceof Blob) return blobSource(input);
   return input as ByteSource;
@@ -62,7 +101,14 @@ export async function inspectEifBytes(
   await initCore();
   const src = toSource(input);
   const layout = await readLayout(src);
-  const m = await measureSource(src, layout, opts.onProgress);
+  return finishInspection(layout, await measureSource(src, layout, opts.onProgress));
+}
+
+/**
+ * The signature verdict, metadata and describe JSON of a measured image (shared by {@link inspectEifBytes} and
+ * the split measurement of ./parts.ts). Throws the verdict's error, like nitro-cli describe-eif (§4.6).
+ */
+export async function finishInspection(layout: EifLayout, m: MeasureResult): Promise<EifInspection> {
   const verdict = await signatureVerdict(m.signature, m.measurements);
   if (verdict.error) throw verdict.error; // like nitro-cli describe-eif (§4.6)
   const signature = verdict.inspection;

@@ -78,6 +78,14 @@ export function sniffCompression(head: Uint8Array): Compression {
   return 'none';
 }
 
+const TAR_MAGIC_END = 263;
+
+/** No gzip/zstd magic, and a ustar/GNU magic at offset 257 of the first header: an uncompressed tar. */
+function isPlainTar(head: Uint8Array): boolean {
+  if (head.length < TAR_MAGIC_END || sniffCompression(head) !== 'none') return false;
+  return String.fromCharCode(...head.subarray(257, 262)) === 'ustar';
+}
+
 function hex(bytes: Uint8Array): string {
   let s = '';
   for (const b of bytes) s += b.toString(16).padStart(2, '0');
@@ -391,11 +399,17 @@ async function selectFromIndex(store: BlobStore, indexJson: Record<string, unkno
   for (let i = 0; i < layersJson.length; i++) {
     const d = descriptor(layersJson[i], `layer ${i} of manifest ${mdesc.digest}`, label);
     const mediaType = d.mediaType ?? '';
-    const compression = layerCompression(mediaType);
+    let compression = layerCompression(mediaType);
     if (compression === undefined) throw new EifError('OCI_MEDIA_TYPE', `${label}: layer ${i} (${d.digest}) has media type ${JSON.stringify(mediaType)}, which is not a tar layer eifkit reads (tar, tar+gzip, tar+zstd)`);
     const source = await store.blob(d.digest);
     if (!source) throw new EifError('OCI_BLOB_MISSING', `${label}: layer ${i} ${d.digest} is not in the store`);
     if (source.size !== d.size) throw new EifError('OCI_SIZE_MISMATCH', `${label}: layer ${i} ${d.digest} is ${source.size} bytes; the manifest says ${d.size}`);
+    if (compression !== 'none' && isPlainTar(await source.read(0, Math.min(TAR_MAGIC_END, source.size)))) {
+      // skopeo 1.9 (`--dest-oci-accept-uncompressed-layers`) labels plain tars +gzip; containerd goes by the bytes
+      // (oci-build.md §7 step 3: magic-byte fallback), and so does eifkit — the digests are checked all the same.
+      warnings.push(`layer ${i} (${d.digest}) is labelled ${mediaType} but is an uncompressed tar; read as one`);
+      compression = 'none';
+    }
     layers.push({ index: i, mediaType, digest: d.digest, diffId: diffIds[i]!, size: d.size, compression, source });
   }
   return {

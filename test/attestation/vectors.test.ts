@@ -9,6 +9,7 @@ import { describeShared, readShared, sharedPath } from '../helpers/shared.js';
 import { inspectAttestation, verifyAttestation } from '../../src/attestation/index.js';
 import { AWS_NITRO_ROOT_PEM, AWS_NITRO_ROOT_SHA256 } from '../../src/attestation/aws-root.js';
 import { toHex } from '../../src/util/hex.js';
+import { REASON_CODES } from './helpers/reason-codes.js';
 
 interface IndexEntry {
   file: string;
@@ -27,38 +28,6 @@ interface SyntheticCase {
   reason: string;
 }
 
-/** The reason text of cases.json → our stable code. */
-const REASON_CODES: Record<string, string> = {
-  'trailing bytes after CBOR item': 'ATT_CBOR_TRAILING_BYTES',
-  'unexpected tag 17': 'ATT_COSE_TAG',
-  'COSE_Sign1 must be a 4-element array': 'ATT_COSE_STRUCTURE',
-  'indefinite-length (chunked) string': 'ATT_CBOR_INDEFINITE',
-  'non-minimal integer/length encoding': 'ATT_CBOR_NON_MINIMAL',
-  'truncated / length beyond input': 'ATT_CBOR_TRUNCATED',
-  'protected header must be exactly {1: -35}': 'ATT_COSE_HEADER',
-  'COSE signature invalid': 'ATT_SIGNATURE_INVALID',
-  'signature must be 96 bytes (r||s)': 'ATT_SIGNATURE_FORMAT',
-  'signature scalar out of range': 'ATT_SIGNATURE_FORMAT',
-  'missing mandatory field module_id': 'ATT_PAYLOAD_MISSING_FIELD',
-  'missing mandatory field timestamp': 'ATT_PAYLOAD_MISSING_FIELD',
-  'missing mandatory field certificate': 'ATT_PAYLOAD_MISSING_FIELD',
-  'digest must be SHA384': 'ATT_DIGEST_INVALID',
-  'module_id must be non-empty text': 'ATT_MODULE_ID_INVALID',
-  'timestamp must be uint > 0': 'ATT_TIMESTAMP_INVALID',
-  'unexpected tag 2': 'ATT_CBOR_TAG_NOT_ALLOWED',
-  'pcrs must be a map of 1..32 entries': 'ATT_PCRS_INVALID',
-  'pcr index must be uint 0..31': 'ATT_PCRS_INVALID',
-  'pcr value must be 48 bytes for SHA384': 'ATT_PCRS_INVALID',
-  'cabundle entry must be 1..1024 bytes': 'ATT_CABUNDLE_INVALID',
-  'nonce must be null or bytes <= 1024': 'ATT_OPTIONAL_FIELD_INVALID',
-  'payload key not text': 'ATT_PAYLOAD_KEY',
-  'unterminated indefinite map': 'ATT_CBOR_TRUNCATED',
-  'cabundle[0] is not the pinned root': 'ATT_ROOT_UNTRUSTED',
-  'pathLenConstraint exceeded': 'ATT_CERT_CONSTRAINTS',
-  'certificate not valid at verification time': 'ATT_CERT_VALIDITY',
-  'certificate signature algorithm not ecdsa-with-SHA384': 'ATT_CERT_ALGORITHM',
-  'unknown critical extension': 'ATT_CERT_CRITICAL_EXTENSION',
-};
 
 describeShared('attestation: shared reference vectors', () => {
   const index = JSON.parse(readFileSync(sharedPath('attestation', 'INDEX.json'), 'utf8')) as IndexEntry[];

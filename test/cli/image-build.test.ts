@@ -47,10 +47,13 @@ describe('eif build with an image input: usage', () => {
     expect(e).toContain('missing --kernel, --cmdline, --ramdisk');
     expect(e).toContain('--docker-archive FILE');
   });
-  it("build-enclave --docker-uri: refused (no daemon), with the docker save form that gives the same PCRs", () => {
+  it('build-enclave --docker-dir: refused (no daemon), with the docker build + save form; --docker-uri pulls (test/registry/cli.test.ts)', () => {
     const out = join(dir, 'd.eif');
-    const e = oneError(eif(['build-enclave', '--docker-uri', 'hello:v1', '--output-file', out]), 'BUILD_DOCKER_UNSUPPORTED', 2);
-    expect(e).toContain('docker save hello:v1 -o app.tar && eif build-enclave --docker-archive app.tar --output-file app.eif');
+    const e = oneError(eif(['build-enclave', '--docker-dir', dir, '--output-file', out]), 'BUILD_DOCKER_UNSUPPORTED', 2);
+    expect(e).toContain(`docker build -t app:latest ${dir} && docker save app:latest -o app.tar && eif build-enclave --docker-archive app.tar --output-file app.eif`);
+    expect(existsSync(out)).toBe(false);
+    expect(oneError(eif(['build-enclave', '--docker-uri', 'Hello:v1', '--output-file', out]), 'USAGE_IMAGE_REFERENCE', 2)).toContain('lowercase');
+    expect(oneError(eif(['build', '--docker-uri', 'hello:v1', '--docker-archive', out, '--output', out]), 'BUILD_INPUT_CONFLICT', 2)).toContain('give one image input');
     expect(existsSync(out)).toBe(false);
   });
   it('a file that is not an image: one error line, exit 1, no output file', () => {

@@ -59,6 +59,19 @@ describe('OCI layout: one image', () => {
     }
   });
 
+  it('a plain tar labelled +gzip or +zstd (skopeo 1.9) is read as uncompressed, with a warning; real gzip keeps its label', async () => {
+    for (const mediaType of ['application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.oci.image.layer.v1.tar+zstd']) {
+      const sel = await selectImage(oneImage({ layers: [{ tar: layerTar(), compression: 'none', mediaType }] }).store);
+      expect(sel.layers[0]!.compression).toBe('none');
+      expect(sel.warnings.join()).toMatch(/labelled .* but is an uncompressed tar/);
+    }
+    const gz = await selectImage(oneImage({ layers: [{ tar: layerTar(), compression: 'gzip' }] }).store);
+    expect([gz.layers[0]!.compression, gz.warnings]).toEqual(['gzip', []]);
+    // bytes that are neither compressed nor a tar keep the label (indexLayer then says OCI_LAYER_DECOMPRESS)
+    const junk = await selectImage(oneImage({ layers: [{ tar: new Uint8Array(1024).fill(7), compression: 'none', mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }] }).store);
+    expect(junk.layers[0]!.compression).toBe('gzip');
+  });
+
   it('checks the digest and size of manifests and config; a missing config or layer is OCI_BLOB_MISSING', async () => {
     const a = oneImage();
     a.files.set(`blobs/sha256/${a.img.configDigest.slice(7)}`, a.img.configBytes.map((b, i) => (i === 3 ? b ^ 1 : b)));

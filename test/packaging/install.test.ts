@@ -49,6 +49,12 @@ describe.skipIf(!HAVE_NPM || !HAVE_DIST || process.platform !== 'linux')('the pa
     const mine = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'eif.js'), 'pcr', '--input', join(app, 'any-file')], { encoding: 'utf8' });
     expect(JSON.parse(pcr.stdout)).toEqual(JSON.parse(mine.stdout));
 
+    // `eif web` serves the page shipped in the package (dist-web/), and prints its URL
+    const web = spawnSync('sh', ['-c', `"${process.execPath}" "${join(app, 'node_modules', '.bin', 'eif')}" web --port 0 & pid=$!; sleep 3; kill -INT $pid; wait $pid`], { cwd: app, encoding: 'utf8', timeout: 30_000 });
+    expect(web.status, web.stderr).toBe(0);
+    expect(web.stdout).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\n$/);
+    expect(existsSync(join(pkg, 'dist-web', 'index.html'))).toBe(true);
+
     // only runtime dependencies: no AWS SDK, no build tools
     const modules = readdirSync(join(app, 'node_modules'));
     for (const absent of ['@aws-sdk', 'typescript', 'assemblyscript', 'vitest']) expect(modules).not.toContain(absent);

@@ -25,15 +25,16 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe.skipIf(!HAVE_NPM || !HAVE_DIST)('npm pack: the published file list', () => {
-  it('holds the built library and CLI, the helper sources and the script that compiles them, and the README', () => {
+  it('holds the built library and CLI, the built web page (eif web), the helper sources and the script that compiles them, and the README', () => {
     const needed = ['package.json', 'README.md', 'bin/eif.js', 'dist/index.js', 'dist/index.d.ts', 'dist/browser.js', 'dist/cli/main.js',
-      'dist/launcher/launcher.js', 'native/nehelper.c', 'native/ne_abi.h', 'scripts/build-native.mjs'];
+      'dist/launcher/launcher.js', 'native/nehelper.c', 'native/ne_abi.h', 'scripts/build-native.mjs', 'dist-web/index.html'];
     if (existsSync(join(REPO_ROOT, 'LICENSE'))) needed.push('LICENSE');
     expect(files).toEqual(expect.arrayContaining(needed));
   });
 
   it('holds nothing else: no test code, simulator, conformance suite, compiled binaries, sources or build tools', () => {
-    const allowed = /^(package\.json|README\.md|LICENSE|bin\/eif\.js|dist\/.+\.(js|js\.map|d\.ts)|native\/(nehelper\.c|ne_abi\.h)|scripts\/build-native\.mjs)$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|bin\/eif\.js|dist\/.+\.(js|js\.map|d\.ts)|dist-web\/(index\.html|assets\/[\w.-]+\.(js|css))|native\/(nehelper\.c|ne_abi\.h)|scripts\/build-native\.mjs)$/;
+    expect(files.filter((f) => f.startsWith('dist-web/assets/') && f.endsWith('.js')).length).toBeGreaterThanOrEqual(2); // the page and its worker
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
     expect(files.filter((f) => /native\/test|nesim|conformance|native\/out|^src\/|^test\/|\.test\.|^assembly\/|^bench\//.test(f))).toEqual([]);
   });

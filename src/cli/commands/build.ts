@@ -2,8 +2,9 @@
  * `eif build` — flags compatible with AWS `eif_build` (eif-format.md §6.1), plus --quiet and --format; and
  * `eif build-enclave`, nitro-cli's spelling (§6.2): the same build with `--output-file`. Both also build from a
  * container image file or folder (`--docker-archive`, `--oci-layout`, `--oci-archive`; shared oci-build.md §7,
- * src/node/oci/build-image.ts) with nitro-cli's blobs and PCRs; nitro-cli's `--docker-uri` / `--docker-dir` need a
- * Docker daemon and are refused with the daemon-less form to use instead. Differences on purpose: --version is honoured; BuildTime comes from --build-time, else
+ * src/node/oci/build-image.ts) with nitro-cli's blobs and PCRs, and from a registry (`--docker-uri REF`, pulled
+ * without a daemon: src/node/registry, docs/registry.md); nitro-cli's `--docker-dir` needs a Docker daemon and is
+ * refused with the daemon-less form to use instead. Differences on purpose: --version is honoured; BuildTime comes from --build-time, else
  * SOURCE_DATE_EPOCH, else now; `--kernel_config` fills OperatingSystem / KernelVersion but never overrides
  * explicit flags (eif_build 0.3.1 ignores them then, §5.2).
  */
@@ -58,6 +59,9 @@ interface BuildArgs {
   kernel_config?: string;
   'docker-uri'?: string;
   'docker-dir'?: string;
+  /** `--cache DIR`, or false from `--no-cache` (yargs' negation). */
+  cache?: string | false;
+  'insecure-registry'?: string[];
 }
 
 /**
@@ -75,26 +79,22 @@ export function checkAlgo(algo: string | undefined): void {
   );
 }
 
-/** `--docker-uri` / `--docker-dir`: they need a Docker daemon (pull, build); refused with the daemon-less forms. */
+/** `--docker-dir`: building a Dockerfile needs a Docker daemon; refused with the daemon-less forms (`--docker-uri` pulls). */
 function refuseDocker(a: BuildArgs, command: string): void {
   const out = command === 'build-enclave' ? '--output-file' : '--output';
-  for (const flag of ['docker-uri', 'docker-dir'] as const) {
-    if (a[flag] === undefined) continue;
-    const image = flag === 'docker-uri' ? a[flag] : 'app:latest';
-    const make = flag === 'docker-uri' ? `docker save ${image} -o app.tar` : `docker build -t app:latest ${a[flag]} && docker save app:latest -o app.tar`;
-    throw usageError(
-      `--${flag}: eifkit does not talk to a Docker daemon; save the image to a file and build from that (same PCRs as nitro-cli): ` +
-        `${make} && eif ${command} --docker-archive app.tar ${out} app.eif ` +
-        `(also --oci-layout DIR, --oci-archive FILE), or from a kernel and ramdisks: ` +
-        `eif ${command} --kernel bzImage --cmdline "$(cat cmdline)" --ramdisk bootstrap-initrd.img --ramdisk customer-initrd.img ${out} app.eif`,
-      'BUILD_DOCKER_UNSUPPORTED',
-    );
-  }
+  if (a['docker-dir'] === undefined) return;
+  throw usageError(
+    `--docker-dir: eifkit does not talk to a Docker daemon; build and save the image, then build from that (same PCRs as nitro-cli): ` +
+      `docker build -t app:latest ${a['docker-dir']} && docker save app:latest -o app.tar && eif ${command} --docker-archive app.tar ${out} app.eif ` +
+      `(also --docker-uri REF after a push, --oci-layout DIR, --oci-archive FILE), or from a kernel and ramdisks: ` +
+      `eif ${command} --kernel bzImage --cmdline "$(cat cmdline)" --ramdisk bootstrap-initrd.img --ramdisk customer-initrd.img ${out} app.eif`,
+    'BUILD_DOCKER_UNSUPPORTED',
+  );
 }
 
-const IMAGE_INPUTS = ['docker-archive', 'oci-layout', 'oci-archive'] as const;
+const IMAGE_INPUTS = ['docker-archive', 'oci-layout', 'oci-archive', 'docker-uri'] as const;
 /** Flags that only mean something with an image input. */
-const IMAGE_ONLY = ['image', 'platform', 'blobs', 'emit-ramdisks'] as const;
+const IMAGE_ONLY = ['image', 'platform', 'blobs', 'emit-ramdisks', 'cache', 'insecure-registry'] as const;
 /** Flags of the kernel/ramdisk build that an image build takes from the blobs and the image instead. */
 const KERNEL_ONLY = ['kernel', 'cmdline', 'ramdisk', 'kernel_config', 'arch', 'img-os', 'img-kernel'] as const;
 
@@ -107,7 +107,7 @@ export function imageInputOf(a: Record<string, unknown>, raw: readonly string[] 
   if (given.length === 0) {
     const stray = IMAGE_ONLY.filter((k) => a[k] !== undefined);
     if (stray.length > 0) {
-      throw usageError(`${stray.map((k) => `--${k}`).join(', ')} only apply to a build from a container image (--docker-archive FILE, --oci-layout DIR or --oci-archive FILE)`, 'BUILD_INPUT_CONFLICT');
+      throw usageError(`${stray.map((k) => `--${k}`).join(', ')} only apply to a build from a container image (--docker-archive FILE, --oci-layout DIR, --oci-archive FILE or --docker-uri REF)`, 'BUILD_INPUT_CONFLICT');
     }
     return undefined;
   }
@@ -122,7 +122,7 @@ export function imageInputOf(a: Record<string, unknown>, raw: readonly string[] 
     );
   }
   const path = a[kind];
-  if (typeof path !== 'string' || path === '') throw usageError(`--${kind} takes one path`);
+  if (typeof path !== 'string' || path === '') throw usageError(`--${kind} takes one ${kind === 'docker-uri' ? 'image reference' : 'path'}`);
   return { kind, path };
 }
 
@@ -154,7 +154,9 @@ function buildOptions(y: Argv): Argv<BuildArgs> {
     .option('platform', { type: 'string', describe: 'with an image input: linux/amd64 or linux/arm64 from a multi-arch index (default: the only one, else the host)' })
     .option('blobs', { type: 'string', describe: 'with an image input: nitro-cli blobs folder (default: $NITRO_CLI_BLOBS, else /usr/share/nitro_enclaves/blobs/)' })
     .option('emit-ramdisks', { type: 'string', describe: 'with an image input: also write bootstrap-initrd.img and customer-initrd.img to this folder' })
-    .option('docker-uri', { type: 'string', describe: 'nitro-cli: image in a Docker daemon (refused: docker save it, then --docker-archive)' })
+    .option('docker-uri', { type: 'string', describe: 'build from a container image in a registry (pulled, no Docker daemon): app:latest, ghcr.io/org/app@sha256:…' })
+    .option('cache', { type: 'string', describe: 'with --docker-uri: blob cache folder (default: $XDG_CACHE_HOME/eifkit, else ~/.cache/eifkit); --no-cache: a temporary one' })
+    .option('insecure-registry', { type: 'string', array: true, describe: 'with --docker-uri: a registry host allowed over plain HTTP (localhost and 127.0.0.0/8 always are); repeatable' })
     .option('docker-dir', { type: 'string', describe: 'nitro-cli: Dockerfile folder (refused: docker build + docker save, then --docker-archive)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })
     .option('format', { choices: ['nitro', 'eif_build', 'json'] as const, default: 'nitro' as const, describe: 'measurement output format' })
@@ -190,7 +192,7 @@ async function runBuild(a: BuildArgs, command: 'build' | 'build-enclave'): Promi
   if (missing.length) {
     const names = missing.map((k) => (k === 'output' && command === 'build-enclave' ? '--output-file' : `--${k}`));
     throw usageError(
-      `missing ${names.join(', ')} (${command} builds from a kernel, its command line and ramdisks, or from a container image: --docker-archive FILE, --oci-layout DIR or --oci-archive FILE) (see: eif ${command} --help)`,
+      `missing ${names.join(', ')} (${command} builds from a kernel, its command line and ramdisks, or from a container image: --docker-archive FILE, --oci-layout DIR, --oci-archive FILE or --docker-uri REF) (see: eif ${command} --help)`,
     );
   }
   checkAlgo(a.algo);
@@ -269,18 +271,21 @@ function layerProgress(enabled: boolean): ((done: number, total: number) => void
 }
 
 /** `--docker-archive FILE | --oci-layout DIR | --oci-archive FILE`: src/node/oci/build-image.ts. */
-async function runImageBuild(a: BuildArgs, command: 'build' | 'build-enclave', input: { kind: 'docker-archive' | 'oci-layout' | 'oci-archive'; path: string }): Promise<void> {
+async function runImageBuild(a: BuildArgs, command: 'build' | 'build-enclave', input: { kind: 'docker-archive' | 'oci-layout' | 'oci-archive' | 'docker-uri'; path: string }): Promise<void> {
   if (a.output === undefined) throw usageError(`missing ${command === 'build-enclave' ? '--output-file' : '--output'} (the EIF to write) (see: eif ${command} --help)`);
   checkAlgo(a.algo);
   warnBuildTime(a);
   const { signer, files: signingFiles } = await signerFor(a);
   const { buildEifFileFromImage } = await import('../../node/oci/build-image.js');
+  // a bad reference is a usage error, before anything is printed
+  if (input.kind === 'docker-uri') (await import('../../node/registry/reference.js')).parseReference(input.path);
   if (command === 'build-enclave') process.stderr.write('Start building the Enclave Image...\n');
   const r = await buildEifFileFromImage({
     kind: input.kind,
     path: input.path,
     image: a.image,
     platform: a.platform,
+    registry: { cache: a.cache, 'insecure-registry': a['insecure-registry'], quiet: a.quiet },
     blobsDir: a.blobs,
     output: a.output,
     name: a.name,

@@ -12,6 +12,7 @@ import { pcrCommand } from './pcr.js';
 import { ramdiskCommand } from './ramdisk.js';
 import { signCommand } from './sign.js';
 import { verifyCommand } from './verify.js';
+import { webCommand } from './web.js';
 
 export const commands: CommandModule<any, any>[] = [
   attestCommand,
@@ -28,4 +29,5 @@ export const commands: CommandModule<any, any>[] = [
   runCommand, describeEnclavesCommand, terminateEnclaveCommand, consoleCommand,
   signCommand,
   verifyCommand,
+  webCommand,
 ];

@@ -20,12 +20,17 @@ import { checkOutputPath, openAtomic } from '../atomic.js';
 import { fileSource, openInput, readInputFile } from '../file-source.js';
 import { type Blobs, resolveBlobs } from './blobs.js';
 import { defaultImageStages } from './stages.js';
+import type { RegistryFlags } from '../registry/index.js';
 
-export type ImageInputKind = 'docker-archive' | 'oci-archive' | 'oci-layout';
+/** The pull flags of `--docker-uri` (all but the reference and the platform). */
+export type RegistryPullFlags = Omit<RegistryFlags, 'docker-uri' | 'platform'>;
+
+/** `docker-uri`: `path` is an image reference, pulled from its registry (src/node/registry, issue 12). */
+export type ImageInputKind = 'docker-archive' | 'oci-archive' | 'oci-layout' | 'docker-uri';
 
 /** The stages an image build runs (the real ones by default; tests may pass others). */
 export interface ImageStages {
-  open(kind: ImageInputKind, path: string, opts: { image?: string; platform?: string; tmpDir?: string }): Promise<{
+  open(kind: ImageInputKind, path: string, opts: { image?: string; platform?: string; tmpDir?: string; registry?: RegistryPullFlags }): Promise<{
     selection: ImageSelection;
     indexLayers(onLayer?: (done: number, total: number) => void): Promise<LayerIndex[]>;
     close(): void;
@@ -42,6 +47,8 @@ export interface BuildImageEifOptions {
   image?: string;
   /** `--platform linux/amd64|linux/arm64`: which manifest of a multi-arch index. */
   platform?: string;
+  /** With `kind: 'docker-uri'`: `--cache` / `--no-cache` / `--insecure-registry` / `--quiet` for the pull. */
+  registry?: RegistryPullFlags;
   /** `--blobs DIR` (else $NITRO_CLI_BLOBS, else /usr/share/nitro_enclaves/blobs/). */
   blobsDir?: string;
   output: string;
@@ -127,7 +134,7 @@ export async function buildEifFileFromImage(o: BuildImageEifOptions): Promise<Bu
   };
   const sde = o.sourceDateEpoch ?? (o.env ?? process.env).SOURCE_DATE_EPOCH;
   // Fail on a bad output before reading the image.
-  checkOutputPath(o.output, [o.path]);
+  checkOutputPath(o.output, o.kind === 'docker-uri' ? [] : [o.path]);
   if (o.emitRamdisks !== undefined) {
     const d = resolve(o.emitRamdisks);
     try {
@@ -137,7 +144,7 @@ export async function buildEifFileFromImage(o: BuildImageEifOptions): Promise<Bu
     }
     if (!statSync(d).isDirectory()) throw new EifError('OUTPUT_NOT_FILE', `--emit-ramdisks ${o.emitRamdisks} is not a folder`);
   }
-  const src = await stages.open(o.kind, o.path, { image: o.image, platform: o.platform, tmpDir: o.tmpDir });
+  const src = await stages.open(o.kind, o.path, { image: o.image, platform: o.platform, tmpDir: o.tmpDir, registry: o.registry });
   const opened: number[] = [];
   try {
     const sel = src.selection;
@@ -156,7 +163,7 @@ export async function buildEifFileFromImage(o: BuildImageEifOptions): Promise<Bu
     const info = blobs.kernelConfig
       ? kernelConfigInfo(readInputFile(blobs.kernelConfig, 'kernel config', { bytes: 1 << 20, code: 'INPUT_TOO_LARGE' }))
       : { os: 'Unknown', kernel: 'Unknown' };
-    const meta = imageMetadataFields(sel, layers, { reference: o.image, fileName: basename(resolve(o.path)) }, { name: o.name, version: o.version });
+    const meta = imageMetadataFields(sel, layers, o.kind === 'docker-uri' ? { reference: o.image ?? o.path } : { reference: o.image, fileName: basename(resolve(o.path)) }, { name: o.name, version: o.version });
     const r = await buildEifFile({
       kernel: blobs.kernel,
       cmdline: blobs.cmdline,

@@ -9,7 +9,12 @@ export async function defaultImageStages(): Promise<ImageStages> {
   const { openImageSource } = await import('./image-source.js');
   const { imageRamdisks, bootstrapRamdisk } = await import('../../oci/index.js');
   return {
-    open: (kind, path, opts) => openImageSource(kind, path, opts),
+    open: async (kind, path, opts) => {
+      if (kind !== 'docker-uri') return openImageSource(kind, path, opts);
+      // a registry image: pulled into the blob cache, then read like an OCI layout (src/node/registry, issue 12)
+      const { openRegistryImage } = await import('../registry/source.js');
+      return openRegistryImage({ ...opts.registry, 'docker-uri': path, platform: opts.platform }, { image: opts.image, tmpDir: opts.tmpDir });
+    },
     customer: (selection, layers, opts) => imageRamdisks(selection, layers, opts),
     bootstrap: (blobs) => bootstrapRamdisk(blobs),
   };

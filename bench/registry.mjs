@@ -1,0 +1,221 @@
+#!/usr/bin/env node
+// Registry suite (issue 12, "Speed"): pulling a 512 MiB image (4 gzip layers of incompressible data) from a local
+// `docker-registry` into an empty cache, whole process (`bench/registry-pull.mjs`: pullImage, layers in parallel,
+// SHA-256 while streaming, temp + rename), against `skopeo copy docker://… oci:DIR` of the same image in the same
+// round. Also, for scale, a second pull into the warm cache (no blob request; every blob re-hashed). Target: the
+// cold pull ≤ 1.5× skopeo's time (medians of the same-round ratios). Needs docker-registry and skopeo; skips
+// otherwise. Alone: `node bench/registry.mjs [--quick]`.
+
+export const meta = {
+  name: 'registry',
+  order: 40,
+  description: 'pull a 512 MiB image from a local registry into an empty cache vs skopeo copy docker://… oci:DIR (whole commands)',
+  processes: 1,
+};
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomFillSync, randomBytes } from 'node:crypto';
+import { closeSync, createWriteStream, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createGzip } from 'node:zlib';
+import { MiB, formatTable, median, waitQuiet, cpuProbe } from './lib.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function waitUp(url, child) {
+  for (let i = 0; i < 150; i++) {
+    const ok = await new Promise((r) => http.get(url, (res) => (res.resume(), r(true))).on('error', () => r(false)));
+    if (ok) return;
+    if (child.exitCode !== null) throw new Error('docker-registry exited');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('docker-registry did not start');
+}
+
+/** A gzip tar layer of `bytes` random bytes written to the layout; returns its descriptor and diff_id. */
+async function writeLayer(blobs, bytes, i) {
+  const tmpPath = join(blobs, `layer-${i}.tmp`);
+  const out = createWriteStream(tmpPath);
+  const gz = createGzip({ level: 1 });
+  const blobHash = createHash('sha256');
+  const diffHash = createHash('sha256');
+  let size = 0;
+  gz.on('data', (c) => {
+    blobHash.update(c);
+    size += c.length;
+  });
+  gz.pipe(out);
+  const put = async (b) => {
+    diffHash.update(b);
+    if (!gz.write(b)) await new Promise((r) => gz.once('drain', r));
+  };
+  const h = Buffer.alloc(512);
+  h.write(`data${i}.bin`, 0);
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(`${bytes.toString(8).padStart(11, '0')}\0`, 124);
+  h.write('00000000000\0', 136);
+  h.write('        ', 148);
+  h.write('0', 156);
+  h.write('ustar\0', 257);
+  h.write('00', 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  await put(h);
+  const buf = Buffer.alloc(4 * MiB);
+  for (let done = 0; done < bytes; done += buf.length) {
+    randomFillSync(buf);
+    await put(buf.subarray(0, Math.min(buf.length, bytes - done)));
+  }
+  await put(Buffer.alloc(1024));
+  await new Promise((r) => {
+    out.on('finish', r);
+    gz.end();
+  });
+  const digest = `sha256:${blobHash.digest('hex')}`;
+  renameSync(tmpPath, join(blobs, digest.slice(7)));
+  return { desc: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size }, diffId: `sha256:${diffHash.digest('hex')}` };
+}
+
+function timed(cmd, args) {
+  const probe = cpuProbe();
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 16 * MiB });
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  probe();
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return { secs, stdout: r.stdout };
+}
+
+export async function run(ctx = {}) {
+  const quick = ctx.quick ?? false;
+  const log = ctx.log ?? ((s) => process.stderr.write(s + '\n'));
+  for (const t of ['docker-registry', 'skopeo']) {
+    if (!have(t)) {
+      log(`registry suite skipped: ${t} not installed (scripts/install-test-deps.sh)`);
+      return { comparisons: [] };
+    }
+  }
+  const totalMiB = quick ? 128 : 512;
+  const rounds = ctx.rounds ?? (quick ? 3 : 5);
+  const work = mkdtempSync(join(tmpdir(), 'eifkit-bench-registry-'));
+  let child;
+  try {
+    // the image, as an OCI layout
+    const layout = join(work, 'layout');
+    const blobs = join(layout, 'blobs', 'sha256');
+    mkdirSync(blobs, { recursive: true });
+    log(`registry suite: making a ${totalMiB} MiB image (4 gzip layers) in ${work}`);
+    const layers = [];
+    for (let i = 0; i < 4; i++) layers.push(await writeLayer(blobs, (totalMiB / 4) * MiB, i));
+    const putJson = (o) => {
+      const b = Buffer.from(JSON.stringify(o));
+      const d = `sha256:${createHash('sha256').update(b).digest('hex')}`;
+      writeFileSync(join(blobs, d.slice(7)), b);
+      return { digest: d, size: b.length };
+    };
+    const cfg = putJson({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } });
+    const man = putJson({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...cfg },
+      layers: layers.map((l) => l.desc),
+    });
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...man, annotations: { 'org.opencontainers.image.ref.name': 'bench' } }] }));
+
+    // the registry, and the image pushed to it
+    const port = await freePort();
+    const regDir = join(work, 'registry');
+    mkdirSync(regDir);
+    writeFileSync(join(regDir, 'config.yml'), `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(regDir, 'data')}\nhttp:\n  addr: 127.0.0.1:${port}\n  secret: ${randomBytes(8).toString('hex')}\n`);
+    const logFd = openSync(join(regDir, 'log'), 'a');
+    child = spawn('docker-registry', ['serve', join(regDir, 'config.yml')], { stdio: ['ignore', logFd, logFd] });
+    closeSync(logFd);
+    await waitUp(`http://127.0.0.1:${port}/v2/`, child);
+    const ref = `127.0.0.1:${port}/bench/big:1`;
+    timed('skopeo', ['--insecure-policy', 'copy', '--quiet', `oci:${layout}:bench`, `docker://${ref}`, '--dest-tls-verify=false']);
+    rmSync(layout, { recursive: true, force: true });
+
+    const pull = join(here, 'registry-pull.mjs');
+    const warm = join(work, 'warm-cache');
+    timed(process.execPath, [pull, ref, warm]); // fills the warm cache; also warms the registry's page cache
+    const ops = [
+      { name: 'skopeo copy docker://… oci:DIR', run: () => { const d = join(work, 'oci-out'); const r = timed('skopeo', ['--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${d}:x`]); rmSync(d, { recursive: true, force: true }); return r; } },
+      { name: 'eifkit pull, empty cache', run: () => { const d = join(work, 'cold-cache'); const r = timed(process.execPath, [pull, ref, d]); rmSync(d, { recursive: true, force: true }); if (JSON.parse(r.stdout).downloaded.blobs !== 5) throw new Error('cold pull did not download'); return r; } },
+      { name: 'eifkit pull, warm cache (for scale)', run: () => { const r = timed(process.execPath, [pull, ref, warm]); if (JSON.parse(r.stdout).downloaded.blobs !== 0) throw new Error('warm pull downloaded'); return r; } },
+    ];
+    const per = Object.fromEntries(ops.map((o) => [o.name, []]));
+    let clean = 0;
+    for (let r = 0; r < rounds; r++) {
+      if ((await waitQuiet(ctx.maxWaitMs ?? 20_000, log)).quiet) clean++;
+      const res = {};
+      for (let k = 0; k < ops.length; k++) {
+        const o = ops[(k + r) % ops.length];
+        res[o.name] = o.run();
+      }
+      const refSecs = res[ops[0].name].secs;
+      for (const o of ops) per[o.name].push({ secs: res[o.name].secs, ratio: res[o.name].secs / refSecs });
+      log(`round ${r + 1}/${rounds}: ` + ops.map((o) => `${o.name} ${res[o.name].secs.toFixed(2)} s`).join(', '));
+    }
+    const bytes = layers.reduce((n, l) => n + l.desc.size, 0);
+    const stat = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length });
+    return {
+      comparisons: [
+        {
+          title: 'registry',
+          param: `${totalMiB} MiB image`,
+          reference: ops[0].name,
+          rounds,
+          cleanRounds: clean,
+          series: ops.map((o) => ({
+            impl: o.name,
+            param: `${totalMiB} MiB image`,
+            mbps: stat(per[o.name].map((x) => bytes / x.secs / 1e6)),
+            ratio: stat(per[o.name].map((x) => x.ratio)),
+          })),
+        },
+      ],
+    };
+  } finally {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+    }
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Target: a cold pull ≤ 1.5× skopeo copy of the same image in the same round (median ratio). */
+export function checks(comparisons) {
+  const c = comparisons.find((x) => x.title === 'registry');
+  if (!c) return [];
+  const s = c.series.find((x) => x.impl === 'eifkit pull, empty cache');
+  return [{ name: 'pull (empty cache) ≤ 1.5× skopeo copy', value: s.ratio.median.toFixed(3), ok: s.ratio.median <= 1.5 }];
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const quick = process.argv.includes('--quick');
+  const { formatComparisons } = await import('./lib.mjs');
+  const res = await run({ quick });
+  console.log(formatComparisons(res.comparisons));
+  console.log(formatTable(checks(res.comparisons).map((c) => ({ target: c.name, value: c.value, result: c.ok ? 'PASS' : 'MISS' }))));
+}

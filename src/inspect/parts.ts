@@ -1,0 +1,210 @@
+/**
+ * An EIF measured in shares, one per thread (a web page's Web Workers): eif-format.md §2 (the CRC) and §3.2 (the
+ * two SHA-384 streams of ../eif/roles.ts: stream A → PCR0 with the PCR1 fork, stream B → PCR2). Each share walks
+ * the sections itself (../eif/walk.ts) over its own reads of the same Blob, so no memory is shared and no byte is
+ * copied between threads; a share skips the sections it has nothing to do with. The page then combines the shares'
+ * results with {@link inspectEifParts}: same result, same errors as {@link inspectEifBytes}, which runs everything
+ * on one thread. Browser-safe; nothing here knows about workers or the DOM.
+ */
+import { crc32, initCore } from '../core/index.js';
+import { EifError } from '../errors.js';
+import { CRC_OFFSET } from '../eif/header.js';
+import { type ByteSource, bytesSource, readLayout } from '../eif/layout.js';
+import { SectionType } from '../eif/header.js';
+import { measurementsFromInner } from '../eif/measure.js';
+import { PcrStreams, ROLE_A, ROLE_B, isMeasured, pieceRoles, sectionRoles } from '../eif/roles.js';
+import { type SectionInput, type SectionSink, layoutSections, walkSections } from '../eif/walk.js';
+import { type EifInspection, finishInspection, toSource } from './eif.js';
+
+/** What one thread computes: any of stream A (PCR0 and PCR1), stream B (PCR2) and the CRC. */
+export interface EifMeasureShare {
+  pcr0?: boolean;
+  pcr2?: boolean;
+  crc?: boolean;
+}
+
+/** A share's result: plain data (Uint8Arrays, numbers), so it crosses `postMessage` as is. */
+export interface EifMeasurePart {
+  /** Inner digest of stream A (before the PCR extend) and its fork at the end of the first ramdisk. */
+  a?: Uint8Array;
+  fork?: Uint8Array;
+  /** Inner digest of stream B. */
+  b?: Uint8Array;
+  /** CRC-32 over header[0:544] and every section (header and data), when the share ran it. */
+  crc?: number;
+  /** The metadata and signature sections, read whole (small; every share reads them). */
+  metadata?: Uint8Array;
+  signature?: Uint8Array;
+  /** Section bytes this share read. */
+  bytesRead: number;
+}
+
+/**
+ * Default size of the pieces a share reads: filled in one reused buffer when the source streams (a Blob), else
+ * slices with the next one requested while the current one is hashed.
+ */
+export const PART_CHUNK_SIZE = 4 << 20;
+
+/** A sink that runs only its share, reading ranges itself with one read ahead, skipping what it needs not see. */
+class ShareSink implements SectionSink {
+  readonly #streams: PcrStreams;
+  readonly #mask: number;
+  readonly #crc: boolean;
+  readonly #chunk: number;
+  readonly #progress: ((read: number) => void) | undefined;
+  crcValue = 0;
+  bytesRead = 0;
+
+  constructor(share: EifMeasureShare, initialCrc: number, chunk: number, onProgress?: (n: number) => void) {
+    this.#mask = (share.pcr0 ? ROLE_A : 0) | (share.pcr2 ? ROLE_B : 0);
+    this.#streams = new PcrStreams({ streams: this.#mask });
+    this.#crc = share.crc === true;
+    this.crcValue = initialCrc;
+    this.#chunk = chunk;
+    this.#progress = onProgress;
+  }
+
+  push(bytes: Uint8Array, roles: number): void {
+    if (this.#crc) this.crcValue = crc32(bytes, this.crcValue);
+    if (roles & this.#mask) this.#streams.feed(bytes, roles);
+  }
+
+  async pushRange(source: ByteSource, offset: number, size: number, roles: number): Promise<void> {
+    if (!this.#crc && (roles & this.#mask) === 0) return; // nothing of ours: not even read
+    if (source.stream) {
+      let off = 0;
+      for await (const piece of source.stream(offset, size, this.#chunk)) {
+        off += piece.length;
+        this.push(piece, pieceRoles(roles, off === size)); // used before the next piece overwrites it
+        this.bytesRead += piece.length;
+        this.#progress?.(this.bytesRead);
+      }
+      if (off !== size) throw new EifError('EIF_TRUNCATED', `the file ended ${size - off} bytes before the end of a section`);
+      if (size === 0) this.push(new Uint8Array(0), roles);
+      return;
+    }
+    let next: Promise<Uint8Array> | Uint8Array | undefined = size > 0 ? source.read(offset, Math.min(this.#chunk, size)) : undefined;
+    for (let off = 0; off < size; ) {
+      const piece = await next!;
+      const len = piece.length;
+      if (len === 0) throw new EifError('EIF_TRUNCATED', `the file ended ${size - off} bytes before the end of a section`);
+      const end = off + len;
+      next = end < size ? source.read(offset + end, Math.min(this.#chunk, size - end)) : undefined;
+      this.push(piece, pieceRoles(roles, end === size));
+      off = end;
+      this.bytesRead += len;
+      this.#progress?.(this.bytesRead);
+    }
+    if (size === 0) this.push(new Uint8Array(0), roles);
+  }
+
+  finish(): Pick<EifMeasurePart, 'a' | 'fork' | 'b'> {
+    const r = this.#streams.finish();
+    return { a: r.a, fork: r.fork, b: r.b };
+  }
+}
+
+/**
+ * Run one share of an EIF's measurement (one per Web Worker; a File crosses `postMessage` without being read).
+ * `onProgress` gets the section bytes this share has read, and how many of the measured sections' bytes it will read
+ * in all (the metadata and signature sections, read whole, are not counted). Throws EifError for a malformed image, as
+ * inspectEifBytes does.
+ *
+ * @example
+ * // worker.ts — the page posts { file, share } and gets the part back
+ * import { measureEifPart } from 'eifkit/browser';
+ * onmessage = async (e) => postMessage(await measureEifPart(e.data.file, e.data.share)); // share: { pcr0: true }
+ */
+export async function measureEifPart(
+  input: Uint8Array | Blob | ByteSource,
+  share: EifMeasureShare,
+  opts: { onProgress?: (bytesRead: number, plannedBytes: number) => void; chunkSize?: number } = {},
+): Promise<EifMeasurePart> {
+  await initCore();
+  const src = toSource(input);
+  const layout = await readLayout(src);
+  const sections = layoutSections(layout, src);
+  const mask = (share.pcr0 ? ROLE_A : 0) | (share.pcr2 ? ROLE_B : 0);
+  const roles = sectionRoles(sections.map((s) => s.type));
+  const planned = sections.reduce((n, s, i) => n + (isMeasured(s.type) && (share.crc || roles[i]! & mask) ? s.size : 0), 0);
+  const progress = opts.onProgress && ((read: number) => opts.onProgress!(read, planned));
+  const initial = crc32(layout.headerBytes.subarray(0, CRC_OFFSET));
+  const sink = new ShareSink(share, initial, opts.chunkSize ?? PART_CHUNK_SIZE, progress);
+  const kept = await walkSections(sections, sink);
+  return {
+    ...sink.finish(),
+    crc: share.crc ? sink.crcValue >>> 0 : undefined,
+    metadata: kept.metadata,
+    signature: kept.signature,
+    bytesRead: sink.bytesRead,
+  };
+}
+
+/**
+ * Combine the parts of {@link measureEifPart} (stream A, stream B and the CRC, in any split over any number of
+ * parts) into the inspection {@link inspectEifBytes} gives for the same image: PCRs, CRC check, signature verdict,
+ * metadata, describe JSON. Re-reads only the header and section table. Throws like inspectEifBytes.
+ *
+ * @example
+ * import { inspectEifParts } from 'eifkit/browser';
+ * const parts = await Promise.all([{ pcr0: true }, { pcr2: true, crc: true }].map((share) => runInWorker(file, share)));
+ * const { measurements, describe } = await inspectEifParts(file, parts);
+ */
+export async function inspectEifParts(input: Uint8Array | Blob | ByteSource, parts: readonly EifMeasurePart[]): Promise<EifInspection> {
+  await initCore();
+  const layout = await readLayout(toSource(input));
+  const pick = <K extends keyof EifMeasurePart>(k: K): EifMeasurePart[K] | undefined => parts.find((p) => p[k] !== undefined)?.[k];
+  const a = pick('a');
+  const fork = pick('fork');
+  const b = pick('b');
+  const crc = pick('crc');
+  if (!a || !fork || !b || crc === undefined) {
+    throw new EifError('EIF_PARTS_INCOMPLETE', 'the parts do not cover stream A (PCR0/PCR1), stream B (PCR2) and the CRC');
+  }
+  return finishInspection(layout, {
+    measurements: measurementsFromInner(a, fork, b),
+    computedCrc: crc,
+    checkCrc: crc === layout.header.crc32,
+    metadata: pick('metadata'),
+    signature: pick('signature'),
+  });
+}
+
+/** The inputs of an image not built yet: what `eif build` would put in its sections (eif-format.md §3.2). */
+export interface ImageInputs {
+  /** Kernel and command line: without them only PCR2 can be known. */
+  kernel?: ByteSource;
+  cmdline?: Uint8Array;
+  /** Bootstrap ramdisk first (PCR1), then the others (PCR2), as `eif build --ramdisk` takes them. */
+  ramdisks: readonly ByteSource[];
+}
+
+/**
+ * The PCRs an image built from these inputs would have, without building it: the inputs are walked as the image's
+ * sections (../eif/walk.ts, roles of ../eif/roles.ts), streaming. With a kernel and command line: PCR0, PCR1 and
+ * PCR2; without: PCR2 only (it covers the ramdisks after the first, so a container image's customer ramdisk
+ * alone gives it — the first ramdisk may then be empty). `onProgress` gets the bytes read so far.
+ *
+ * @example
+ * import { measureImageInputs, bytesSource } from 'eifkit/browser';
+ * const { PCR2 } = await measureImageInputs({ ramdisks: [bytesSource(new Uint8Array(0)), customerRamdisk] });
+ */
+export async function measureImageInputs(
+  inputs: ImageInputs,
+  opts: { onProgress?: (bytesRead: number) => void; chunkSize?: number } = {},
+): Promise<{ PCR0?: string; PCR1?: string; PCR2: string }> {
+  await initCore();
+  if (inputs.ramdisks.length === 0) throw new EifError('NO_RAMDISK', 'at least one ramdisk is required');
+  const full = inputs.kernel !== undefined && inputs.cmdline !== undefined;
+  const empty = bytesSource(new Uint8Array(0));
+  const sections: SectionInput[] = [
+    { type: SectionType.Kernel, size: inputs.kernel?.size ?? 0, data: { source: inputs.kernel ?? empty, offset: 0 }, what: 'kernel' },
+    { type: SectionType.Cmdline, size: inputs.cmdline?.length ?? 0, data: inputs.cmdline ?? new Uint8Array(0), what: 'cmdline' },
+    ...inputs.ramdisks.map((r, i) => ({ type: SectionType.Ramdisk, size: r.size, data: { source: r, offset: 0 }, what: `ramdisk ${i}` })),
+  ];
+  const sink = new ShareSink({ pcr0: full, pcr2: true }, 0, opts.chunkSize ?? PART_CHUNK_SIZE, opts.onProgress);
+  await walkSections(sections, sink);
+  const r = sink.finish();
+  const m = measurementsFromInner(r.a ?? r.b!, r.fork ?? r.b!, r.b!);
+  return full ? { PCR0: m.PCR0, PCR1: m.PCR1, PCR2: m.PCR2 } : { PCR2: m.PCR2 };
+}

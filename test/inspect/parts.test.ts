@@ -1,0 +1,97 @@
+/**
+ * The split measurement for Web Workers (src/inspect/parts.ts): any split of stream A, stream B and the CRC over
+ * any number of parts gives what inspectEifBytes gives, through a Blob (BYOB stream) or plain reads; parts that
+ * miss a stream are refused; a share skips what it does not need; measureImageInputs gives the builder's PCRs.
+ */
+import { describe, expect, it } from 'vitest';
+import { inspectEifBytes } from '../../src/inspect/eif.js';
+import { inspectEifParts, measureEifPart, measureImageInputs, type EifMeasureShare } from '../../src/inspect/parts.js';
+import { blobSource } from '../../src/inspect/eif.js';
+import { bytesSource, readLayout } from '../../src/eif/layout.js';
+import { buildEifBytes } from '../../src/eif/builder.js';
+import { vector } from '../helpers/eif.js';
+
+const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed) & 255);
+const input = { kernel: bytes(70_000, 1), cmdline: 'console=ttyS0', ramdisks: [bytes(3000, 2), bytes(600_000, 3), bytes(10, 4)], buildTime: '2024-01-01T00:00:00+00:00' };
+
+const splits: EifMeasureShare[][] = [
+  [{ pcr0: true, pcr2: true, crc: true }],
+  [{ pcr0: true }, { pcr2: true, crc: true }],
+  [{ pcr0: true }, { pcr2: true }, { crc: true }],
+  [{ crc: true }, { pcr2: true }, { pcr0: true, crc: true }],
+];
+
+describe('measureEifPart / inspectEifParts', () => {
+  it('every split, through a Blob and through reads, equals inspectEifBytes (small pieces: many per section)', async () => {
+    const { eif } = await buildEifBytes(input);
+    const want = await inspectEifBytes(eif);
+    for (const split of splits) {
+      for (const src of [new Blob([eif]), eif]) {
+        const parts = await Promise.all(split.map((share) => measureEifPart(src, share, { chunkSize: 4096 + 7 })));
+        const got = await inspectEifParts(src, parts);
+        expect(got.measurements).toEqual(want.measurements);
+        expect(got.describe).toEqual(want.describe);
+        expect(got.computedCrc).toBe(want.computedCrc);
+      }
+    }
+  });
+
+  it('a CRC mismatch and the vectors come out as the one-thread reader says', async () => {
+    for (const name of ['three-ramdisks', 'empty-cmdline', 'one-ramdisk-aarch64']) {
+      const eif = vector(name);
+      const last = (await readLayout(bytesSource(eif))).sections.filter((x) => x.size > 0).at(-1)!;
+      eif[last.dataOffset + (last.size >> 1)]! ^= 1; // inside the data: only the CRC changes
+      const want = await inspectEifBytes(eif);
+      const parts = await Promise.all(splits[2]!.map((s) => measureEifPart(new Blob([eif]), s)));
+      const got = await inspectEifParts(eif, parts);
+      expect(got.checkCrc).toBe(false);
+      expect(got.describe).toEqual(want.describe);
+    }
+  });
+
+  it('a share reads only what it needs, and reports progress against what it plans to read', async () => {
+    const { eif } = await buildEifBytes(input);
+    const seen: [number, number][] = [];
+    const b = await measureEifPart(eif, { pcr2: true }, { onProgress: (r, p) => seen.push([r, p]) });
+    expect(b.bytesRead).toBe(600_000 + 10); // ramdisks 1.. only
+    expect(seen.at(-1)).toEqual([600_010, 600_010]);
+    const c = await measureEifPart(eif, { crc: true });
+    expect(c.bytesRead).toBe(70_000 + 13 + 3000 + 600_000 + 10);
+    expect(c.a).toBeUndefined();
+    expect(c.b).toBeUndefined();
+  });
+
+  it('parts that do not cover both streams and the CRC are refused (EIF_PARTS_INCOMPLETE)', async () => {
+    const { eif } = await buildEifBytes(input);
+    const a = await measureEifPart(eif, { pcr0: true });
+    const b = await measureEifPart(eif, { pcr2: true });
+    await expect(inspectEifParts(eif, [a, b])).rejects.toMatchObject({ code: 'EIF_PARTS_INCOMPLETE' });
+    await expect(inspectEifParts(eif, [])).rejects.toMatchObject({ code: 'EIF_PARTS_INCOMPLETE' });
+  });
+
+  it('a file that is not an EIF fails in every share with the reader’s code', async () => {
+    const junk = new Blob([new Uint8Array(4096).fill(7)]);
+    await expect(measureEifPart(junk, { pcr0: true })).rejects.toMatchObject({ code: 'EIF_BAD_MAGIC' });
+  });
+
+  it('blobSource streams a range in full pieces of one reused buffer', async () => {
+    const data = bytes(100_000, 9);
+    const src = blobSource(new Blob([data]));
+    const pieces: Uint8Array[] = [];
+    for await (const p of src.stream!(123, 50_000, 8192)) pieces.push(p.slice());
+    expect(pieces.slice(0, -1).every((p) => p.length === 8192)).toBe(true);
+    expect(Buffer.concat(pieces)).toEqual(Buffer.from(data.subarray(123, 50_123)));
+  });
+});
+
+describe('measureImageInputs', () => {
+  it('gives the PCRs the builder gives for the same inputs; PCR2 alone without kernel and cmdline', async () => {
+    const built = await buildEifBytes(input);
+    const src = (b: Uint8Array) => blobSource(new Blob([b]));
+    const full = await measureImageInputs({ kernel: src(input.kernel), cmdline: new TextEncoder().encode(input.cmdline), ramdisks: input.ramdisks.map(src) }, { chunkSize: 10_000 });
+    expect(full).toEqual({ PCR0: built.measurements.PCR0, PCR1: built.measurements.PCR1, PCR2: built.measurements.PCR2 });
+    const pcr2 = await measureImageInputs({ ramdisks: [bytesSource(new Uint8Array(0)), ...input.ramdisks.slice(1).map(bytesSource)] });
+    expect(pcr2).toEqual({ PCR2: built.measurements.PCR2 });
+    await expect(measureImageInputs({ ramdisks: [] })).rejects.toMatchObject({ code: 'NO_RAMDISK' });
+  });
+});

@@ -1,0 +1,295 @@
+/**
+ * Registries that misbehave (issue 12, errors): a fake registry in this process serves one image and is told to
+ * corrupt a blob, hang, rate-limit, fail, break a download mid-way, redirect to another host, or serve manifests
+ * that are not images. Each gives its stable code in bounded time; nothing corrupt is ever kept in the cache.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type http from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { pullImage } from '../../src/node/registry/pull.js';
+import { EifError } from '../../src/errors.js';
+import { codeOf } from '../helpers/errors.js';
+import { fakeServer, sha256Of, stopAll, tarOf, tmp } from './harness.js';
+
+afterAll(stopAll);
+
+interface Img {
+  manifest: Buffer;
+  manifestDigest: string;
+  blobs: Map<string, Buffer>;
+  layer: string;
+  config: string;
+}
+
+function image(layerBytes = 300_000, manifestOverride?: (m: Record<string, unknown>) => void): Img {
+  const layer = gzipSync(tarOf([{ name: 'data.bin', data: Buffer.alloc(layerBytes, 7) }, { name: 'rand.bin', data: Buffer.from(Array.from({ length: layerBytes }, (_, i) => (i * 7919) % 251)) }]), { level: 0 });
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] } }));
+  const m: Record<string, unknown> = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha256Of(config), size: config.length },
+    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: sha256Of(layer), size: layer.length }],
+  };
+  manifestOverride?.(m);
+  const manifest = Buffer.from(JSON.stringify(m));
+  return {
+    manifest,
+    manifestDigest: sha256Of(manifest),
+    blobs: new Map([
+      [sha256Of(layer), layer],
+      [sha256Of(config), config],
+    ]),
+    layer: sha256Of(layer),
+    config: sha256Of(config),
+  };
+}
+
+type Hook = (req: http.IncomingMessage, res: http.ServerResponse, kind: 'manifest' | 'blob', digest: string) => boolean;
+
+/** A fake registry serving `img` as fake/app:1; `hook` may answer a request itself (returns true). */
+async function fakeRegistry(img: Img, hook: Hook = () => false, hostName = '127.0.0.1') {
+  const log: string[] = [];
+  const srv = await fakeServer((req, res) => {
+    log.push(`${req.method} ${req.url}`);
+    const m = /^\/v2\/fake\/app\/(manifests|blobs)\/(.+)$/.exec(req.url ?? '');
+    if (!m) {
+      res.writeHead(404).end();
+      return;
+    }
+    const kind = m[1] === 'manifests' ? 'manifest' : 'blob';
+    if (hook(req, res, kind, m[2]!)) return;
+    if (kind === 'manifest') {
+      if (m[2] !== '1' && m[2] !== img.manifestDigest) return void res.writeHead(404).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');
+      res.writeHead(200, { 'content-type': JSON.parse(img.manifest.toString()).mediaType ?? 'application/json', 'docker-content-digest': img.manifestDigest, 'content-length': img.manifest.length });
+      res.end(req.method === 'HEAD' ? undefined : img.manifest);
+      return;
+    }
+    const b = img.blobs.get(m[2]!);
+    if (!b) return void res.writeHead(404).end();
+    const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''));
+    if (range) {
+      const from = Number(range[1]);
+      res.writeHead(206, { 'content-range': `bytes ${from}-${b.length - 1}/${b.length}`, 'content-length': b.length - from });
+      res.end(b.subarray(from));
+      return;
+    }
+    res.writeHead(200, { 'content-length': b.length });
+    res.end(b);
+  }, hostName);
+  return { host: srv.host, log };
+}
+
+const fast = { timeoutMs: 400, retries: 1, backoffMs: 20 };
+
+async function failure(p: Promise<unknown>): Promise<EifError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof EifError) return e;
+    throw e;
+  }
+  throw new Error('no error');
+}
+
+describe('misbehaving registries', () => {
+  it('a corrupted blob is refused (REGISTRY_DIGEST_MISMATCH) and nothing of it stays in the cache', async () => {
+    const img = image();
+    const reg = await fakeRegistry(img, (_req, res, kind, digest) => {
+      if (kind !== 'blob' || digest !== img.layer) return false;
+      const bad = Buffer.from(img.blobs.get(digest)!);
+      bad[1000] ^= 1;
+      res.writeHead(200, { 'content-length': bad.length }).end(bad);
+      return true;
+    });
+    const cache = tmp();
+    const e = await failure(pullImage(`${reg.host}/fake/app:1`, { ...fast, cacheDir: cache }));
+    expect(e.code).toBe('REGISTRY_DIGEST_MISMATCH');
+    expect(e.message).toContain(img.layer);
+    expect(readdirSync(join(cache, 'blobs', 'sha256')).filter((f) => f.includes(img.layer.slice(7)))).toEqual([]);
+  });
+
+  it('a blob longer than its descriptor is cut off and refused', async () => {
+    const img = image();
+    const reg = await fakeRegistry(img, (_req, res, kind, digest) => {
+      if (kind !== 'blob' || digest !== img.layer) return false;
+      res.writeHead(200).end(Buffer.concat([img.blobs.get(digest)!, Buffer.alloc(1 << 20)]));
+      return true;
+    });
+    expect(await codeOf(pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_DIGEST_MISMATCH');
+  });
+
+  it('a corrupted blob already in the cache is deleted and downloaded again, never used', async () => {
+    const img = image();
+    const reg = await fakeRegistry(img);
+    const cache = tmp();
+    mkdirSync(join(cache, 'blobs', 'sha256'), { recursive: true });
+    const bad = Buffer.from(img.blobs.get(img.layer)!);
+    bad[10] ^= 0xff;
+    writeFileSync(join(cache, 'blobs', 'sha256', img.layer.slice(7)), bad);
+    const p = await pullImage(`${reg.host}/fake/app:1`, { ...fast, cacheDir: cache });
+    const got = Buffer.from(await (await p.store.blob(img.layer))!.read(0, img.blobs.get(img.layer)!.length));
+    p.close();
+    expect(got.equals(img.blobs.get(img.layer)!)).toBe(true);
+    expect(reg.log.filter((l) => l.includes(img.layer))).toHaveLength(1);
+  });
+
+  it('a manifest that does not match the digest asked for is refused', async () => {
+    const img = image();
+    const other = image(1000);
+    const reg = await fakeRegistry(img, (_req, res, kind, ref) => {
+      if (kind !== 'manifest' || ref !== other.manifestDigest) return false;
+      res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v2+json' }).end(img.manifest);
+      return true;
+    });
+    expect(await codeOf(pullImage(`${reg.host}/fake/app@${other.manifestDigest}`, { ...fast, noCache: true }))).toBe('REGISTRY_DIGEST_MISMATCH');
+  });
+
+  it('a registry that hangs fails with REGISTRY_TIMEOUT in bounded time (headers never sent, or a body that stops)', async () => {
+    const hang = await fakeServer(() => {
+      /* never answers */
+    });
+    const t0 = Date.now();
+    const e = await failure(pullImage(`${hang.host}/fake/app:1`, { ...fast, noCache: true }));
+    expect(`${e.code}: ${e.message}`).toMatch(/^REGISTRY_TIMEOUT/);
+    expect(e.message).toMatch(/no answer from 127\.0\.0\.1:\d+ within 400 ms .*2 attempt/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const img = image();
+    const stall = await fakeRegistry(img, (_req, res, kind, digest) => {
+      if (kind !== 'blob' || digest !== img.layer) return false;
+      res.writeHead(200, { 'content-length': 1_000_000 });
+      res.write(Buffer.alloc(1000));
+      return true; // and then nothing
+    });
+    const e2 = await failure(pullImage(`${stall.host}/fake/app:1`, { ...fast, noCache: true }));
+    expect(`${e2.code}: ${e2.message}`).toMatch(/^REGISTRY_TIMEOUT/);
+    expect(e2.message).toContain('stopped sending');
+  });
+
+  it('a download broken mid-way resumes with a Range request; a server ignoring Range restarts it', async () => {
+    const img = image(2_000_000);
+    let broken = 0;
+    const reg = await fakeRegistry(img, (req, res, kind, digest) => {
+      if (kind !== 'blob' || digest !== img.layer || req.headers.range || broken++ > 0) return false;
+      const b = img.blobs.get(digest)!;
+      res.writeHead(200, { 'content-length': b.length });
+      res.write(b.subarray(0, 700_000), () => res.destroy());
+      return true;
+    });
+    const p = await pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true });
+    p.close();
+    const ranges = reg.log.filter((l) => l.includes(img.layer));
+    expect(ranges).toHaveLength(2);
+    // the same break, then a 200 for the whole blob (Range ignored): the sink restarts from byte 0
+    let n = 0;
+    const reg2 = await fakeRegistry(img, (_req, res, kind, digest) => {
+      if (kind !== 'blob' || digest !== img.layer) return false;
+      const b = img.blobs.get(digest)!;
+      res.writeHead(200, { 'content-length': b.length });
+      if (n++ === 0) res.write(b.subarray(0, 500_000), () => res.destroy());
+      else res.end(b);
+      return true;
+    });
+    const cache = tmp();
+    const p2 = await pullImage(`${reg2.host}/fake/app:1`, { ...fast, cacheDir: cache });
+    const got = Buffer.from(await (await p2.store.blob(img.layer))!.read(0, img.blobs.get(img.layer)!.length));
+    p2.close();
+    expect(got.equals(img.blobs.get(img.layer)!)).toBe(true);
+  });
+
+  it('429 is retried after its Retry-After; a long Retry-After fails at once with REGISTRY_RATE_LIMITED naming it', async () => {
+    const img = image();
+    let n = 0;
+    const reg = await fakeRegistry(img, (_req, res, kind) => {
+      if (kind !== 'manifest' || n++ > 0) return false;
+      res.writeHead(429, { 'retry-after': '0' }).end('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
+      return true;
+    });
+    (await pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true })).close();
+    expect(n).toBeGreaterThan(1);
+    const limited = await fakeRegistry(img, (_req, res) => {
+      res.writeHead(429, { 'retry-after': '3600' }).end('{"errors":[{"code":"TOOMANYREQUESTS","message":"pull rate limit"}]}');
+      return true;
+    });
+    const t0 = Date.now();
+    const e = await failure(pullImage(`${limited.host}/fake/app:1`, { ...fast, noCache: true }));
+    expect(e.code).toBe('REGISTRY_RATE_LIMITED');
+    expect(e.message).toContain('retry after 3600 s');
+    expect(e.message).toContain('TOOMANYREQUESTS: pull rate limit');
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  it('5xx is retried with backoff, then REGISTRY_SERVER_ERROR', async () => {
+    const img = image();
+    const reg = await fakeRegistry(img, (_req, res) => {
+      res.writeHead(503).end();
+      return true;
+    });
+    expect(await codeOf(pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_SERVER_ERROR');
+    expect(reg.log.length).toBe(2);
+  });
+
+  it('blobs redirected to another host are fetched there without the Authorization header', async () => {
+    const img = image();
+    const seen: (string | undefined)[] = [];
+    const storage = await fakeServer((req, res) => {
+      seen.push(req.headers.authorization);
+      const b = img.blobs.get(req.url!.slice(1));
+      if (!b) return void res.writeHead(404).end();
+      res.writeHead(200).end(b);
+    }, 'localhost');
+    const reg = await fakeRegistry(img, (req, res, kind, digest) => {
+      if (!req.headers.authorization) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="fake"' }).end();
+        return true;
+      }
+      if (kind !== 'blob') return false;
+      res.writeHead(307, { location: `http://${storage.host}/${digest}` }).end();
+      return true;
+    });
+    const cfg = tmp();
+    writeFileSync(join(cfg, 'config.json'), JSON.stringify({ auths: { [reg.host]: { username: 'u', password: 'secret-pw' } } }));
+    const p = await pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true, credentials: { dockerConfig: cfg } });
+    p.close();
+    expect(seen).toHaveLength(2);
+    expect(seen).toEqual([undefined, undefined]);
+  });
+
+  it('unknown host, refused connection, schema 1 and non-image manifests have their codes', async () => {
+    expect(await codeOf(pullImage('no-such-host.invalid/app:1', { ...fast, noCache: true }))).toBe('REGISTRY_UNKNOWN_HOST');
+    const closed = await fakeServer(() => {});
+    await new Promise((r) => closed.server.close(r));
+    expect(await codeOf(pullImage(`${closed.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_UNREACHABLE');
+    const schema1 = await fakeRegistry(image(), (_req, res, kind) => {
+      if (kind !== 'manifest') return false;
+      res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v1+prettyjws' }).end('{"schemaVersion":1,"name":"fake/app","fsLayers":[]}');
+      return true;
+    });
+    expect(await codeOf(pullImage(`${schema1.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_UNSUPPORTED_MEDIA_TYPE');
+    const helm = await fakeRegistry(image(100, (m) => ((m.config as { mediaType: string }).mediaType = 'application/vnd.cncf.helm.config.v1+json')));
+    expect(await codeOf(pullImage(`${helm.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_UNSUPPORTED_MEDIA_TYPE');
+    const foreign = await fakeRegistry(image(100, (m) => ((m.layers as { mediaType: string }[])[0]!.mediaType = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip')));
+    expect(await codeOf(pullImage(`${foreign.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_UNSUPPORTED_MEDIA_TYPE');
+    const md5 = await fakeRegistry(image(100, (m) => ((m.layers as { digest: string }[])[0]!.digest = 'md5:../../../etc/passwd')));
+    expect(await codeOf(pullImage(`${md5.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_UNSUPPORTED_DIGEST');
+    const notJson = await fakeRegistry(image(), (_req, res, kind) => {
+      if (kind !== 'manifest') return false;
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end('not json');
+      return true;
+    });
+    expect(await codeOf(pullImage(`${notJson.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_BAD_MANIFEST');
+  });
+
+  it('plain HTTP only where allowed: an https registry redirecting to http elsewhere is refused', async () => {
+    const img = image();
+    const reg = await fakeRegistry(img, (_req, res, kind, digest) => {
+      if (kind !== 'blob') return false;
+      res.writeHead(302, { location: `http://blobs.example.com/${digest}` }).end();
+      return true;
+    });
+    const e = await failure(pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true }));
+    expect(e.code).toBe('REGISTRY_PROTOCOL');
+    expect(e.message).toContain('--insecure-registry blobs.example.com');
+  });
+});
