@@ -20,16 +20,27 @@ command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 [ -x /bin/busybox ] || need+=(busybox-static)
 # bcrypt htpasswd files for the registry's Basic-auth tests (python3's crypt is the fallback; it leaves Python 3.13)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+# QEMU with the nitro-enclave machine, vhost-device-vsock, firmware and the test kernel (issue 14, test/emulate):
+# built into the project cache .cache/qemu by scripts/build-qemu.sh (~2-3 min on 2 cores the first time, reused
+# after; it installs QEMU's build dependencies itself and exits 0 when something cannot be had). Set
+# EIF_SKIP_QEMU_BUILD=1 to leave it out; the emulation tests then skip and say so.
+qemu_cache() {
+  [ "${EIF_SKIP_QEMU_BUILD:-0}" = 1 ] && { echo "install-test-deps: EIF_SKIP_QEMU_BUILD=1: QEMU emulation cache not built"; return; }
+  "$(dirname "$0")/build-qemu.sh" || echo "install-test-deps: scripts/build-qemu.sh failed; the emulation tests will skip" >&2
+}
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-test-deps: all present"
+  qemu_cache
   exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "install-test-deps: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null && exit 0
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null && { qemu_cache; exit 0; }
   echo "install-test-deps: apt-get failed; the tests that need ${need[*]} will skip or fail" >&2
+  qemu_cache
   exit 0
 fi
 echo "install-test-deps: missing ${need[*]} (install them with your package manager); related tests will skip" >&2
+qemu_cache
 exit 0

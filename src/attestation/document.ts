@@ -30,6 +30,9 @@ export const MAX_CABUNDLE = 16;
 /** PCR value length for digest SHA384. */
 export const PCR_LENGTH = 48;
 
+/** QEMU's nitro-enclave NSM (emulation): the serialized map {1: -1} over an unsigned document. */
+export const PROTECTED_EMULATED = Uint8Array.of(0xa1, 0x01, 0x20);
+
 /** The only protected header accepted: the serialized map {1: -35}. */
 export const PROTECTED_ES384 = Uint8Array.of(0xa1, 0x01, 0x38, 0x22);
 
@@ -87,18 +90,48 @@ export function decodeAttestationDocument(bytes: Uint8Array, options: DecodeDocu
     fail('ATT_INPUT_TOO_LARGE', `the document is ${bytes.length} bytes (limit ${MAX_DOCUMENT_BYTES})`);
   }
   const sign1 = decodeCoseSign1(bytes, { cbor: { maxDepth: 4, maxItems: 64 } });
+  if (bytesEqual(sign1.protectedBytes, PROTECTED_EMULATED)) {
+    fail('ATT_EMULATED_DOCUMENT', 'an emulated (unsigned) document: protected header {1: -1} and no real signature, as QEMU\'s nitro-enclave machine writes them; it proves nothing about AWS hardware and is never authentic (eif attest inspect shows its fields)');
+  }
   if (!bytesEqual(sign1.protectedBytes, PROTECTED_ES384)) {
     fail('ATT_COSE_HEADER', 'protected header must be exactly {1: -35} (a1 01 38 22), i.e. alg ES384 and nothing else');
   }
   if (sign1.unprotectedHeader.entries.length !== 0) fail('ATT_COSE_HEADER', 'unprotected header must be an empty map');
-  if (sign1.payload === null) fail('ATT_COSE_STRUCTURE', 'payload is nil');
-  if (sign1.payload.length === 0) fail('ATT_COSE_STRUCTURE', 'payload is empty');
-  if (sign1.payload.length > MAX_PAYLOAD_BYTES) {
-    fail('ATT_COSE_STRUCTURE', `payload is ${sign1.payload.length} bytes (limit ${MAX_PAYLOAD_BYTES})`);
-  }
+  checkPayloadSize(sign1.payload);
   checkEcdsaSignatureShape(sign1.signature, ES384);
+  return decodePayload(sign1.payload!, sign1.signature, sign1.tagged, options, false);
+}
 
-  const root = decodeCbor(sign1.payload, {
+/**
+ * QEMU's nitro-enclave machine signs nothing: protected header `{1: -1}`, and its certificate, CA bundle and
+ * signature are placeholders (qemu-emulation.md, "Documents are unsigned by design"). This decodes such a document
+ * for display — the payload under the same rules, except that the certificate and CA bundle may be empty — and
+ * refuses anything else. Nothing it returns is authentic.
+ *
+ * @example
+ * import { decodeEmulatedDocument } from 'eifkit/browser';
+ * const d = decodeEmulatedDocument(docFromQemu);
+ * console.log(d.moduleId, d.pcrs[0]); // shown, never trusted
+ */
+export function decodeEmulatedDocument(bytes: Uint8Array, options: DecodeDocumentOptions = {}): AttestationDocument {
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0) fail('ATT_INPUT', 'the document is empty');
+  if (bytes.length > MAX_DOCUMENT_BYTES) fail('ATT_INPUT_TOO_LARGE', `the document is ${bytes.length} bytes (limit ${MAX_DOCUMENT_BYTES})`);
+  const sign1 = decodeCoseSign1(bytes, { cbor: { maxDepth: 4, maxItems: 64 } });
+  if (!bytesEqual(sign1.protectedBytes, PROTECTED_EMULATED)) fail('ATT_COSE_HEADER', 'not an emulated document: its protected header is not {1: -1}');
+  checkPayloadSize(sign1.payload);
+  return decodePayload(sign1.payload!, sign1.signature, sign1.tagged, options, true);
+}
+
+function checkPayloadSize(payload: Uint8Array | null): void {
+  if (payload === null) fail('ATT_COSE_STRUCTURE', 'payload is nil');
+  if (payload.length === 0) fail('ATT_COSE_STRUCTURE', 'payload is empty');
+  if (payload.length > MAX_PAYLOAD_BYTES) {
+    fail('ATT_COSE_STRUCTURE', `payload is ${payload.length} bytes (limit ${MAX_PAYLOAD_BYTES})`);
+  }
+}
+
+function decodePayload(payload: Uint8Array, signature: Uint8Array, tagged: boolean, options: DecodeDocumentOptions, emulated: boolean): AttestationDocument {
+  const root = decodeCbor(payload, {
     allowIndefiniteContainers: true,
     allowIndefiniteStrings: false,
     allowTags: false,
@@ -131,10 +164,10 @@ export function decodeAttestationDocument(bytes: Uint8Array, options: DecodeDocu
   }
   const pcrs = decodePcrs(fields.get('pcrs')!);
   const cert = fields.get('certificate')!;
-  if (cert.kind !== 'bytes' || cert.value.length < 1 || cert.value.length > 1024) {
+  if (cert.kind !== 'bytes' || (cert.value.length < 1 && !emulated) || cert.value.length > 1024) {
     fail('ATT_CERTIFICATE_INVALID', `certificate must be 1..1024 bytes, found ${describeValue(cert)}`);
   }
-  const cabundle = decodeCabundle(fields.get('cabundle')!);
+  const cabundle = decodeCabundle(fields.get('cabundle')!, emulated);
   const optional = (name: (typeof OPTIONAL)[number]): Uint8Array | null => {
     const v = fields.get(name);
     if (v === undefined || v.kind === 'null') return null;
@@ -158,10 +191,10 @@ export function decodeAttestationDocument(bytes: Uint8Array, options: DecodeDocu
     userData,
     nonce,
     debug: zero(0) && zero(1) && zero(2),
-    tagged: sign1.tagged,
+    tagged,
     indefiniteMap: root.indefinite,
-    payload: sign1.payload,
-    signature: sign1.signature,
+    payload,
+    signature,
     chain: [],
   };
 }
@@ -183,13 +216,13 @@ function decodePcrs(node: CborNode): Record<number, Uint8Array> {
   return out;
 }
 
-function decodeCabundle(node: CborNode): Uint8Array[] {
+function decodeCabundle(node: CborNode, emulated = false): Uint8Array[] {
   if (node.kind !== 'array') fail('ATT_CABUNDLE_INVALID', `cabundle must be an array, found ${describeValue(node)}`);
-  if (node.items.length < 1 || node.items.length > MAX_CABUNDLE) {
+  if ((node.items.length < 1 && !emulated) || node.items.length > MAX_CABUNDLE) {
     fail('ATT_CABUNDLE_INVALID', `cabundle must hold 1..${MAX_CABUNDLE} certificates, found ${node.items.length}`);
   }
   return node.items.map((c, i) => {
-    if (c.kind !== 'bytes' || c.value.length < 1 || c.value.length > 1024) {
+    if (c.kind !== 'bytes' || (c.value.length < 1 && !emulated) || c.value.length > 1024) {
       fail('ATT_CABUNDLE_INVALID', `cabundle[${i}] must be 1..1024 bytes, found ${describeValue(c)}`);
     }
     return c.value;

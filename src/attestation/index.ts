@@ -4,7 +4,7 @@ export type { AttestationResult, InspectOptions, VerifyOptions } from './verify.
 export { verifyAttestations, DEFAULT_BATCH_CONCURRENCY } from './batch.js';
 export type { VerifyManyOptions } from './batch.js';
 export type { AttestationDocument } from './document.js';
-export { decodeAttestationDocument, DEFAULT_MAX_OPTIONAL_FIELD_BYTES, MAX_DOCUMENT_BYTES } from './document.js';
+export { decodeAttestationDocument, decodeEmulatedDocument, DEFAULT_MAX_OPTIONAL_FIELD_BYTES, MAX_DOCUMENT_BYTES } from './document.js';
 export { ATTESTATION_ERROR_CODES } from './errors.js';
 export type { AttestationErrorCode, AttestationIssue } from './errors.js';
 export { parsePolicyJson, parseDuration, DEFAULT_CLOCK_SKEW_MS } from './policy.js';

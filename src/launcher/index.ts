@@ -19,3 +19,5 @@ export { launcherEnv, type LauncherEnv } from './env.js';
 export { NE_ERRORS, neError, explainErrno, type NeErrorInfo } from './ne-errors.js';
 export { minimumMemoryMiB, heartbeatTimeoutMs, planHugepages, placeEif, parseCpuList, type PlacementPiece } from './sizing.js';
 export { formatEnclaveId, slotUidOf } from './enclave-id.js';
+export { runEmulated, emulationPreflight, EMULATION_LIMITS, type EmulateOptions, type EmulatedEnclaveResult } from './emulate.js';
+export { findEmulationTools, type EmulationTools } from './emulate-tools.js';

@@ -9,6 +9,7 @@ import { launcherEnv, type LauncherEnv } from './env.js';
 import { enclaveName, formatEnclaveId, instanceId, slotUidOf } from './enclave-id.js';
 import { type HelperEvent, launchWithHelper, type LaunchHandle, spawnConsole, type StartedInfo } from './helper.js';
 import { type EifFacts, type Finding, type LaunchRequest, PreflightError, preflight } from './preflight.js';
+import { spawnEmulatedConsole } from './emulate-console.js';
 import { controlRequest, ensureStateDir, type EnclaveRecord, liveState, pidAlive, readRecords, removeRecord } from './state.js';
 
 export interface RunEnclaveOptions extends LaunchRequest {
@@ -41,6 +42,10 @@ export interface DescribedEnclave extends RunEnclaveResult {
   ImageName?: string;
   ImageVersion?: string;
   Metadata?: Record<string, unknown>;
+  /** Emulated enclaves only (`eif run --emulate`): QEMU, not Nitro; their accelerator and vsock socket. */
+  Emulated?: true;
+  Accelerator?: 'kvm' | 'tcg';
+  VsockSocket?: string;
 }
 
 export interface DescribeEnclavesOptions {
@@ -126,6 +131,7 @@ function describeRecord(env: LauncherEnv, rec: EnclaveRecord, state: DescribedEn
     State: state,
     Flags: rec.debug ? 'DEBUG_MODE' : 'NONE',
     Measurements: rec.meta?.Measurements ?? {},
+    ...(rec.emulated ? { Emulated: true as const, Accelerator: rec.emulated.accel, VsockSocket: rec.emulated.vsockSocket } : {}),
   };
   return o.metadata ? { ...out, ...rec.meta?.ImageMetadata } : out;
 }
@@ -183,7 +189,7 @@ async function terminateRecord(env: LauncherEnv, rec: EnclaveRecord, timeoutMs: 
     if (pidAlive(rec.pid)) {
       throw new EifError('TERMINATE_FAILED', `enclave ${id} (process ${rec.pid}) did not answer the terminate request (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-    removeRecord(env.stateDir, rec.slotUid);
+    removeRecord(env.stateDir, rec.slotUid, rec);
     throw new EifError('ENCLAVE_NOT_FOUND', `enclave ${id} is no longer running (its process ${rec.pid} is gone; stale record removed)`);
   }
   // The helper exits right after its reply; wait briefly so the CPUs and memory are back when we return.
@@ -235,9 +241,10 @@ export function openConsole(enclaveId: string, env: LauncherEnv = launcherEnv(),
     throw new EifError('CONSOLE_NOT_DEBUG', `enclave ${enclaveId} was started in production mode, which has no console; start it with --debug-mode`);
   }
   if (!pidAlive(rec.pid)) {
-    removeRecord(env.stateDir, rec.slotUid);
+    removeRecord(env.stateDir, rec.slotUid, rec);
     throw new EifError('ENCLAVE_NOT_FOUND', `enclave ${enclaveId} is no longer running`);
   }
+  if (rec.emulated) return spawnEmulatedConsole(rec.emulated.consoleSocket, disconnectTimeoutMs);
   return spawnConsole(env, rec.cid, disconnectTimeoutMs);
 }
 

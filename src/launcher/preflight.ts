@@ -321,6 +321,28 @@ export async function preflight(env: LauncherEnv, req: LaunchRequest, now: Date 
 }
 
 /**
+ * The checks of `eif run` that concern the image and the request only, not the Nitro device, CPU pool or
+ * hugepages — what `eif run --emulate` checks before booting under QEMU (docs/launcher.md, "Emulation"): the EIF's
+ * structure, signing certificate, memory ≥ 4 × the image and ≥ 64 MiB, the CID, then (only when those pass) the CRC
+ * and the measurements. Findings are appended to `findings`.
+ */
+export async function imagePreflight(req: LaunchRequest, findings: Finding[], now: Date = new Date()): Promise<EifFacts | undefined> {
+  const eifSize = await checkEifStructure(req.eifPath, now, findings);
+  let eif: EifFacts | undefined = eifSize === undefined ? undefined : { size: eifSize };
+  const minMiB = minimumMemoryMiB(eif?.size ?? 0);
+  if (!(Number.isSafeInteger(req.memoryMiB) && req.memoryMiB > 0) || req.memoryMiB < minMiB) {
+    findings.push({ severity: 'fatal', code: 'MEMORY_TOO_SMALL', message: memoryTooSmall(req.memoryMiB, minMiB, eif?.size) });
+  }
+  if (req.cid !== undefined && req.cid !== 0) {
+    const p = cidProblem(req.cid);
+    if (p) findings.push({ severity: 'fatal', code: 'CID_INVALID', message: `--enclave-cid ${req.cid} ${p}; use 4 or above, or omit it for an automatic CID` });
+  }
+  if (eif && !findings.some((f) => f.severity === 'fatal')) eif = await checkEifContents(req.eifPath, eif.size, findings);
+  else if (eif) findings.push({ severity: 'info', code: 'EIF_NOT_HASHED', message: 'the EIF\'s CRC and signature were not checked because other pre-flight checks failed' });
+  return eif;
+}
+
+/**
  * `preflight` under its public name (Node entry: `launchPreflight`): every pre-flight check of `eif run` without
  * launching — EIF readable, memory and CPU sizing, hugepages, device access (ne-device.md §3).
  *

@@ -18,6 +18,8 @@ export interface EnclaveRecord {
   debug: boolean;
   socket: string;
   meta: { EnclaveName?: string; EifPath?: string; Measurements?: Record<string, string>; ImageMetadata?: Record<string, unknown> } | null;
+  /** Set by the emulation supervisor (`eif run --emulate`, emulate-supervisor.ts): QEMU instead of Nitro. */
+  emulated?: { accel: 'kvm' | 'tcg'; accelNote?: string; qemuPid?: number; backendPid?: number; vsockSocket: string; consoleSocket: string };
   /** Record file modification time (launch order). */
   mtimeMs: number;
 }
@@ -57,8 +59,9 @@ export function readRecords(dir: string): EnclaveRecord[] {
   return out.sort((a, b) => a.mtimeMs - b.mtimeMs);
 }
 
-/** Is `pid` alive (not a zombie) and, where /proc tells, still an eif-nehelper rather than a reused PID? */
-export function pidAlive(pid: number): boolean {
+/** Is `pid` alive (not a zombie) and, where /proc tells, still an eif-nehelper (or the emulation supervisor,
+ *  `eif-emulate`) rather than a reused PID? */
+export function pidAlive(pid: number, names: readonly string[] = ['eif-nehelper', 'eif-emulate']): boolean {
   try {
     process.kill(pid, 0);
   } catch (e) {
@@ -68,14 +71,31 @@ export function pidAlive(pid: number): boolean {
     // `pid (comm) S ...`: a zombie (Z) has released everything; only its exit status waits for a reaper.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = stat.lastIndexOf(')');
-    return stat.slice(stat.indexOf('(') + 1, close).startsWith('eif-nehelper') && stat[close + 2] !== 'Z';
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    return names.some((n) => comm.startsWith(n)) && stat[close + 2] !== 'Z';
   } catch {
     return true; // no /proc: trust kill()
   }
 }
 
-export function removeRecord(dir: string, slotUid: string): void {
-  for (const f of [`${slotUid}.json`, `${slotUid}.sock`]) {
+/**
+ * Remove a record whose owner is gone. For an emulated enclave whose supervisor was killed (SIGKILL leaves no
+ * chance to clean up), also stop its QEMU and vsock backend — by their pids, and only while /proc still names them
+ * so — and remove its sockets.
+ */
+export function removeRecord(dir: string, slotUid: string, rec?: EnclaveRecord): void {
+  const em = rec?.emulated;
+  if (em) {
+    for (const [pid, name] of [[em.qemuPid, 'qemu-system'], [em.backendPid, 'vhost-device-vs']] as const) {
+      try {
+        if (pid && pidAlive(pid, [name])) process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone meanwhile, or not ours to stop */
+      }
+    }
+  }
+  const extra = em ? ['.vhost', '.vsock', '.vsock_9000', '.console', '.json.tmp'].map((e) => `${slotUid}${e}`) : [];
+  for (const f of [`${slotUid}.json`, `${slotUid}.sock`, ...extra]) {
     try {
       unlinkSync(join(dir, f));
     } catch {
@@ -127,7 +147,7 @@ export async function liveState(dir: string, rec: EnclaveRecord, timeoutMs = 200
     return r.state === 'RUNNING' ? 'RUNNING' : 'TERMINATING';
   } catch {
     if (pidAlive(rec.pid)) return 'TERMINATING';
-    removeRecord(dir, rec.slotUid);
+    removeRecord(dir, rec.slotUid, rec);
     return 'GONE';
   }
 }

@@ -6,6 +6,7 @@
  * docs/attestation.md). `<doc>` is a file or `-` (stdin), raw CBOR, base64 or hex. Exit status: 0 authentic /
  * valid, 1 not (reasons printed), 2 usage error (bad flag, unreadable file).
  */
+import { decodeEmulatedDocument } from '../../attestation/document.js';
 import { closeSync } from 'node:fs';
 import { EifError, usageError } from '../../errors.js';
 import { fromHex, toHex } from '../../util/hex.js';
@@ -331,8 +332,23 @@ async function buildPolicy(a: VerifyArgs): Promise<AttestationPolicy> {
 /** `eif attest inspect`: authenticity only. */
 export async function runInspect(a: CommonArgs): Promise<void> {
   const d = await readDocument(a);
-  const r = d.refused ?? (await inspectAttestation(d.bytes, { at: d.at, roots: d.roots }));
-  await report(a, d, r, ['AUTHENTIC', 'NOT AUTHENTIC']);
+  const r = withEmulatedDocument(d.refused ?? (await inspectAttestation(d.bytes, { at: d.at, roots: d.roots })), d.bytes);
+  const emulated = r.errors.length === 1 && r.errors[0]!.code === 'ATT_EMULATED_DOCUMENT';
+  await report(a, d, r, ['AUTHENTIC', emulated ? 'NOT AUTHENTIC: emulated (unsigned) document' : 'NOT AUTHENTIC']);
+}
+
+/**
+ * A document from QEMU's nitro-enclave machine (`eif run --emulate`) is refused as ATT_EMULATED_DOCUMENT; inspect
+ * still shows its fields and PCRs (docs/launcher.md, "Emulation"), decoded by decodeEmulatedDocument. The verdict
+ * stays NOT AUTHENTIC (exit 1).
+ */
+function withEmulatedDocument(r: AttestationResult, bytes: Uint8Array): AttestationResult {
+  if (r.document || !r.errors.some((e) => e.code === 'ATT_EMULATED_DOCUMENT')) return r;
+  try {
+    return { ...r, document: decodeEmulatedDocument(bytes) };
+  } catch {
+    return r;
+  }
 }
 
 /** `eif attest verify`: authenticity and the policy. */

@@ -23,6 +23,8 @@ interface RunArgs {
   'debug-mode': boolean;
   'attach-console': boolean;
   config?: string;
+  emulate: boolean;
+  qemu?: string;
 }
 
 interface RunSettings {
@@ -36,7 +38,7 @@ interface RunSettings {
   attachConsole: boolean;
 }
 
-function intOf(v: unknown, what: string): number {
+export function intOf(v: unknown, what: string): number {
   const n = typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw usageError(`${what} must be a non-negative integer`);
   return n;
@@ -134,7 +136,7 @@ function settingsFromArgs(a: RunArgs): RunSettings {
 
 const LABEL = { fatal: 'error', warning: 'warning', info: 'note' } as const;
 
-function printFinding(f: Finding): void {
+export function printFinding(f: Finding): void {
   process.stderr.write(`eif: ${LABEL[f.severity]} ${f.code}: ${f.message}\n`);
 }
 
@@ -142,7 +144,7 @@ function printFinding(f: Finding): void {
  * A failed pre-flight: every finding as an indented detail line (so the user fixes everything in one go), then the
  * returned error, which main prints as the last line: `eif: error CODE: …` with the first fatal finding's code.
  */
-function preflightFailure(e: PreflightError): EifError {
+export function preflightFailure(e: PreflightError): EifError {
   const fatal = e.findings.filter((f) => f.severity === 'fatal');
   if (e.findings.length > 1) {
     process.stderr.write('eif: pre-flight findings (nothing was started):\n');
@@ -155,6 +157,8 @@ function preflightFailure(e: PreflightError): EifError {
 }
 
 async function runHandler(a: RunArgs): Promise<void> {
+  if (a.emulate) return (await import('./run-emulate.js')).runEmulatedHandler(a);
+  if (a.qemu !== undefined) throw usageError('--qemu goes with --emulate');
   const s = settingsFromArgs(a);
   if (s.cpuCount === 0) throw usageError('--cpu-count must be at least 1');
   if (s.cpuIds && s.cpuIds.length === 0) throw usageError('--cpu-ids lists no CPU');
@@ -195,10 +199,12 @@ async function runHandler(a: RunArgs): Promise<void> {
   }
 }
 
+export type { RunArgs };
+
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run',
   aliases: ['run-enclave'],
-  describe: 'Start an enclave from an EIF (nitro-cli run-enclave); needs /dev/nitro_enclaves',
+  describe: 'Start an enclave from an EIF (nitro-cli run-enclave); needs /dev/nitro_enclaves, or --emulate (QEMU)',
   builder: (y: Argv) =>
     y
       .option('eif-path', { type: 'string', describe: 'EIF file to run' })
@@ -210,6 +216,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('debug-mode', { type: 'boolean', default: false, describe: 'start in debug mode (console available; PCRs read as zero)' })
       .option('attach-console', { type: 'boolean', default: false, describe: 'show the console after start (implies --debug-mode)' })
       .option('config', { type: 'string', describe: 'JSON file with the same settings in snake_case (nitro-cli)' })
+      .option('emulate', { type: 'boolean', default: false, describe: 'boot on QEMU\'s nitro-enclave machine instead of Nitro hardware (docs/launcher.md, Emulation)' })
+      .option('qemu', { type: 'string', describe: 'with --emulate: the qemu-system-x86_64 to use (default: project cache, then PATH)' })
+      .example('$0 run --emulate --eif-path hello.eif --debug-mode', 'boot the image under QEMU (no Nitro hardware needed)')
       .example('$0 run --eif-path hello.eif --cpu-count 2 --memory 512', 'start an enclave with 2 CPUs and 512 MiB') as unknown as Argv<RunArgs>,
   handler: runHandler,
 };
@@ -229,10 +238,12 @@ export const describeEnclavesCommand: CommandModule<object, DescribeEnclavesArgs
     const env = launcherEnv();
     // nitro-cli lists its enclave processes without touching the device and prints [] on a host without one;
     // so do we, but we say why the list is empty rather than let `[]` suggest that enclaves could run here.
-    if (!existsSync(env.device)) {
+    const list = await describeEnclaves(env, { metadata: a.metadata });
+    // (emulated enclaves, `eif run --emulate`, need no device: no warning when the list has one)
+    if (!existsSync(env.device) && !list.some((e) => e.Emulated)) {
       process.stderr.write(`eif: warning NE_DEVICE_MISSING: ${env.device} does not exist: this host cannot run enclaves (enclave support off, driver not loaded, or the device not mapped into the container)\n`);
     }
-    printJson(await describeEnclaves(env, { metadata: a.metadata }));
+    printJson(list);
   },
 };
 

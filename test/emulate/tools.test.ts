@@ -1,0 +1,48 @@
+/**
+ * Finding what `eif run --emulate` needs (src/launcher/emulate-tools.ts): the order of the candidates and why a
+ * QEMU is passed over (no nitro-enclave machine: Debian's builds). Fake binaries in a temp folder; no QEMU needed.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { findEmulationTools } from '../../src/launcher/emulate-tools.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'eifkit-emu-tools-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function fakeQemu(path: string, machines: string): string {
+  writeFileSync(path, `#!/bin/sh\n[ "$1" = -machine ] && printf '%s\\n' 'Supported machines are:' ${machines.split(' ').map((m) => `'${m.padEnd(20)} some machine'`).join(' ')}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+describe('findEmulationTools', () => {
+  const cache = join(dir, 'cache');
+  mkdirSync(join(cache, 'bin'), { recursive: true });
+  mkdirSync(join(cache, 'firmware'), { recursive: true });
+  const debianLike = fakeQemu(join(dir, 'qemu-debian'), 'microvm pc q35');
+  const withMachine = fakeQemu(join(cache, 'bin', 'qemu-system-x86_64'), 'microvm nitro-enclave pc');
+
+  it('passes over a QEMU without the nitro-enclave machine and says why; takes the cache\'s', () => {
+    const t = findEmulationTools({ arch: 'x86_64', env: { EIF_QEMU: debianLike, EIF_QEMU_CACHE: cache, PATH: '' } });
+    expect(t.qemu).toBe(withMachine);
+    const only = findEmulationTools({ arch: 'x86_64', qemu: debianLike, env: { EIF_QEMU_CACHE: cache, PATH: '' } });
+    expect(only.qemu).toBeUndefined();
+    expect(only.qemuRejected).toEqual([`${debianLike}: has no nitro-enclave machine (Debian's QEMU is built without libcbor)`]);
+    const missing = findEmulationTools({ arch: 'x86_64', qemu: join(dir, 'nope'), env: { EIF_QEMU_CACHE: cache, PATH: '' } });
+    expect(missing.qemuRejected).toEqual([`${join(dir, 'nope')}: no such file`]);
+  });
+
+  it('the firmware folder must hold both files; the backend must be executable', () => {
+    const env = { EIF_QEMU_CACHE: cache, PATH: '' };
+    writeFileSync(join(cache, 'firmware', 'bios-microvm.bin'), 'x');
+    expect(findEmulationTools({ arch: 'x86_64', env }).firmwareDir).not.toBe(join(cache, 'firmware'));
+    writeFileSync(join(cache, 'firmware', 'linuxboot_dma.bin'), 'x');
+    expect(findEmulationTools({ arch: 'x86_64', env }).firmwareDir).toBe(join(cache, 'firmware'));
+    writeFileSync(join(cache, 'bin', 'vhost-device-vsock'), '#!/bin/sh\n');
+    expect(findEmulationTools({ arch: 'x86_64', env }).vhostVsock).toBeUndefined();
+    chmodSync(join(cache, 'bin', 'vhost-device-vsock'), 0o755);
+    expect(findEmulationTools({ arch: 'x86_64', env }).vhostVsock).toBe(join(cache, 'bin', 'vhost-device-vsock'));
+  });
+});
