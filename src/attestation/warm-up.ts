@@ -6,10 +6,10 @@
  * root is decoded, fingerprinted, parsed and its key imported, and WebCrypto's ECDSA P-384 is used for the first
  * time. {@link warmUpAttestation} pays all of that ahead, at load or idle time.
  *
- * It verifies a self-made stand-in document whose `cabundle` is the pinned AWS root and whose leaf is the same
- * root: the whole path runs (decoding, every parser, the root's key imported, and one real P-384 verification,
- * the root's own self-signature as the root → "leaf" link), and the stand-in is rejected (the leaf is a CA, the
- * COSE signature is r = s = 1). Afterwards the certificate caches are cleared again, except the prepared pinned
+ * It verifies a self-made stand-in document whose `cabundle` is the pinned AWS root four times and whose leaf is
+ * the same root: the whole path runs (decoding, every parser, keys imported, and real P-384 verifications — the
+ * root's own self-signature for each link, several at once as with a real chain), and the stand-in is rejected
+ * (the leaf is a CA, the COSE signature is r = s = 1). Afterwards the certificate caches are cleared again, except the prepared pinned
  * roots (trust configuration, not verified data), so the first real document is still checked in full: it only
  * no longer pays for compiling the verifier. Browser-safe.
  */
@@ -24,7 +24,11 @@ import { inspectAttestation, type AttestationResult } from './verify.js';
 /** Inside the AWS root's validity (2019-10-28 to 2049-10-28). */
 const STAND_IN_TIME = Date.UTC(2024, 0, 1);
 
-/** The stand-in document: well-formed, chained to the AWS root by the root itself, COSE signature r = s = 1. */
+/**
+ * The stand-in document: well-formed, shaped like a real one (a cabundle of four, then the leaf: four certificate
+ * links and the COSE signature checked concurrently, as for a real chain), every certificate the AWS root itself;
+ * COSE signature r = s = 1.
+ */
 function standInDocument(): Uint8Array {
   const root = awsNitroAnchors()[0]!.der;
   const payload = encodeCbor(
@@ -34,7 +38,7 @@ function standInDocument(): Uint8Array {
       ['timestamp', STAND_IN_TIME],
       ['pcrs', new Map([[0, new Uint8Array(48)], [1, new Uint8Array(48)], [2, new Uint8Array(48)]])],
       ['certificate', root],
-      ['cabundle', [root]],
+      ['cabundle', [root, root, root, root]],
       ['public_key', null],
       ['user_data', null],
       ['nonce', null],
