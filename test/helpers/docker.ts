@@ -39,6 +39,10 @@ export interface PrivateDocker {
   readonly pid: number;
   /** `docker -H unix://SOCKET ARGS…` (stdout as bytes: `docker export` / `docker save` write tars there). */
   run(args: string[], opts?: { input?: Uint8Array | string; cwd?: string; env?: Record<string, string>; timeoutMs?: number }): RunResult;
+  /** As run, without blocking the event loop (several docker commands can then run at once). */
+  runAsync(args: string[], opts?: { input?: Uint8Array | string; timeoutMs?: number }): Promise<RunResult>;
+  /** As runAsync, but throws with the daemon's message when the command fails. */
+  okAsync(args: string[], opts?: { input?: Uint8Array | string; timeoutMs?: number }): Promise<Buffer>;
   /** As run, but throws with the daemon's message when the command fails. */
   ok(args: string[], opts?: { input?: Uint8Array | string; cwd?: string; env?: Record<string, string>; timeoutMs?: number }): Buffer;
   /** Stop the daemon by its pid (SIGTERM, then SIGKILL after a timeout) and remove the temp folder. */
@@ -220,6 +224,27 @@ export async function startPrivateDocker(): Promise<StartResult> {
     if (r.status !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.status}): ${r.stderr.trim()}`);
     return r.stdout;
   };
+  const runAsync: PrivateDocker['runAsync'] = (args, opts = {}) =>
+    new Promise((resolve) => {
+      const child = spawn(DOCKER_CLI, ['-H', `unix://${socket}`, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+      child.on('error', (e) => (err += e.message));
+      child.on('close', (status) => {
+        clearTimeout(timer);
+        resolve({ status, stdout: Buffer.concat(out), stderr: err });
+      });
+      child.stdin.on('error', () => undefined); // docker may exit before reading all of a refused archive
+      child.stdin.end(opts.input ?? undefined);
+    });
+  const okAsync: PrivateDocker['okAsync'] = async (args, opts) => {
+    const r = await runAsync(args, opts);
+    if (r.status !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.status}): ${r.stderr.trim()}`);
+    return r.stdout;
+  };
 
   const end = Date.now() + START_TIMEOUT_MS;
   let ready = false;
@@ -264,7 +289,19 @@ export async function startPrivateDocker(): Promise<StartResult> {
     await stop();
     return { reason: 'dockerd gave no pid' };
   }
-  return { docker: { dir, work, socket, pid, run, ok, stop } };
+  return { docker: { dir, work, socket, pid, run, ok, runAsync, okAsync, stop } };
+}
+
+/** Run `fn` over `items` with at most `n` at a time, results in order. */
+export async function inPool<T, R>(items: readonly T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
+    }),
+  );
+  return out;
 }
 
 /**

@@ -11,15 +11,15 @@ import { listTar, type ListedEntry } from './tar-list.js';
 
 /** `docker create` as linuxkit does it (command /dev/null, no network) and `docker export` of it, parsed. */
 export async function daemonExport(docker: PrivateDocker, tag: string): Promise<{ entries: ListedEntry[]; createdAt: number; id: string }> {
-  const id = docker.ok(['create', '--network', 'none', tag, '/dev/null']).toString().trim();
+  const id = (await docker.okAsync(['create', '--network', 'none', tag, '/dev/null'])).toString().trim();
   try {
-    const entries = await listTar(new Uint8Array(docker.ok(['export', id])));
+    const entries = await listTar(new Uint8Array(await docker.okAsync(['export', id])));
     // The init layer's files carry the creation time (moby initlayer); .dockerenv is always one of them.
     const env = entries.find((e) => e.name === '.dockerenv');
     if (!env) throw new Error(`docker export of ${tag} has no .dockerenv`);
     return { entries, createdAt: env.mtime, id };
   } finally {
-    docker.run(['rm', '-f', id]);
+    await docker.runAsync(['rm', '-f', id]);
   }
 }
 

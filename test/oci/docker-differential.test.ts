@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openImageSource, type ImageSourceKind } from '../../src/node/oci/image-source.js';
 import { dockerExport } from '../../src/oci/docker-export.js';
 import { displayName } from '../../src/oci/types.js';
-import { describeDocker, startPrivateDocker, type PrivateDocker, type StartResult } from '../helpers/docker.js';
+import { describeDocker, inPool, startPrivateDocker, type PrivateDocker, type StartResult } from '../helpers/docker.js';
 import { buildImages, convertWithSkopeo, haveSkopeo, imagesUnavailableReason, LONG, UTF8_NAME, type BuiltImage, type Conversions } from '../helpers/docker-images.js';
 import { compareExports, daemonExport, listExport } from '../helpers/export-compare.js';
 import { eif } from '../helpers/eif.js';
@@ -65,7 +65,7 @@ describeDocker(dk, 'docker export of docker create IMAGE vs eifkit dockerExport 
   beforeAll(async () => {
     loadedAt = Math.floor(Date.now() / 1000);
     built = buildImages(docker, join(docker.work, 'images'));
-    for (const img of built) daemon.set(img.tag, await daemonExport(docker, img.tag));
+    await inPool(built, 3, async (img) => daemon.set(img.tag, await daemonExport(docker, img.tag)));
   }, 240_000);
 
   it('the daemon is the one the rules were read from (overlay2, no userns remap)', () => {

@@ -3,7 +3,7 @@
  * folder is left alone, and a pid that is not our dockerd is never signalled (pids get reused).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -29,7 +29,7 @@ it('reaps the folder of a dead run without signalling a pid that is not its dock
   mkdirSync(join(stale, 'root'));
   const live = mkdtempSync(join(tmpdir(), 'eifkit-dockerd-'));
   writeFileSync(join(live, 'owner.pid'), `${process.pid}\n`);
-  afterAll(() => void import('node:fs').then((fs) => fs.rmSync(live, { recursive: true, force: true })));
+  afterAll(() => rmSync(live, { recursive: true, force: true }));
 
   await reapLeftovers();
   expect(existsSync(stale)).toBe(false);

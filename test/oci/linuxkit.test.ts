@@ -122,6 +122,23 @@ describe('linuxkit ImageTar + nitro-cli files', () => {
   });
 });
 
+describe('streaming', () => {
+  it('planning reads no file data; reading the ramdisk reads each file from its layer source once, in the asked ranges', async () => {
+    const layers = fakeLayers([{ name: 'big', data: 'x'.repeat(10_000) }, { name: 'small', data: 'abc' }]);
+    const reads: Array<[number, number]> = [];
+    const inner = layers[0]!.source;
+    layers[0]!.source = { size: inner.size, read: (o: number, l: number) => (reads.push([o, l]), inner.read(o, l)) };
+    const ramdisk = imageRamdisks({ architecture: 'amd64', os: 'linux', cmd: ['/big'], env: [], config: {}, configDigest: '', repoTags: [], layers: [], warnings: [] } as ImageSelection, layers, { createdAt: C }).customer;
+    expect(reads).toEqual([]);
+    expect(ramdisk.size % 512).toBe(0);
+    const whole = new Uint8Array(ramdisk.size);
+    for (let o = 0; o < ramdisk.size; o += 4096) whole.set(await ramdisk.read(o, Math.min(4096, ramdisk.size - o)), o);
+    expect(reads.reduce((n, [, l]) => n + l, 0)).toBe(10_003);
+    expect(Math.max(...reads.map(([, l]) => l))).toBeLessThanOrEqual(4096);
+    expect(readCpio(whole).find((e) => e.name === 'rootfs/big')!.data!.length).toBe(10_000);
+  });
+});
+
 describe('what gocpio cannot write', () => {
   const code = (f: () => unknown) => {
     try {
