@@ -3,7 +3,7 @@
  * user picks; nothing is fetched after load (the CSP's connect-src 'none' holds the page to it).
  */
 import { initCore, pcr8FromCertificatePem } from 'eifkit/browser';
-import { awsRootFingerprint, checkDocument, setAnchor, setExpected } from './attestation-view.js';
+import { awsRootFingerprint, checkDocument, setAnchor, setExpected, warmUp } from './attestation-view.js';
 import { checkEif, workerCount, type EifDone } from './eif-view.js';
 import { startPool } from './pool.js';
 import { fromFragment, parseExpected, toFragment, type ExpectedEntry, type ExpectedInput } from './expected.js';
@@ -228,7 +228,9 @@ async function main(): Promise<void> {
     await initCore();
     wire();
     loadFragment();
-    await pool; // the workers' scripts are the page's last requests: "done" means nothing more will be fetched
+    // the workers' scripts are the page's last requests: "done" means nothing more will be fetched; the warm-up
+    // (a few ms, overlapping with the workers' start) is part of loading, so the first document finds it done
+    await Promise.all([pool, warmUp()]);
   } catch (e) {
     const { code, message } = codeOf(e, 'CORE_INIT_FAILED');
     showError($('eif-error'), code, message);
