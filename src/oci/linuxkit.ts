@@ -34,20 +34,8 @@ export const RESOLV_CONF_TARGET = '/run/resolvconf/resolv.conf';
 const PREFIX = 'rootfs/';
 const EXCLUDE = new Set(['.dockerenv', 'Dockerfile', 'dev/console', 'dev/pts', 'dev/shm', 'etc/hostname']);
 
-/** A member of linuxkit's intermediate tar (an ExportEntry after its rules). */
-export interface LinuxkitEntry {
-  name: string;
-  type: EntryType;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  size: number;
-  linkname: string;
-  devmajor: number;
-  devminor: number;
-  data?: EntryData;
-}
+/** A member of linuxkit's intermediate tar (an ExportEntry after its rules): the same fields. */
+export type LinuxkitEntry = ExportEntry;
 
 const dirEntry = (name: string): LinuxkitEntry => ({ name, type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: LINUXKIT_MTIME, size: 0, linkname: '', devmajor: 0, devminor: 0 });
 

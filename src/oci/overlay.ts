@@ -18,22 +18,14 @@
  * only, no file data is read.
  */
 import { EifError } from '../errors.js';
-import type { EntryData, EntryType, LayerIndex, TarEntry } from './types.js';
+import type { EntryData, EntryHeader, EntryType, LayerIndex, TarEntry } from './types.js';
 import { displayName } from './types.js';
 
 /** The attributes of a non-directory, shared by all paths of a hard-link group. */
-export interface Inode {
+export interface Inode extends Omit<EntryHeader, 'name' | 'type'> {
   /** Unique per regular entry across all layers (the key of go-archive's hard-link map). */
   id: number;
   type: Exclude<EntryType, 'dir' | 'hardlink'>;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  size: number;
-  linkname: string;
-  devmajor: number;
-  devminor: number;
   data?: EntryData;
 }
 

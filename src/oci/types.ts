@@ -62,9 +62,9 @@ export interface ImageSelection {
 
 export type EntryType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
-/** One member of a layer tar, headers (PAX, GNU long names) applied. */
-export interface TarEntry {
-  /** Byte string, normalised: no leading `./` or `/`, no trailing `/` (directories are `type: 'dir'`). */
+/** The header fields every stage's entries share (tar member, docker export member, linuxkit member, inode). */
+export interface EntryHeader {
+  /** Byte string (see the module comment). */
   name: string;
   type: EntryType;
   /** Permission bits with setuid/setgid/sticky (mode & 0o7777). */
@@ -75,10 +75,17 @@ export interface TarEntry {
   mtime: number;
   /** Data size (0 for everything but regular files). */
   size: number;
-  /** Byte string: symlink target, or the hard link's target name (normalised like `name`). */
+  /** Byte string: symlink target, or the hard link's target name. */
   linkname: string;
   devmajor: number;
   devminor: number;
+}
+
+/**
+ * One member of a layer tar, headers (PAX, GNU long names) applied. `name` and a hard link's `linkname` are
+ * normalised: no leading `./` or `/`, no trailing `/` (directories are `type: 'dir'`).
+ */
+export interface TarEntry extends EntryHeader {
   /** Offset of the data in the layer's uncompressed tar (`LayerIndex.source`). */
   dataOffset: number;
 }
@@ -100,17 +107,7 @@ export type EntryData = { layer: number; offset: number } | { bytes: Uint8Array 
  * One member of the `docker export` stream that eifkit emulates (before linuxkit's rules). Directory names end
  * in `/`, as go-archive's canonicalTarName writes them; a hard link (`type: 'hardlink'`) names its first path.
  */
-export interface ExportEntry {
-  name: string;
-  type: EntryType;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  size: number;
-  linkname: string;
-  devmajor: number;
-  devminor: number;
+export interface ExportEntry extends EntryHeader {
   data?: EntryData;
 }
 
