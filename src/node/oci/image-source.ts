@@ -47,6 +47,14 @@ const hostArch = (): 'amd64' | 'arm64' | undefined => (process.arch === 'x64' ? 
  */
 export async function openImageSource(kind: ImageSourceKind, path: string, opts: OpenImageSourceOptions = {}): Promise<ImageSource> {
   const store = kind === 'oci-layout' ? openOciLayout(path) : kind === 'oci-archive' ? await openOciArchive(path) : await openDockerArchive(path);
+  return imageSourceOfStore(store, opts);
+}
+
+/**
+ * Choose the image of an open store and index its layers (the part every Node input shares: files here, the
+ * registry's blob cache in src/node/registry/source.ts). Takes the store: `close()` closes it; so does a failure.
+ */
+export async function imageSourceOfStore(store: NodeBlobStore, opts: OpenImageSourceOptions = {}): Promise<ImageSource> {
   const spills = createSpillDir(opts.tmpDir);
   let closed = false;
   const close = () => {

@@ -1,14 +1,10 @@
 /**
  * `--docker-uri` as an image source for the build (issue 12): pull (src/node/registry/index.ts), then the same read
- * side as `--oci-layout` — `selectImage` on the pulled store, layers indexed with node:crypto, node:zlib and temp-file
- * spills (src/node/oci/image-source.ts does this for files). The result has the shape of `openImageSource`'s, so
+ * side as `--oci-layout` (`imageSourceOfStore` of src/node/oci/image-source.ts: `selectImage` on the pulled store,
+ * layers indexed with node:crypto, node:zlib and temp-file spills). The result has the shape of `openImageSource`'s, so
  * the build treats a registry image exactly like an archive.
  */
-import { selectImage } from '../../oci/image.js';
-import { indexLayer } from '../../oci/layer.js';
-import type { LayerIndex } from '../../oci/types.js';
-import type { ImageSource, OpenImageSourceOptions } from '../oci/image-source.js';
-import { createSpillDir, nodeInflate, nodeSha256 } from '../oci/spill.js';
+import { type ImageSource, type OpenImageSourceOptions, imageSourceOfStore } from '../oci/image-source.js';
 import type { ProgressStream } from './progress.js';
 import { pullFromFlags, type RegistryFlags } from './index.js';
 import type { PulledImage } from './pull.js';
@@ -16,8 +12,6 @@ import type { PulledImage } from './pull.js';
 export interface RegistryImageSource extends ImageSource {
   pulled: PulledImage;
 }
-
-const hostArch = (): 'amd64' | 'arm64' | undefined => (process.arch === 'x64' ? 'amd64' : process.arch === 'arm64' ? 'arm64' : undefined);
 
 /**
  * Pull the image the flags name and choose it from the pulled store; `indexLayers()` then reads its layers from the
@@ -40,41 +34,7 @@ export async function openRegistryImage(
   env?: NodeJS.ProcessEnv,
 ): Promise<RegistryImageSource> {
   const pulled = await pullFromFlags(flags, stderr, env);
-  const spills = createSpillDir(opts.tmpDir);
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    spills.close();
-    pulled.close();
-  };
-  try {
-    // the store's index.json names one manifest: the platform was chosen while pulling
-    const selection = await selectImage(pulled.store, { image: opts.image, hostArch: opts.hostArch ?? hostArch() });
-    return {
-      pulled,
-      store: { ...pulled.store, close },
-      selection,
-      async indexLayers(onLayer) {
-        const out: LayerIndex[] = [];
-        for (const ref of selection.layers) {
-          out.push(
-            await indexLayer(ref, {
-              label: pulled.store.label,
-              sha256: nodeSha256,
-              inflate: nodeInflate,
-              spill: (hint) => spills.spill(hint),
-              maxUncompressed: opts.maxUncompressed,
-            }),
-          );
-          onLayer?.(out.length, selection.layers.length);
-        }
-        return out;
-      },
-      close,
-    };
-  } catch (e) {
-    close();
-    throw e;
-  }
+  // the store's index.json names one manifest: the platform was chosen while pulling
+  const src = await imageSourceOfStore({ ...pulled.store, close: () => pulled.close() }, opts);
+  return { ...src, pulled };
 }
