@@ -18,6 +18,7 @@ import { EIF_FLAG_ARCH_ARM64 } from '../eif/header.js';
 import { openInput } from '../node/file-source.js';
 import { enclaveName, formatEnclaveId, instanceId } from './enclave-id.js';
 import { type LauncherEnv, launcherEnv } from './env.js';
+import type { RunEnclaveResult } from './launcher.js';
 import { BUILD_QEMU_COMMAND, type EmulatedArch, findEmulationTools } from './emulate-tools.js';
 import { type Finding, imagePreflight, PreflightError } from './preflight.js';
 import { heartbeatTimeoutMs, minimumMemoryMiB, MIB } from './sizing.js';
@@ -52,14 +53,8 @@ export interface EmulateOptions {
   now?: Date;
 }
 
-export interface EmulatedEnclaveResult {
-  EnclaveName: string;
-  EnclaveID: string;
-  ProcessID: number;
-  EnclaveCID: number;
-  NumberOfCPUs: number;
-  CPUIDs: number[];
-  MemoryMiB: number;
+/** `eif run`'s result (nitro-cli's run-enclave fields, same order) and what an emulated run adds. */
+export interface EmulatedEnclaveResult extends RunEnclaveResult {
   Emulated: true;
   /** 'kvm' or 'tcg' (software emulation). */
   Accelerator: 'kvm' | 'tcg';
