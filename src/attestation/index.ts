@@ -11,6 +11,6 @@ export { parsePolicyJson, parseDuration, DEFAULT_CLOCK_SKEW_MS } from './policy.
 export type { AttestationPolicy, EifMeasurements, ExpectedPcrs, EifMeasurer } from './policy.js';
 export { decodeAttestationInput, parseTrustAnchors } from './input.js';
 export { clearCertificateCache } from './chain.js';
-export { warmUpAttestation } from './warm-up.js';
+export { warmUpAttestation, type WarmUpOptions } from './warm-up.js';
 export type { CertificateSummary, TrustAnchor } from './chain.js';
 export { AWS_NITRO_ROOT_PEM, AWS_NITRO_ROOT_SHA256 } from './aws-root.js';

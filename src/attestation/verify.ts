@@ -20,8 +20,11 @@ import { awsNitroAnchors, decodeAttestationInput, parseTrustAnchors } from './in
 import { checkPolicy, normalizePolicy, type AttestationPolicy, type EifMeasurer, type NormalizedPolicy } from './policy.js';
 
 export interface InspectOptions {
-  /** Verification time: a Date or ms since the epoch. Default: now. */
-  readonly at?: Date | number;
+  /**
+   * Verification time: a Date or ms since the epoch. Default: now. `inspectAttestation` also takes `'document'`:
+   * the document's own timestamp, read from the one decoding the check does (a caller need not decode it first).
+   */
+  readonly at?: Date | number | 'document';
   /** Trust anchors (PEM text or DER bytes) replacing the embedded AWS Nitro root. */
   readonly roots?: readonly (Uint8Array | string)[];
   /** Limit for public_key / user_data / nonce in bytes (default 1024). */
@@ -53,15 +56,18 @@ function verificationTime(at: Date | number | undefined): number {
 }
 
 interface Prepared {
-  at: number;
+  /** 'document': the decoded document's timestamp (inspectAttestation only). */
+  at: number | 'document';
   anchors: readonly TrustAnchor[];
 }
 
-function prepare(options: InspectOptions): Prepared | AttestationIssue {
+/** A policy (maxAgeMs, future timestamps) needs a time that is not the document's own: only inspection takes 'document'. */
+function prepare(options: InspectOptions, documentTimeAllowed = false): Prepared | AttestationIssue {
   if (options === null || typeof options !== 'object') return issue('ATT_OPTIONS_INVALID', 'options must be an object');
-  let at: number;
+  let at: number | 'document';
   try {
-    at = verificationTime(options.at);
+    if (options.at === 'document' && !documentTimeAllowed) throw new TypeError("at: 'document' is for inspectAttestation only (a policy's freshness needs another time)");
+    at = options.at === 'document' ? 'document' : verificationTime(options.at);
   } catch (e) {
     return issue('ATT_OPTIONS_INVALID', (e as Error).message);
   }
@@ -117,7 +123,7 @@ async function authenticate(
     await leaf.key.catch(() => undefined); // lets the COSE check start now
   }
   cose ??= Promise.resolve(undefined);
-  const chain = started.finish(p.at);
+  const chain = started.finish(p.at === 'document' ? doc.timestamp : p.at);
   doc.chain.push(...chain.certificates);
   errors.push(...chain.issues);
   const [linkIssues, signatureOk] = await Promise.all([chain.signatures, cose]);
@@ -177,7 +183,7 @@ async function guarded(run: () => Promise<AttestationResult>): Promise<Attestati
 
 /**
  * Is this a genuine attestation document? Checks the envelope and payload rules, the certificate chain to the
- * pinned root at `options.at` (default now) and the COSE signature. No policy (PCRs, nonce, freshness) — use
+ * pinned root at `options.at` (default now; `'document'`: the document's own timestamp) and the COSE signature. No policy (PCRs, nonce, freshness) — use
  * {@link verifyAttestation} to decide whether to trust the enclave.
  *
  * @example
@@ -185,10 +191,12 @@ async function guarded(run: () => Promise<AttestationResult>): Promise<Attestati
  * const r = await inspectAttestation(doc); // bytes, base64 or hex
  * if (r.ok) console.log(r.document!.moduleId, r.document!.pcrs[0]);
  * else console.log(r.errors.map((e) => e.code));
+ * // authentic when it was issued (NSM certificates live ~3 h): one decoding, at the document's own time
+ * const then = await inspectAttestation(doc, { at: 'document' });
  */
 export function inspectAttestation(doc: Uint8Array | string, options: InspectOptions = {}): Promise<AttestationResult> {
   return guarded(async () => {
-    const p = prepare(options);
+    const p = prepare(options, true);
     if (!('at' in p)) return { ok: false, errors: [p], document: null };
     const errors: AttestationIssue[] = [];
     const document = await authenticate(doc, options, p, errors);
@@ -242,7 +250,7 @@ async function verifyWith(
   const auth = authenticate(doc, options, p, errors, allowSync);
   const [document, outcome] = await Promise.all([auth, policy()]);
   const all = [...outcome.errors, ...errors];
-  if (document && outcome.policy) all.push(...checkPolicy(document, outcome.policy, p.at));
+  if (document && outcome.policy) all.push(...checkPolicy(document, outcome.policy, p.at as number)); // prepare() refuses 'document' here
   return { ok: all.length === 0, errors: all, document };
 }
 
