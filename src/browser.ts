@@ -43,6 +43,7 @@ export {
   type Spill,
 } from './oci/layer.js';
 export type { BlobStore, ImageSelection, LayerRef, LayerIndex, TarEntry, EntryHeader, EntryType, Compression } from './oci/types.js';
+export { openOpfsSpillDir, memorySpillBudget, type OpfsSpillDir } from './oci/opfs-spill.js';
 export { planCpio, cpioPlanSource, materializeCpioPlan, planEntry, type CpioPlanEntry, type CpioPlan, type CpioPlanSource, type CpioData } from './eif/cpio-plan.js';
 // Container images → ramdisks (shared oci-build.md §1.3): docker export emulation, linuxkit rules, gocpio.
 export * from './oci/index.js';

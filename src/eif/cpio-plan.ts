@@ -276,6 +276,17 @@ async function readPlan(plan: CpioPlan, offset: number, length: number): Promise
   const end = Math.min(plan.size, offset + length);
   if (offset >= end) return new Uint8Array(0);
   const out = new Uint8Array(end - offset);
+  await fillPlan(plan, offset, out, false);
+  return out;
+}
+
+/**
+ * Write the planned archive's bytes [offset, offset + out.length) into `out`, which is all zeros (the padding is
+ * left as it is). `streamData`: read entry data through its source's `stream` when it has one (pieces copied at
+ * once: no buffer per read).
+ */
+async function fillPlan(plan: CpioPlan, offset: number, out: Uint8Array, streamData: boolean): Promise<void> {
+  const end = offset + out.length;
   const n = plan.count;
   let i = findEntry(plan, offset);
   let pos = offset;
@@ -294,15 +305,41 @@ async function readPlan(plan: CpioPlan, offset: number, length: number): Promise
     }
     if (pos < end && pos < dEnd) {
       const len = Math.min(end, dEnd) - pos;
-      const bytes = await readData(e, pos - dStart, len);
-      out.set(bytes, pos - offset);
+      const d = e.data!;
+      if (streamData && !('bytes' in d) && d.source.stream) {
+        let got = 0;
+        for await (const piece of d.source.stream(d.offset + pos - dStart, len, len)) {
+          if (got + piece.length > len) break;
+          out.set(piece, pos - offset + got);
+          got += piece.length;
+        }
+        if (got !== len) throw new EifError('INPUT_CHANGED', `the data of ${JSON.stringify(e.name)} ended early: ${got} of ${len} bytes at offset ${d.offset + pos - dStart}`);
+      } else {
+        out.set(await readData(e, pos - dStart, len), pos - offset);
+      }
       pos += len;
     }
     // padding after the data (and the final 512-byte padding) stays zero
     if (pos < end) pos = Math.min(end, next);
     i++;
   }
-  return out;
+}
+
+/**
+ * The planned archive's bytes [offset, offset+length) as pieces of at most `chunk` bytes, views of one reused
+ * buffer (each valid until the next is asked for: ByteSource.stream); entry data comes through its source's own
+ * `stream` when it has one. Hashing a large ramdisk so allocates nothing per piece.
+ */
+async function* streamPlan(plan: CpioPlan, offset: number, length: number, chunk: number): AsyncIterable<Uint8Array> {
+  const end = Math.min(plan.size, offset + length);
+  if (offset >= end) return;
+  const buf = new Uint8Array(Math.min(Math.max(1, chunk), end - offset));
+  for (let at = offset; at < end; at += buf.length) {
+    const piece = buf.subarray(0, Math.min(buf.length, end - at));
+    piece.fill(0);
+    await fillPlan(plan, at, piece, true);
+    yield piece;
+  }
 }
 
 function readDataSync(e: CpioPlanEntry, from: number, length: number): Uint8Array {
@@ -324,6 +361,7 @@ export function cpioPlanSource(plan: CpioPlan): CpioPlanSource {
     size: plan.size,
     entryCount: plan.count,
     read: (offset: number, length: number) => readPlan(plan, offset, length),
+    stream: (offset: number, length: number, chunk: number) => streamPlan(plan, offset, length, chunk),
   };
 }
 

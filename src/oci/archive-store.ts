@@ -18,15 +18,26 @@ export function blobPath(digest: string): string | undefined {
   return m ? `blobs/sha256/${m[1]}` : undefined;
 }
 
-/** A window [offset, offset+size) of a source. */
+/** A window [offset, offset+size) of a source (with the source's streaming reads, when it has them). */
 function slice(src: ByteSource, offset: number, size: number): ByteSource {
-  return {
+  const check = (o: number, l: number): void => {
+    if (o < 0 || l < 0 || o + l > size) throw new EifError('OCI_TAR_TRUNCATED', `read of ${l} bytes at ${o} past the end of a ${size}-byte member`);
+  };
+  const window: ByteSource = {
     size,
     read(o: number, l: number) {
-      if (o < 0 || l < 0 || o + l > size) throw new EifError('OCI_TAR_TRUNCATED', `read of ${l} bytes at ${o} past the end of a ${size}-byte member`);
+      check(o, l);
       return src.read(offset + o, l);
     },
   };
+  if (src.stream) {
+    const stream = src.stream.bind(src);
+    window.stream = (o: number, l: number, chunk: number) => {
+      check(o, l);
+      return stream(offset + o, l, chunk);
+    };
+  }
+  return window;
 }
 
 /**

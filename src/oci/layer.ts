@@ -105,30 +105,37 @@ export async function* fflateGunzip(input: AsyncIterable<Uint8Array>): AsyncIter
   yield* out;
 }
 
-/** gzip with the platform's DecompressionStream (browsers; Node ≥ 18). */
+/**
+ * gzip with the platform's DecompressionStream (browsers; Node ≥ 18). Each input chunk is written and its write
+ * awaited — it resolves once the decompressor has consumed the chunk — before the next is asked for, so the
+ * input may be views into one reused buffer (a Blob read through a BYOB reader: see compressedPass).
+ */
 async function* webGunzip(input: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  const it = input[Symbol.asyncIterator]();
-  const readable = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const r = await it.next();
-      if (r.done) controller.close();
-      else controller.enqueue(r.value);
-    },
-  });
-  const reader = readable.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>).getReader();
+  const ds = new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>;
+  const writer = ds.writable.getWriter();
+  const reader = ds.readable.getReader();
+  const pump = (async () => {
+    try {
+      for await (const chunk of input) await writer.write(chunk);
+      await writer.close();
+    } catch (e) {
+      await writer.abort(e).catch(() => undefined); // the reader's next read rejects with it
+    }
+  })();
   let finished = false;
   try {
     for (;;) {
       const r = await reader.read();
       if (r.done) {
         finished = true;
-        return;
+        break;
       }
       yield r.value;
     }
   } finally {
-    // the consumer stopped early (a limit, a tar error): stop reading the blob too
+    // the consumer stopped early (a limit, a tar error): stop the decompressor and the reading of the blob too
     if (!finished) await reader.cancel().catch(() => undefined);
+    await pump;
   }
 }
 
@@ -277,8 +284,11 @@ async function compressedPass(ref: LayerRef, opts: IndexLayerOptions, label: str
   try {
     const diffHash = newHasher();
     let total = 0;
+    // the platform's gunzip takes views of one reused buffer (a Blob's BYOB reader: no 4 MiB garbage per read,
+    // so a worker's memory stays flat however large the layer); other decompressors keep input chunks: fresh ones
+    const reuse = inflate === defaultInflate && ref.compression === 'gzip' && ref.source.stream !== undefined;
     async function* compressed(): AsyncIterable<Uint8Array> {
-      for await (const chunk of readChunks(ref.source, chunkSize)) {
+      for await (const chunk of reuse ? ref.source.stream!(0, ref.source.size, chunkSize) : readChunks(ref.source, chunkSize)) {
         blobHash?.update(chunk);
         yield chunk;
       }

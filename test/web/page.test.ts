@@ -11,11 +11,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { build } from 'vite';
-import type { Browser, Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 // @ts-expect-error plain JS shared with bench/web.mjs
 import { CHROMIUM, choose, heapSampler, launch, openPage } from '../../bench/web-harness.mjs';
+// @ts-expect-error plain JS shared with bench/image.mjs
+import { makeBenchImage } from '../../bench/image-gen.mjs';
 import { startWebServer, WEB_CSP, type WebServer } from '../../src/node/web-server.js';
 import { buildEifBytes } from '../../src/eif/builder.js';
 import { createPemSigner } from '../../src/signing/signer.js';
@@ -28,6 +30,8 @@ const suite = CHROMIUM ? describe : describe.skip;
 const title = CHROMIUM ? 'the web page in headless Chromium' : 'the web page in headless Chromium (skipped: no Chromium; run scripts/install-test-deps.sh)';
 const SHOTS = process.env.EIFKIT_SCREENSHOTS ?? join(tmpdir(), 'eifkit-web-screenshots');
 const BIG_MIB = Number(process.env.EIFKIT_WEB_BIG_MIB ?? 1024);
+/** Files in the generated gzip image (two layers of random, incompressible data). */
+const IMAGE_MIB = Number(process.env.EIFKIT_WEB_IMAGE_MIB ?? 256);
 
 /**
  * Start building the large EIF in the background (the CLI, as a child process): it runs while the other tests
@@ -361,6 +365,70 @@ suite(title, () => {
     for (const r of rows) expect(r).toMatch(/\d+(\.\d)? MB\/s.*\d+(\.\d)? MB\/s/);
     await page.locator('#speed').screenshot({ path: join(SHOTS, 'speed.png') });
   });
+
+  it(`reads a ${IMAGE_MIB} MiB gzip image with its layers spilled to OPFS: flat worker memory, the CLI's PCR2; without OPFS, memory up to a stated limit`, async () => {
+    const archive = join(dir, 'gz-image.tar');
+    const img = await makeBenchImage(archive, { mib: IMAGE_MIB, gzip: true });
+    for (const l of img.layers as { tar: string; blob: string }[]) for (const f of [l.tar, l.blob]) rmSync(f, { force: true }); // only the archive is needed
+    const blobs = join(dir, 'standin-blobs');
+    expect(eif(['blobs', '--standin', blobs]).status).toBe(0);
+    const cli = eif(['build', '--docker-archive', archive, '--blobs', blobs, '--output', join(dir, 'gz-image.eif')]);
+    expect(cli.status, cli.stderr).toBe(0);
+    rmSync(join(dir, 'gz-image.eif'));
+    const want = JSON.parse(cli.stdout).Measurements.PCR2;
+
+    // OPFS: the worker's heap stays flat while hundreds of MiB of layers are decompressed, spilled and read back
+    const { page } = await open();
+    const heap = await heapSampler(browser, page);
+    heap.start();
+    await choose(page, 'image-input', archive, 600_000);
+    const peak = await heap.stop();
+    expect(await codes(page)).toEqual([]);
+    expect(await text(page, 'image-pcr2')).toBe(want);
+    expect(await page.getByTestId('image-spill').getAttribute('data-spill')).toBe('opfs');
+    const spilled = await text(page, 'image-spill');
+    expect(spilled).toMatch(/MiB kept in this site's private file system/);
+    expect(Number(/^([\d.]+) MiB/.exec(spilled)![1])).toBeGreaterThanOrEqual(IMAGE_MIB);
+    expect(peak.workerMax).toBeLessThan(128 << 20); // kept in memory, the layers alone would be > IMAGE_MIB
+    // the spill folder is gone afterwards
+    const left = await page.evaluate(async () => {
+      const names: string[] = [];
+      const root = (await navigator.storage.getDirectory()) as unknown as { keys(): AsyncIterable<string> };
+      for await (const k of root.keys()) names.push(k);
+      return names;
+    });
+    expect(left).toEqual([]);
+    console.log(`web: ${IMAGE_MIB} MiB gzip image (${(img.size / 2 ** 20).toFixed(0)} MiB archive) in ${await page.locator('#image-status').textContent()}; peak heap page ${(peak.page / 2 ** 20).toFixed(1)} MiB, largest worker ${(peak.workerMax / 2 ** 20).toFixed(1)} MiB (${peak.samples} samples)`);
+
+    // no OPFS (forced): memory, up to the stated limit, then the code
+    const small = await open('?layers=memory&layer-memory-mib=16');
+    await choose(small.page, 'image-input', archive, 600_000);
+    expect(await codes(small.page)).toEqual(['OCI_SPILL_MEMORY']);
+    expect(await text(small.page, 'error')).toContain('16777216 bytes');
+    await shot(small.page, 'image-memory-limit');
+
+    // a browser profile on disk (not the fresh in-memory context above): the spill is written to disk and removed
+    const profile = mkdtempSync(join(tmpdir(), 'eifkit-web-profile-'));
+    const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+    try {
+      const p = await ctx.newPage();
+      await p.goto(server.url);
+      await p.waitForSelector('body[data-state=done]', { timeout: 60_000 });
+      const du = (): number => Number(execFileSync('du', ['-sm', profile], { encoding: 'utf8' }).split('\t')[0]);
+      const before = du();
+      let most = before;
+      const poll = setInterval(() => (most = Math.max(most, du())), 250);
+      await choose(p, 'image-input', archive, 600_000);
+      clearInterval(poll);
+      expect(await p.getByTestId('image-pcr2').textContent()).toBe(want);
+      expect(most - before).toBeGreaterThan(IMAGE_MIB / 2); // sampled while it ran: at least one layer on disk
+      expect(du() - before).toBeLessThan(16);
+    } finally {
+      await ctx.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+    rmSync(archive);
+  }, 900_000);
 
   it(`measures a ${BIG_MIB} MiB EIF with flat memory in the page and its workers`, async () => {
     const b = await big!.done; // started in beforeAll (startBigBuild)

@@ -19,6 +19,14 @@ export function blobsOf(files: readonly File[]): ImageBlobs {
   return out;
 }
 
+/**
+ * Memory allowed for the uncompressed layers where the browser has no private file system (OPFS) to spill them
+ * to; `?layer-memory-mib=N` changes it and `?layers=memory` forces memory (tests, bench).
+ */
+const params = new URLSearchParams(location.search);
+export const LAYER_MEMORY_LIMIT = (Number(params.get('layer-memory-mib')) || 512) * 1048576;
+const SPILL: 'auto' | 'memory' = params.get('layers') === 'memory' ? 'memory' : 'auto';
+
 /** The latest checkImage call: an earlier one that ends later must not show its (stale) result. */
 let latest = 0;
 
@@ -35,7 +43,7 @@ export function checkImage(archive: File, blobFiles: readonly File[], onDone: (r
   if (blobFiles.length > 0 && names.length < 4) {
     status.textContent = `blobs: found ${names.join(', ') || 'none'} of kernel (bzImage / Image), cmdline, init, nsm.ko: PCR0 and PCR1 need all four`;
   }
-  const done = speedWorker().request({ kind: 'image', id: newRequestId(), archive, blobs }, (m) => {
+  const done = speedWorker().request({ kind: 'image', id: newRequestId(), archive, blobs, spill: SPILL, memoryLimit: LAYER_MEMORY_LIMIT }, (m) => {
     if (mine !== latest) {
       if (m.kind !== 'image-progress') (done(), end());
       return;
@@ -65,6 +73,7 @@ function render(archive: File, r: ImageResult): void {
       h('tr', {}, h('th', { scope: 'row' }, 'Archive'), h('td', {}, `${archive.name} (${bytesText(archive.size)})`)),
       h('tr', {}, h('th', { scope: 'row' }, 'Image'), h('td', {}, `${r.repoTags.join(', ') || '(untagged)'} · ${r.architecture} · ${r.layers} layer${r.layers === 1 ? '' : 's'}`)),
       h('tr', {}, h('th', { scope: 'row' }, 'Customer ramdisk'), h('td', {}, `${bytesText(r.customerSize)}, ${r.customerEntries} cpio entries`)),
+      h('tr', {}, h('th', { scope: 'row' }, 'Uncompressed layers'), h('td', { 'data-testid': 'image-spill', 'data-spill': r.spill }, r.spill === 'opfs' ? `${bytesText(r.spilledBytes)} kept in this site's private file system while measuring (OPFS, removed after)` : `kept in memory (limit ${bytesText(LAYER_MEMORY_LIMIT)}: this browser offers no private file system)`)),
     )),
     ...(r.warnings.length ? [h('ul', { class: 'notes' }, ...r.warnings.map((w) => h('li', { class: 'warn' }, w)))] : []),
   );

@@ -5,7 +5,7 @@ export type ToWorker =
   | { kind: 'measure'; id: number; file: Blob; share: EifMeasureShare }
   | { kind: 'cancel'; id: number }
   | { kind: 'speed'; id: number; sizes: number[] }
-  | { kind: 'image'; id: number; archive: File; blobs: ImageBlobs };
+  | { kind: 'image'; id: number; archive: File; blobs: ImageBlobs; spill: 'auto' | 'memory'; memoryLimit: number };
 
 /** nitro-cli's blobs, by their file names (bzImage or Image, cmdline, init, nsm.ko). */
 export interface ImageBlobs {
@@ -26,6 +26,9 @@ export interface ImageResult {
   customerEntries: number;
   warnings: string[];
   ms: number;
+  /** Where the compressed layers' uncompressed bytes were kept: OPFS (`spilledBytes` written), or memory. */
+  spill: 'opfs' | 'memory';
+  spilledBytes: number;
 }
 
 export interface SpeedRow {

@@ -16,6 +16,8 @@ import {
   initCore,
   measureEifPart,
   measureImageInputs,
+  memorySpillBudget,
+  openOpfsSpillDir,
   openTarArchive,
   selectImage,
 } from 'eifkit/browser';
@@ -90,46 +92,56 @@ async function image(m: ToWorker & { kind: 'image' }): Promise<void> {
   const t0 = performance.now();
   const say = (text: string) => post({ kind: 'image-progress', id: m.id, text });
   say('reading the archive…');
-  const store = await openTarArchive(blobSource(m.archive), m.archive.name);
-  const selection = await selectImage(store);
-  const layers = [];
-  for (const [i, ref] of selection.layers.entries()) {
-    say(`reading layer ${i + 1} of ${selection.layers.length}…`);
-    layers.push(await indexLayer(ref));
+  // a compressed layer's uncompressed bytes: to this site's private file system (OPFS) when the browser has it,
+  // else to memory up to the stated limit (OCI_SPILL_MEMORY beyond it)
+  const dir = m.spill === 'memory' ? undefined : await openOpfsSpillDir();
+  const spill = dir ? dir.spill : memorySpillBudget(m.memoryLimit);
+  try {
+    const store = await openTarArchive(blobSource(m.archive), m.archive.name);
+    const selection = await selectImage(store);
+    const layers = [];
+    for (const [i, ref] of selection.layers.entries()) {
+      say(`reading layer ${i + 1} of ${selection.layers.length}…`);
+      layers.push(await indexLayer(ref, { spill }));
+    }
+    const { customer, warnings } = imageRamdisks(selection, layers);
+    const b = m.blobs;
+    let inputs: Parameters<typeof measureImageInputs>[0];
+    if (b.kernel && b.cmdline && b.init && b.nsm) {
+      const bootstrap = await bootstrapRamdisk({ init: blobSource(b.init), nsm: blobSource(b.nsm) });
+      const cmdline = new TextEncoder().encode((await b.cmdline.text()).trim()); // oci-build.md §1.1: trimmed
+      inputs = { kernel: blobSource(b.kernel), cmdline, ramdisks: [bootstrap, customer] };
+    } else {
+      inputs = { ramdisks: [bytesSource(new Uint8Array(0)), customer] };
+    }
+    let last = 0;
+    const pcrs = await measureImageInputs(inputs, {
+      onProgress: (read) => {
+        if (performance.now() - last > 100) {
+          last = performance.now();
+          say(`hashing: ${(read / 1048576).toFixed(0)} MiB…`);
+        }
+      },
+    });
+    post({
+      kind: 'image-result',
+      id: m.id,
+      result: {
+        ...pcrs,
+        architecture: selection.architecture,
+        repoTags: selection.repoTags,
+        layers: layers.length,
+        customerSize: customer.size,
+        customerEntries: customer.entryCount,
+        warnings,
+        ms: performance.now() - t0,
+        spill: dir ? 'opfs' : 'memory',
+        spilledBytes: dir?.bytesWritten ?? 0,
+      },
+    });
+  } finally {
+    await dir?.close();
   }
-  const { customer, warnings } = imageRamdisks(selection, layers);
-  const b = m.blobs;
-  let inputs: Parameters<typeof measureImageInputs>[0];
-  if (b.kernel && b.cmdline && b.init && b.nsm) {
-    const bootstrap = await bootstrapRamdisk({ init: blobSource(b.init), nsm: blobSource(b.nsm) });
-    const cmdline = new TextEncoder().encode((await b.cmdline.text()).trim()); // oci-build.md §1.1: trimmed
-    inputs = { kernel: blobSource(b.kernel), cmdline, ramdisks: [bootstrap, customer] };
-  } else {
-    inputs = { ramdisks: [bytesSource(new Uint8Array(0)), customer] };
-  }
-  let last = 0;
-  const pcrs = await measureImageInputs(inputs, {
-    onProgress: (read) => {
-      if (performance.now() - last > 100) {
-        last = performance.now();
-        say(`hashing: ${(read / 1048576).toFixed(0)} MiB…`);
-      }
-    },
-  });
-  post({
-    kind: 'image-result',
-    id: m.id,
-    result: {
-      ...pcrs,
-      architecture: selection.architecture,
-      repoTags: selection.repoTags,
-      layers: layers.length,
-      customerSize: customer.size,
-      customerEntries: customer.entryCount,
-      warnings,
-      ms: performance.now() - t0,
-    },
-  });
 }
 
 const ready = initCore().then(() => {
