@@ -17,7 +17,7 @@
  *   5. on terminate, SIGTERM/SIGINT/SIGHUP, QEMU's exit, or (before ready) its launcher going away: stops QEMU and
  *      the backend by pid (SIGTERM, SIGKILL after 2 s) and removes every file it made.
  *
- * Progress goes to stdout as JSON lines (`started`, `accel`, `ready`, `error`), like the helper's protocol.
+ * Progress goes to stdout as JSON lines (`started`, `accel`, `restart`, `ready`, `error`), like the helper's protocol.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -65,6 +65,8 @@ class Supervisor {
   private bootTimer?: NodeJS.Timeout;
   private probeTimer?: NodeJS.Timeout;
   private progress = false;
+  /** The TCG boot was restarted once after the guest's TSC calibration failed. */
+  private calibrationRetried = false;
   private readonly files: string[];
   private readonly start = Date.now();
 
@@ -155,7 +157,17 @@ class Supervisor {
     const q = spawn(this.s.qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.qemu = q;
     this.emit({ event: 'started', slotUid: this.s.slotUid, cid: this.s.cid, cpuIds: this.cpuIds(), memoryMiB: this.s.memoryMiB, debug: this.s.debug, accel, qemuPid: q.pid, backendPid: this.backend?.pid });
-    q.stdout!.on('data', (d: Buffer) => this.consoleData(d));
+    let tail = '';
+    q.stdout!.on('data', (d: Buffer) => {
+      this.consoleData(d);
+      tail = (tail + d.toString('latin1')).slice(-200);
+      // even with -icount the guest's TSC calibration against the PIT fails now and then on a heavily loaded host;
+      // such a guest hangs in its delay-loop calibration: boot it again, once
+      if (this.qemu === q && accel === 'tcg' && this.phase === 'booting' && !this.calibrationRetried && /tsc: Unable to calibrate against PIT/.test(tail)) {
+        this.calibrationRetried = true;
+        void this.restartTcg('the guest kernel could not calibrate its TSC against the PIT (a heavily loaded host)');
+      }
+    });
     q.stderr!.on('data', (d: Buffer) => {
       this.qemuLog = (this.qemuLog + d.toString('utf8')).slice(-8192);
       if (this.qemu === q && accel === 'kvm' && this.phase === 'booting' && /KVM internal error/.test(this.qemuLog)) {
@@ -205,6 +217,22 @@ class Supervisor {
     if (this.phase === 'booting') await this.boot('tcg');
   }
 
+  /** Stop QEMU and the backend and boot again under TCG (after a failed TSC calibration). */
+  private async restartTcg(reason: string): Promise<void> {
+    this.emit({ event: 'restart', reason });
+    const q = this.qemu;
+    const b = this.backend;
+    this.qemu = undefined;
+    this.backend = undefined;
+    await stopChild(q);
+    await stopChild(b);
+    this.consoleBuf = [];
+    this.consoleBytes = 0;
+    this.qemuLog = '';
+    this.backendLog = '';
+    if (this.phase === 'booting') await this.boot('tcg');
+  }
+
   private startBackend(): Promise<void> {
     this.unlinkQuiet(this.path('.vhost'));
     this.unlinkQuiet(this.path('.vsock'));
@@ -224,7 +252,14 @@ class Supervisor {
     });
     b.on('error', (e) => this.fail('EMULATE_START_FAILED', `cannot start ${this.s.vsockBackend}: ${e.message}`));
     b.on('exit', (code, signal) => {
-      if (this.backend === b && this.phase === 'booting') {
+      if (this.backend === b && this.phase === 'booting' && code === 0 && this.qemu && /QEMU disconnected/.test(this.backendLog)) {
+        // eifkit's backend ends when QEMU goes away: QEMU's own exit decides what that means (a KVM failure is
+        // retried under TCG); only a QEMU still running after 3 s makes it a failed start
+        const q = this.qemu;
+        setTimeout(() => {
+          if (this.qemu === q && q.exitCode === null && q.signalCode === null) this.fail('EMULATE_START_FAILED', `${name} lost its connection to QEMU: ${lastLines(this.backendLog, 2)}`);
+        }, 3000).unref();
+      } else if (this.backend === b && this.phase === 'booting') {
         this.fail('EMULATE_START_FAILED', `${name} ended (${signal ?? `exit status ${code}`})${this.backendLog ? `: ${lastLines(this.backendLog, 2)}` : ''}`);
       } else if (this.backend === b && this.phase === 'ready') void this.stop(`${name} ended`, 0);
     });

@@ -30,6 +30,7 @@ export async function runEmulatedHandler(a: RunArgs): Promise<void> {
         if (ev.event === 'started' && ev.accel === 'kvm') process.stderr.write('eif: note: booting under QEMU with KVM\n');
         if (ev.event === 'started' && ev.accel === 'tcg') process.stderr.write('eif: note: booting under QEMU with software emulation (TCG)\n');
         if (ev.event === 'accel') process.stderr.write(`eif: note: falling back to software emulation (TCG): ${String(ev.reason)}\n`);
+        if (ev.event === 'restart') process.stderr.write(`eif: note: booting again: ${String(ev.reason)}\n`);
       },
     });
     pending.splice(0).forEach(printFinding);
