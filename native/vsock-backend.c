@@ -521,7 +521,7 @@ static long rx_put(struct vsock_hdr *h, const uint8_t *payload, uint32_t plen, i
     uint32_t off = 0;
     while (off < segs[i].len && part < 2) {
       uint32_t k = segs[i].len - off < left[part] ? segs[i].len - off : left[part];
-      memcpy(segs[i].p + off, src[part], k);
+      if (k) memcpy(segs[i].p + off, src[part], k);
       src[part] += k;
       left[part] -= k;
       off += k;

@@ -38,6 +38,7 @@ const targets = [
     args: [...WARN, '-I.', '-fPIC', '-shared', '-fvisibility=hidden', '-pthread', 'test/nesim.c', '-ldl'],
   },
   { name: 'ne_conformance', sources: ['test/ne_conformance.c', 'ne_abi.h'], args: [...WARN, '-I.', 'test/ne_conformance.c'] },
+  { name: 'vsock_frontend', sources: ['test/vsock_frontend.c'], args: [...WARN, 'test/vsock_frontend.c'] },
 ];
 
 /** Say it and stop. In install mode the package install goes on (exit 0); otherwise exit 1. */

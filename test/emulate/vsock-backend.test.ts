@@ -171,3 +171,35 @@ describe.skipIf(!!why)(why ? `eif-vsock-backend (skipped: ${why})` : 'eif-vsock-
     expect(spawnSync(BACKEND, [], { encoding: 'utf8' }).status).toBe(2);
   });
 });
+
+const FRONTEND = join(nativeBackendPath(), '..', 'vsock_frontend');
+describe.skipIf(!!why || !existsSync(FRONTEND))(
+  existsSync(FRONTEND) ? 'eif-vsock-backend: the rings, with a C stand-in for QEMU and the guest (native/test/vsock_frontend.c)' : 'eif-vsock-backend rings (skipped: native/out/vsock_frontend is not built)',
+  () => {
+    it('routes CID 3 and 2, moves data both ways, resets what it cannot route, and survives malformed chains and addresses', async () => {
+      const b = await startBackend('rings', 16);
+      const f = spawnSync(FRONTEND, [b.vhost, b.uds, '16'], { encoding: 'utf8', timeout: 30_000 });
+      expect(f.stdout).not.toContain('FAIL');
+      expect(f.status, f.stdout + f.stderr).toBe(0);
+      expect(f.stdout.trim().split('\n')).toEqual([
+        'ok vhost-user set-up',
+        'ok connect to the parent at CID 3: RESPONSE, data both ways',
+        'ok CID 2 is routed too',
+        'ok no listener: RST',
+        'ok another CID: RST',
+        'ok data for an unknown connection: RST',
+        'ok a foreign source CID is dropped',
+        'ok malformed chains are consumed, never followed',
+        'ok a length beyond the chain resets that connection',
+        'ok still serving after all that',
+      ]);
+      // the frontend closed its vhost-user connection: the backend ends on its own, its sockets removed
+      expect(await b.exited).toBe(0);
+      expect(existsSync(b.vhost) || existsSync(b.uds)).toBe(false);
+      // every malformed thing counted: the ring address, the rx buffer, 7 chains, the foreign CID, the long packet
+      const m = /exit \(QEMU disconnected\): to host 5 bytes, to guest 6 bytes, connects 3, .* malformed (\d+)/.exec(b.log());
+      expect(m, b.log()).not.toBeNull();
+      expect(Number(m![1])).toBe(11);
+    });
+  },
+);
