@@ -409,13 +409,14 @@ static void conn_interest(struct conn *c) {
   if (!c->used || c->fd < 0) return;
   uint32_t ev = 0;
   if (c->state == C_HANDSHAKE) ev = EPOLLIN;
-  else if (c->state == C_CONNECTING) ev = EPOLLRDHUP;
+  /* C_CONNECTING: no events, but registered, so a host program that hangs up (EPOLLHUP, always reported) is seen;
+   * one that only half-closes after writing its request keeps its connection */
   else if (c->state == C_OPEN) {
     if (!c->host_eof && !c->guest_shut_rcv && peer_credit(c) > 0 && D.ctrl_count == 0 && rx_has_room()) ev |= EPOLLIN;
     if (c->count) ev |= EPOLLOUT;
   }
   uint64_t tag = CONN_TAG + (uint64_t)(c - D.conns);
-  if (!ev) {
+  if (!ev && c->state != C_CONNECTING) {
     if (c->registered) ep_del(c->fd);
     c->registered = 0;
   } else if (!c->registered) {
@@ -869,7 +870,7 @@ static void conn_event(struct conn *c, uint32_t ev) {
   }
   if (c->state == C_CONNECTING) {
     /* the host program hung up before the guest answered */
-    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) conn_reset(c, "the host program went away");
+    if (ev & (EPOLLHUP | EPOLLERR)) conn_reset(c, "the host program went away");
     pump_ctrl();
     return;
   }

@@ -342,6 +342,13 @@ suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'
 
     // vsock both ways through eifkit's backend (native/vsock-backend.c)
     await vsockTraffic(out.VsockSocket);
+    // a host program that writes CONNECT and its request at once and half-closes before the OK still gets its answer
+    const eager = connect(out.VsockSocket);
+    eager.on('connect', () => eager.end(Buffer.concat([Buffer.from('CONNECT 5005\n'), Buffer.from('0d0e', 'hex'), Buffer.from('\n')])));
+    const eagerReply = await readToEnd(eager, 20_000);
+    const nl = eagerReply.indexOf(10);
+    expect(eagerReply.subarray(0, nl).toString()).toMatch(/^OK \d+$/);
+    expect(toHex(decodeEmulatedDocument(eagerReply.subarray(nl + 1)).nonce!)).toBe('0d0e');
 
     // terminate: QEMU, the backend and the supervisor gone, no file left
     const rec = JSON.parse(readFileSync(join(stateDir, `${out.EnclaveID.split('-enc')[1]}.json`), 'utf8'));
