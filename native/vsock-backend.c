@@ -537,6 +537,7 @@ static long rx_put(struct vsock_hdr *h, const uint8_t *payload, uint32_t plen, i
 
 /* Control packets first (RESPONSE before any data of that connection), then data from the host sockets. */
 static void pump_ctrl(void) {
+  int had = D.ctrl_count != 0;
   while (D.ctrl_count && rx_has_room()) {
     struct vsock_hdr h = D.ctrl[D.ctrl_head].h;
     int eof = 0;
@@ -546,6 +547,8 @@ static void pump_ctrl(void) {
     D.ctrl_count--;
   }
   notify(&D.vq[0]);
+  /* host sockets wait while control packets are queued (they go first): read them again now */
+  if (had && !D.ctrl_count) all_interest();
 }
 
 static void host_readable(struct conn *c) {

@@ -164,20 +164,26 @@ const MiB = 1 << 20;
  * host-side close (the dial's listener ends first), the parent reached at CID 3 and CID 2, and a port without a
  * listener refused (RST → ECONNRESET in the enclave).
  */
-async function vsockTraffic(vsockSocket: string): Promise<void> {
-  // host → enclave → host: 4 MiB in, its checksum and the 4 MiB echoed back, then the enclave closes
-  const data = randomBytes(4 * MiB);
+/** Port 5006: `n` random bytes in, their checksum and the bytes echoed back, then the enclave closes. */
+async function bulkEcho(vsockSocket: string, n: number): Promise<number> {
+  const data = randomBytes(n);
   const t0 = Date.now();
   const bulk = await openEnclavePort(vsockSocket, 5006);
   const len = Buffer.alloc(4);
   len.writeUInt32LE(data.length);
   bulk.sock.write(Buffer.concat([len, data]));
   const back = await readToEnd(bulk.sock, 60_000);
-  const bulkMs = Date.now() - t0;
+  const ms = Date.now() - t0;
   expect(back.length).toBe(4 + data.length);
   expect(back.readUInt32LE(0)).toBe(fnv1a(data));
   expect(back.subarray(4).equals(data)).toBe(true);
   bulk.sock.destroy();
+  return ms;
+}
+
+async function vsockTraffic(vsockSocket: string): Promise<void> {
+  // host → enclave → host: 4 MiB in, its checksum and the 4 MiB echoed back, then the enclave closes
+  const bulkMs = await bulkEcho(vsockSocket, 4 * MiB);
   console.log(`vsock bulk echo: 2 × 4 MiB in ${bulkMs} ms = ${((8 * 1000) / bulkMs).toFixed(1)} MiB/s`);
 
   // enclave → parent at CID 3 port 7000 (a host Unix listener at <VsockSocket>_7000): 4 MiB up, 3 MiB down; the host
@@ -186,6 +192,7 @@ async function vsockTraffic(vsockSocket: string): Promise<void> {
   let upSum = 0;
   let upLen = 0;
   let hostClosed = false;
+  const ups: string[] = [];
   const listener = createServer((s) => {
     const parts: Buffer[] = [];
     // stop reading for a while at first: the Unix socket fills, the backend buffers its 256 KiB and the enclave
@@ -203,6 +210,7 @@ async function vsockTraffic(vsockSocket: string): Promise<void> {
       const up = Buffer.concat(parts);
       upLen = up.length;
       upSum = fnv1a(up);
+      ups.push(`${upLen} ${upSum}`);
       s.end(down);
     });
     s.on('close', () => (hostClosed = true));
@@ -228,6 +236,11 @@ async function vsockTraffic(vsockSocket: string): Promise<void> {
     expect(upLen).toBe(1000);
     // no listener at <VsockSocket>_7001: the enclave's connect is reset (ECONNRESET = 104)
     expect(await dial('DIAL 3 7001 10')).toBe('DIALERR 104');
+    // both at once, twice over: four connections share the rings and their credit
+    const sum = fnv1a(down).toString(16).padStart(8, '0');
+    const both = await Promise.all([bulkEcho(vsockSocket, 2 * MiB), dial(`DIAL 3 7000 ${2 * MiB}`), bulkEcho(vsockSocket, MiB), dial(`DIAL 2 7000 ${MiB}`)]);
+    expect(both.slice(1).filter((x) => typeof x === 'string').sort()).toEqual([`DIALED ${2 * MiB} ${down.length} ${sum}`, `DIALED ${MiB} ${down.length} ${sum}`].sort());
+    expect(ups.slice(-2).sort()).toEqual([`${2 * MiB} ${fnv1a(xorshiftBytes(2 * MiB))}`, `${MiB} ${fnv1a(xorshiftBytes(MiB))}`].sort());
   } finally {
     listener.close();
   }
