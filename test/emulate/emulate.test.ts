@@ -471,7 +471,7 @@ suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'
     started.push(backend.pid!);
     let log = '';
     backend.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    const backendExit = new Promise<number | null>((res) => backend.on('exit', (code) => res(code)));
+    const backendExit = new Promise<number | null>((res) => backend.on('close', (code) => res(code)));
     expect(await waitFor(() => existsSync(vhost), 5000)).toBe(true);
     const qemu = spawn(tools.qemu!, ['-M', 'nitro-enclave,vsock=vsock0,id=direct,acpi=on', '-kernel', app, '-m', '256M', '-smp', '1', '-display', 'none', '-monitor', 'none', '-serial', 'null', '-no-reboot', '-chardev', `socket,id=vsock0,path=${vhost}`, '-L', tools.firmwareDir!, '-accel', 'tcg', '-icount', 'shift=auto,sleep=off'], { stdio: 'ignore' });
     started.push(qemu.pid!);

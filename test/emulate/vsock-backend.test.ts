@@ -36,7 +36,8 @@ async function startBackend(name: string, cid = 16): Promise<Backend> {
   started.push(proc);
   let log = '';
   proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+  // 'close', not 'exit': its stderr is read to the end by then
+  const exited = new Promise<number | null>((res) => proc.on('close', (code) => res(code)));
   const t0 = Date.now();
   while (!existsSync(vhost) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
   expect(existsSync(vhost), log).toBe(true);
