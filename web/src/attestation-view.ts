@@ -34,10 +34,10 @@ export function awsRootFingerprint(): string {
 /**
  * At load: pay the first-call costs of the verification path before a document comes (bench/web.mjs, "first
  * document of a fresh page"): eifkit's warmUpAttestation verifies its complete throw-away document WARM_ROUNDS
- * times (each a new chain: the engine moves the verifier's code to its optimising tiers; measured in Chromium,
- * 12 rounds took the first document from ~16 to ~11 ms on a loaded 2-core box, more rounds gained nothing
- * measurable) and prepares the AWS root, and the browser reads a Blob once. `?warm=N` sets the rounds (0–100:
- * the bench compares them).
+ * times (each a new chain: the engine moves the verifier's code to its optimising tiers; in one A/B run on a
+ * loaded 2-core box, 0 / 3 / 12 / 30 rounds gave 24 / 16 / 13 / 10 ms for the first document: 12 for the load
+ * time, bench/README.md) and prepares the AWS root, and the browser reads a Blob once. `?warm=N` sets the rounds
+ * (0–100).
  */
 export async function warmUp(): Promise<void> {
   const t0 = performance.now();
