@@ -4,11 +4,12 @@
  * that are not images. Each gives its stable code in bounded time; nothing corrupt is ever kept in the cache.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { pullImage } from '../../src/node/registry/pull.js';
+import { openRegistryImage } from '../../src/node/registry/source.js';
 import { EifError } from '../../src/errors.js';
 import { codeOf } from '../helpers/errors.js';
 import { fakeServer, sha256Of, stopAll, tarOf, tmp } from './harness.js';
@@ -44,6 +45,44 @@ function image(layerBytes = 300_000, manifestOverride?: (m: Record<string, unkno
     layer: sha256Of(layer),
     config: sha256Of(config),
   };
+}
+
+/** An image the build can read: the config's diff_ids name the layer's uncompressed tar. */
+function buildable(): Img & { diffId: string } {
+  const tar = tarOf([{ name: 'etc/hello', data: Buffer.from('hello\n') }, { name: 'data.bin', data: Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 251)) }]);
+  const layer = gzipSync(tar);
+  const diffId = sha256Of(tar);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [diffId] } }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha256Of(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: sha256Of(layer), size: layer.length }],
+    }),
+  );
+  return {
+    manifest,
+    manifestDigest: sha256Of(manifest),
+    blobs: new Map([
+      [sha256Of(layer), layer],
+      [sha256Of(config), config],
+    ]),
+    layer: sha256Of(layer),
+    config: sha256Of(config),
+    diffId,
+  };
+}
+
+/** The build's read side over a pulled image (pass 1 of every layer): the entries, as the build sees them. */
+async function indexed(ref: string, cache: string, tmpDir?: string) {
+  const src = await openRegistryImage({ 'docker-uri': ref, cache, quiet: true }, tmpDir ? { tmpDir } : {}, undefined, { EIF_REGISTRY_TIMEOUT_MS: '400', EIF_REGISTRY_RETRIES: '1', EIF_REGISTRY_BACKOFF_MS: '20' });
+  try {
+    const layers = await src.indexLayers();
+    return layers.map((l) => ({ digest: l.ref.digest, size: l.source.size, entries: l.entries.map((e) => [e.name, e.size, e.dataOffset]) }));
+  } finally {
+    src.close();
+  }
 }
 
 type Hook = (req: http.IncomingMessage, res: http.ServerResponse, kind: 'manifest' | 'blob', digest: string) => boolean;
@@ -120,19 +159,90 @@ describe('misbehaving registries', () => {
     expect(await codeOf(pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_DIGEST_MISMATCH');
   });
 
-  it('a corrupted blob already in the cache is deleted and downloaded again, never used', async () => {
-    const img = image();
+  it('a corrupted layer in the cache (same size, bytes flipped) is refused by the build and deleted, never used; the next build downloads it', async () => {
+    const img = buildable();
     const reg = await fakeRegistry(img);
     const cache = tmp();
-    mkdirSync(join(cache, 'blobs', 'sha256'), { recursive: true });
-    const bad = Buffer.from(img.blobs.get(img.layer)!);
-    bad[10] ^= 0xff;
-    writeFileSync(join(cache, 'blobs', 'sha256', img.layer.slice(7)), bad);
-    const p = await pullImage(`${reg.host}/fake/app:1`, { ...fast, cacheDir: cache });
-    const got = Buffer.from(await (await p.store.blob(img.layer))!.read(0, img.blobs.get(img.layer)!.length));
+    const ref = `${reg.host}/fake/app:1`;
+    // a first build fills the cache (and keeps the layer's uncompressed tar); drop the tar so the layer blob is read
+    const first = await indexed(ref, cache);
+    unlinkSync(join(cache, 'blobs', 'sha256', img.diffId.slice(7)));
+    const path = join(cache, 'blobs', 'sha256', img.layer.slice(7));
+    const bad = readFileSync(path);
+    bad[bad.length >> 1] ^= 0xff;
+    writeFileSync(path, bad);
+    const before = reg.log.length;
+    const e = await failure(indexed(ref, cache));
+    expect(e.code).toBe('REGISTRY_DIGEST_MISMATCH');
+    expect(e.message).toContain(img.layer);
+    expect(e.message).toContain('deleted');
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(join(cache, 'blobs', 'sha256', img.diffId.slice(7)))).toBe(false); // nothing kept from it
+    expect(reg.log.slice(before).filter((l) => l.includes('/blobs/'))).toEqual([]); // the build used the cache only
+    // the next build downloads the layer again and gives the first build's result
+    const again = await indexed(ref, cache);
+    expect(reg.log.slice(before).filter((l) => l.includes(img.layer))).toHaveLength(1);
+    expect(again).toEqual(first);
+    expect(readFileSync(path).equals(img.blobs.get(img.layer)!)).toBe(true);
+  });
+
+  it("a layer's uncompressed tar is kept in the cache under its diff_id; a warm build reads it in place (no spill, no blob request); a corrupt one is deleted and the blob read instead", async () => {
+    const img = buildable();
+    const reg = await fakeRegistry(img);
+    const cache = tmp();
+    const ref = `${reg.host}/fake/app:1`;
+    const first = await indexed(ref, cache);
+    const kept = join(cache, 'blobs', 'sha256', img.diffId.slice(7));
+    expect(sha256Of(readFileSync(kept))).toBe(img.diffId); // a blob like the others: its name is its digest
+    expect(readdirSync(join(cache, 'blobs', 'sha256')).filter((f) => f.startsWith('.'))).toEqual([]); // no temp file left
+    // warm: no blob request, no temp spill, same entries
+    const spills = tmp();
+    const before = reg.log.length;
+    expect(await indexed(ref, cache, spills)).toEqual(first);
+    expect(readdirSync(spills)).toEqual([]);
+    expect(reg.log.slice(before).filter((l) => l.includes('/blobs/'))).toEqual([]);
+    // a corrupt kept tar (same size): deleted, the layer read from its (checked) blob, the right tar kept again
+    const bad = readFileSync(kept);
+    bad[600] ^= 0x01;
+    writeFileSync(kept, bad);
+    expect(await indexed(ref, cache)).toEqual(first);
+    expect(sha256Of(readFileSync(kept))).toBe(img.diffId);
+    expect(reg.log.slice(before).filter((l) => l.includes('/blobs/'))).toEqual([]);
+  });
+
+  it('a layer blob that matches its digest stays cached when the image itself is bad (diff_id mismatch): only corrupt copies are deleted', async () => {
+    const good = buildable();
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [wrong] }, config: { Cmd: ['/bin/sh'] } }));
+    const m = JSON.parse(good.manifest.toString());
+    m.config.digest = sha256Of(config);
+    m.config.size = config.length;
+    const manifest = Buffer.from(JSON.stringify(m));
+    const img: Img = { manifest, manifestDigest: sha256Of(manifest), blobs: new Map([[good.layer, good.blobs.get(good.layer)!], [sha256Of(config), config]]), layer: good.layer, config: sha256Of(config) };
+    const reg = await fakeRegistry(img);
+    const cache = tmp();
+    expect((await failure(indexed(`${reg.host}/fake/app:1`, cache))).code).toBe('OCI_DIFF_ID_MISMATCH');
+    expect(readFileSync(join(cache, 'blobs', 'sha256', good.layer.slice(7))).equals(good.blobs.get(good.layer)!)).toBe(true);
+    expect(existsSync(join(cache, 'blobs', 'sha256', wrong.slice(7)))).toBe(false); // nothing kept under the wrong diff_id
+  });
+
+  it('a corrupted manifest or config in the cache (same size) is deleted and downloaded again, never used', async () => {
+    const img = buildable();
+    const reg = await fakeRegistry(img);
+    const cache = tmp();
+    (await pullImage(`${reg.host}/fake/app:1`, { ...fast, cacheDir: cache })).close();
+    for (const d of [img.manifestDigest, img.config]) {
+      const path = join(cache, 'blobs', 'sha256', d.slice(7));
+      const bad = readFileSync(path);
+      bad[5] ^= 0x20;
+      writeFileSync(path, bad);
+    }
+    const before = reg.log.length;
+    const p = await pullImage(`${reg.host}/fake/app@${img.manifestDigest}`, { ...fast, cacheDir: cache });
     p.close();
-    expect(got.equals(img.blobs.get(img.layer)!)).toBe(true);
-    expect(reg.log.filter((l) => l.includes(img.layer))).toHaveLength(1);
+    expect(p.downloaded.blobs).toBe(1); // the config
+    expect(reg.log.slice(before).filter((l) => l.startsWith('GET'))).toEqual([`GET /v2/fake/app/manifests/${img.manifestDigest}`, `GET /v2/fake/app/blobs/${img.config}`]);
+    for (const d of [img.manifestDigest, img.config]) expect(sha256Of(readFileSync(join(cache, 'blobs', 'sha256', d.slice(7))))).toBe(d);
   });
 
   it('a manifest that does not match the digest asked for is refused', async () => {

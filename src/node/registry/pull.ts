@@ -84,6 +84,8 @@ export interface PulledImage {
   /** Blobs downloaded now (not from the cache), bytes downloaded. */
   downloaded: { blobs: number; bytes: number };
   cacheDir: string;
+  /** The blob cache the image is in (its layers' uncompressed tars are kept there too: src/node/registry/layer-cache.ts). */
+  cache: BlobCache;
   /** Close the cached blobs' files (and remove a `--no-cache` temporary cache). */
   close(): void;
 }
@@ -191,18 +193,16 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions 
     /** A manifest's bytes: from the cache when its digest is known and cached, else from the registry. */
     const fetchManifest = async (reference: string, expected?: Descriptor): Promise<{ bytes: Uint8Array; digest: string; contentType?: string }> => {
       const byDigest = reference.startsWith('sha256:');
-      if (byDigest && (await cache.has(reference, expected?.size))) {
-        return { bytes: await readCached(cache, reference), digest: reference };
-      }
+      const cached = byDigest ? cache.readVerified(reference, expected?.size, MANIFEST_LIMIT) : undefined;
+      if (cached) return { bytes: cached, digest: reference };
       if (!byDigest && !opts.noCache) {
         // HEAD: the tag's current digest without a manifest GET (Docker Hub counts GETs against the pull limit)
         const { res } = await client.request(r, 'HEAD', `manifests/${reference}`, { accept: ACCEPT });
         res.resume();
         const d = res.headers['docker-content-digest'];
         if (res.statusCode === 404) throw notFound(reference);
-        if (res.statusCode === 200 && typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) && (await cache.has(d))) {
-          return { bytes: await readCached(cache, d), digest: d, contentType: res.headers['content-type'] };
-        }
+        const hit = res.statusCode === 200 && typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) ? cache.readVerified(d, undefined, MANIFEST_LIMIT) : undefined;
+        if (hit) return { bytes: hit, digest: d as string, contentType: res.headers['content-type'] };
       }
       const { res } = await client.request(r, 'GET', `manifests/${reference}`, { accept: ACCEPT });
       if (res.statusCode === 404) {
@@ -262,7 +262,10 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions 
     const worker = async () => {
       while (next < blobs.length) {
         const d = blobs[next++]!;
-        if (await cache.has(d.digest, d.size)) {
+        // a layer: present with its size (pass 1 of the build checks its digest as it reads it); the config: checked
+        // now, in memory (a few KiB). Either, when it does not match, is deleted and downloaded again.
+        const cached = d === config ? cache.readVerified(d.digest, d.size, 64 << 20) !== undefined : cache.has(d.digest, d.size);
+        if (cached) {
           opts.onProgress?.({ digest: d.digest, done: d.size, total: d.size, cached: true });
           continue;
         }
@@ -326,6 +329,7 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions 
       layers,
       downloaded,
       cacheDir: cache.dir,
+      cache,
       close: () => cache.close(),
     };
   } catch (e) {
@@ -343,8 +347,7 @@ export function familiarName(r: ImageReference): string {
 }
 
 async function readCached(cache: BlobCache, digest: string): Promise<Uint8Array> {
-  const src = cache.open(digest);
-  if (!src) throw new EifError('REGISTRY_CACHE', `blob ${digest} vanished from the cache ${cache.dir}`);
-  if (src.size > MANIFEST_LIMIT * 2) throw new EifError('REGISTRY_RESPONSE_TOO_LARGE', `blob ${digest} is too large to be a manifest or config`);
-  return src.read(0, src.size) as Uint8Array;
+  const bytes = cache.readVerified(digest, undefined, MANIFEST_LIMIT * 2);
+  if (!bytes) throw new EifError('REGISTRY_CACHE', `blob ${digest} vanished from the cache ${cache.dir} (or changed) while the image was pulled`);
+  return bytes;
 }
