@@ -226,6 +226,35 @@ describe('misbehaving registries', () => {
     expect(existsSync(join(cache, 'blobs', 'sha256', wrong.slice(7)))).toBe(false); // nothing kept under the wrong diff_id
   });
 
+  it('two builds at once on one cold cache: both right, each blob and kept tar whole, no temp file left', async () => {
+    const img = buildable();
+    const reg = await fakeRegistry(img);
+    const cache = tmp();
+    const ref = `${reg.host}/fake/app:1`;
+    const [a, b] = await Promise.all([indexed(ref, cache), indexed(ref, cache)]);
+    expect(a).toEqual(b);
+    const dir = join(cache, 'blobs', 'sha256');
+    expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
+    for (const f of readdirSync(dir)) expect(sha256Of(readFileSync(join(dir, f)))).toBe(`sha256:${f}`);
+    expect(readdirSync(dir).sort()).toEqual([img.manifestDigest, img.config, img.layer, img.diffId].map((d) => d.slice(7)).sort());
+  });
+
+  it('403 is REGISTRY_DENIED naming the credential sources tried, never a secret', async () => {
+    const img = image();
+    const reg = await fakeRegistry(img, (_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/json' }).end('{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}');
+      return true;
+    });
+    const cfgDir = tmp();
+    writeFileSync(join(cfgDir, 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('bob:s3cret-403').toString('base64') } } }));
+    const e = await failure(pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true, credentials: { dockerConfig: cfgDir } }));
+    expect(e.code).toBe('REGISTRY_DENIED');
+    expect(e.message).toContain('(403)');
+    expect(e.message).toContain(`auths["${reg.host}"] in ${join(cfgDir, 'config.json')}`);
+    expect(e.message).not.toContain('s3cret-403');
+    expect(e.message).not.toContain(Buffer.from('bob:s3cret-403').toString('base64'));
+  });
+
   it('a corrupted manifest or config in the cache (same size) is deleted and downloaded again, never used', async () => {
     const img = buildable();
     const reg = await fakeRegistry(img);
