@@ -69,7 +69,11 @@ interface Descriptor {
 }
 
 export interface PulledImage {
-  /** The image as an OCI layout: `file('oci-layout')`, `file('index.json')`, `blob(digest)`. */
+  /**
+   * The image as an OCI layout: `file('oci-layout')`, `file('index.json')`, `blob(digest)`. Manifests and the config
+   * were checked against their digests; a layer found in the cache only by its presence and size — its reader checks
+   * its digest (the build's pass 1 does: src/node/registry/layer-cache.ts), as for any OCI layout.
+   */
   store: BlobStore;
   reference: ImageReference;
   /** `docker.io/library/app:latest`. */
