@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import type http from 'node:http';
 import { gzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
 import { pullImage } from '../../src/node/registry/pull.js';
 import { openRegistryImage } from '../../src/node/registry/source.js';
 import { EifError } from '../../src/errors.js';
@@ -48,8 +49,8 @@ function image(layerBytes = 300_000, manifestOverride?: (m: Record<string, unkno
 }
 
 /** An image the build can read: the config's diff_ids name the layer's uncompressed tar. */
-function buildable(): Img & { diffId: string } {
-  const tar = tarOf([{ name: 'etc/hello', data: Buffer.from('hello\n') }, { name: 'data.bin', data: Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 251)) }]);
+function buildable(bytes = 200_000): Img & { diffId: string } {
+  const tar = tarOf([{ name: 'etc/hello', data: Buffer.from('hello\n') }, { name: 'data.bin', data: randomBytes(bytes) }]);
   const layer = gzipSync(tar);
   const diffId = sha256Of(tar);
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [diffId] } }));
@@ -224,6 +225,49 @@ describe('misbehaving registries', () => {
     expect((await failure(indexed(`${reg.host}/fake/app:1`, cache))).code).toBe('OCI_DIFF_ID_MISMATCH');
     expect(readFileSync(join(cache, 'blobs', 'sha256', good.layer.slice(7))).equals(good.blobs.get(good.layer)!)).toBe(true);
     expect(existsSync(join(cache, 'blobs', 'sha256', wrong.slice(7)))).toBe(false); // nothing kept under the wrong diff_id
+  });
+
+  it('layers decompress while they download (unpack): the pull keeps the tar, also across a resumed download; a restarted one leaves it to pass 1', async () => {
+    const img = buildable(2_000_000);
+    const kept = (cache: string) => join(cache, 'blobs', 'sha256', img.diffId.slice(7));
+    const reg = await fakeRegistry(img);
+    const ref = `${reg.host}/fake/app:1`;
+    const plain = tmp();
+    (await pullImage(ref, { ...fast, cacheDir: plain })).close();
+    expect(existsSync(kept(plain))).toBe(false); // a pull alone does not decompress
+    const unpacked = tmp();
+    (await pullImage(ref, { ...fast, cacheDir: unpacked, unpack: true })).close();
+    expect(sha256Of(readFileSync(kept(unpacked)))).toBe(img.diffId); // before any build read the layer
+    const cold = await indexed(ref, tmp());
+    // a download broken mid-way and resumed with Range: the decompressor just goes on
+    let broken = 0;
+    const resumed = await fakeRegistry(img, (req, res, kind, digest) => {
+      if (kind !== 'blob' || digest !== img.layer || req.headers.range || broken++ > 0) return false;
+      const b = img.blobs.get(digest)!;
+      res.writeHead(200, { 'content-length': b.length });
+      res.write(b.subarray(0, b.length >> 1), () => res.destroy());
+      return true;
+    });
+    const c1 = tmp();
+    (await pullImage(`${resumed.host}/fake/app:1`, { ...fast, cacheDir: c1, unpack: true })).close();
+    expect(resumed.log.filter((l) => l.includes(img.layer))).toHaveLength(2);
+    expect(sha256Of(readFileSync(kept(c1)))).toBe(img.diffId);
+    // the same break, then Range ignored (200 from byte 0): the tee is dropped, the build's pass 1 makes the tar
+    let n = 0;
+    const restarted = await fakeRegistry(img, (_req, res, kind, digest) => {
+      if (kind !== 'blob' || digest !== img.layer) return false;
+      const b = img.blobs.get(digest)!;
+      res.writeHead(200, { 'content-length': b.length });
+      if (n++ === 0) res.write(b.subarray(0, b.length >> 1), () => res.destroy());
+      else res.end(b);
+      return true;
+    });
+    const c2 = tmp();
+    (await pullImage(`${restarted.host}/fake/app:1`, { ...fast, cacheDir: c2, unpack: true })).close();
+    expect(existsSync(kept(c2))).toBe(false);
+    expect(readdirSync(join(c2, 'blobs', 'sha256')).filter((f) => f.startsWith('.'))).toEqual([]); // its temp file removed
+    expect(await indexed(`${restarted.host}/fake/app:1`, c2)).toEqual(cold);
+    expect(sha256Of(readFileSync(kept(c2)))).toBe(img.diffId);
   });
 
   it('two builds at once on one cold cache: both right, each blob and kept tar whole, no temp file left', async () => {

@@ -429,7 +429,7 @@ export class RegistryClient {
     target: { registry: string; repository: string },
     digest: string,
     size: number,
-    sink: { write(chunk: Buffer): void; reset(): void },
+    sink: { write(chunk: Buffer): void | Promise<void>; reset(): void },
     onBytes?: (n: number) => void,
   ): Promise<void> {
     const host = apiHost(target.registry);
@@ -463,7 +463,8 @@ export class RegistryClient {
             throw new EifError('REGISTRY_DIGEST_MISMATCH', `blob ${digest} from ${host} is longer than the ${size} bytes its manifest declares; refused`);
           }
           hash.update(c);
-          sink.write(c);
+          const wait = sink.write(c); // a promise: the sink's consumer (a decompressor) asks the download to wait
+          if (wait) await wait;
           onBytes?.(c.length);
         }
         last = undefined;

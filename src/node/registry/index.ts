@@ -50,7 +50,12 @@ function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
  *   img.close();
  * }
  */
-export async function pullFromFlags(flags: RegistryFlags, stderr: ProgressStream = process.stderr, env: NodeJS.ProcessEnv = process.env): Promise<PulledImage> {
+export async function pullFromFlags(
+  flags: RegistryFlags,
+  stderr: ProgressStream = process.stderr,
+  env: NodeJS.ProcessEnv = process.env,
+  more: Pick<PullOptions, 'unpack'> = {},
+): Promise<PulledImage> {
   const noCache = flags['no-cache'] === true || flags.cache === false;
   if (noCache && typeof flags.cache === 'string') throw usageError('--cache and --no-cache exclude each other');
   const insecure = flags['insecure-registry'];
@@ -65,6 +70,7 @@ export async function pullFromFlags(flags: RegistryFlags, stderr: ProgressStream
     backoffMs: envInt(env, 'EIF_REGISTRY_BACKOFF_MS'),
     onProgress: progress?.update,
     env,
+    ...more,
   };
   try {
     return await pullImage(flags['docker-uri'], opts);

@@ -34,7 +34,8 @@ export async function openRegistryImage(
   stderr?: ProgressStream,
   env?: NodeJS.ProcessEnv,
 ): Promise<RegistryImageSource> {
-  const pulled = await pullFromFlags(flags, stderr, env);
+  // layers decompress as they download, into the uncompressed tars the build reads (unpack.ts, layer-cache.ts)
+  const pulled = await pullFromFlags(flags, stderr, env, { unpack: true });
   // the store's index.json names one manifest: the platform was chosen while pulling
   // the cache keeps each layer's uncompressed tar, so that a cached build reads tars in place as an archive build does
   const src = await imageSourceOfStore({ ...pulled.store, close: () => pulled.close() }, { ...opts, layerCache: blobLayerCache(pulled.cache) });
