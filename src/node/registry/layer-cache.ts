@@ -3,7 +3,7 @@
  * `--docker-archive`"; shared docs/oci-build.md §7 step 3). Registry layers are compressed, `docker save` layers are
  * not: without more, a cached build would gunzip every layer again and write its uncompressed copy to a temp file,
  * where the archive build reads its tars in place. So the first build keeps each compressed layer's uncompressed tar
- * in the cache, as the blob it is — `blobs/sha256/<diff_id hex>`, its SHA-256 being the config's `rootfs.diff_ids`
+ * (made while the layer downloads: unpack.ts; else here, by pass 1's spill) in the cache, as the blob it is — `blobs/sha256/<diff_id hex>`, its SHA-256 being the config's `rootfs.diff_ids`
  * entry — and later builds read that tar in place, as an archive build does (Docker's own store keeps uncompressed
  * layers by diff_id too). The cache then holds each layer twice (compressed, for the next pull's "nothing to
  * download", and uncompressed); `--no-cache` keeps nothing.
