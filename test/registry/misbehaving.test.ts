@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import { pullImage } from '../../src/node/registry/pull.js';
 import { openRegistryImage } from '../../src/node/registry/source.js';
 import { EifError } from '../../src/errors.js';
@@ -16,6 +17,24 @@ import { codeOf } from '../helpers/errors.js';
 import { fakeServer, sha256Of, stopAll, tarOf, tmp } from './harness.js';
 
 afterAll(stopAll);
+
+/** A name other than localhost that /etc/hosts maps to 127.x (e.g. the machine's own name), if any. */
+const loopbackName = (() => {
+  try {
+    for (const line of readFileSync('/etc/hosts', 'utf8').split('\n')) {
+      const [addr, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
+      const name = names.find((n) => n !== 'localhost' && !n.startsWith('localhost.') && /^[a-z][a-z0-9-]*$/i.test(n));
+      if (addr?.startsWith('127.') && name) return name;
+    }
+  } catch {
+    /* none */
+  }
+  return undefined;
+})();
+/** This machine's first non-loopback IPv4 address, if any. */
+const outsideIPv4 = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 
 interface Img {
   manifest: Buffer;
@@ -89,7 +108,7 @@ async function indexed(ref: string, cache: string, tmpDir?: string) {
 type Hook = (req: http.IncomingMessage, res: http.ServerResponse, kind: 'manifest' | 'blob', digest: string) => boolean;
 
 /** A fake registry serving `img` as fake/app:1; `hook` may answer a request itself (returns true). */
-async function fakeRegistry(img: Img, hook: Hook = () => false, hostName = '127.0.0.1') {
+async function fakeRegistry(img: Img, hook: Hook = () => false, hostName = '127.0.0.1', listenOn = '127.0.0.1') {
   const log: string[] = [];
   const srv = await fakeServer((req, res) => {
     log.push(`${req.method} ${req.url}`);
@@ -117,7 +136,7 @@ async function fakeRegistry(img: Img, hook: Hook = () => false, hostName = '127.
     }
     res.writeHead(200, { 'content-length': b.length });
     res.end(b);
-  }, hostName);
+  }, hostName, listenOn);
   return { host: srv.host, log };
 }
 
@@ -462,6 +481,28 @@ describe('misbehaving registries', () => {
       return true;
     });
     expect(await codeOf(pullImage(`${notJson.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_BAD_MANIFEST');
+  });
+
+  it.skipIf(!loopbackName)(`plain HTTP for a name that resolves into 127.0.0.0/8, as Docker's daemon allows${loopbackName ? '' : ' (skipped: no such name in /etc/hosts)'}`, async () => {
+    const reg = await fakeRegistry(image(), undefined, loopbackName);
+    const p = await pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true });
+    p.close();
+    expect(p.layers).toHaveLength(1);
+  });
+
+  it.skipIf(!outsideIPv4)(`--insecure-registry takes a CIDR; without one a non-loopback host is HTTPS only${outsideIPv4 ? '' : ' (skipped: no non-loopback IPv4 address)'}`, async () => {
+    const reg = await fakeRegistry(image(), undefined, outsideIPv4, outsideIPv4);
+    const e = await failure(pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true }));
+    expect(reg.log).toEqual([]); // never spoken to over plain HTTP
+    expect(e.code).toMatch(/^REGISTRY_(UNREACHABLE|PROTOCOL|TIMEOUT)$/);
+    const prefix = outsideIPv4!.split('.').slice(0, 3).join('.');
+    for (const allowed of [[`${prefix}.0/24`], [outsideIPv4!], [`${outsideIPv4}/32`]]) {
+      const p = await pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true, insecureRegistries: allowed });
+      p.close();
+      expect(p.layers).toHaveLength(1);
+    }
+    const other = await failure(pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true, insecureRegistries: ['10.0.0.0/8', 'fd00::/8'] }));
+    expect(other.code).toBe(e.code);
   });
 
   it('plain HTTP only where allowed: an https registry redirecting to http elsewhere is refused', async () => {

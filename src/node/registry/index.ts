@@ -27,7 +27,7 @@ export interface RegistryFlags {
 /** yargs option specs for the registry flags (`.options(REGISTRY_OPTIONS)`); `--platform` is shared with image archives. */
 export const REGISTRY_OPTIONS = {
   cache: { type: 'string', describe: 'blob cache folder for --docker-uri (default: $XDG_CACHE_HOME/eifkit, else ~/.cache/eifkit); --no-cache: a temporary one' },
-  'insecure-registry': { type: 'string', array: true, describe: 'registry host allowed over plain HTTP / unverified TLS (localhost and 127.0.0.0/8 always are), repeatable' },
+  'insecure-registry': { type: 'string', array: true, describe: 'registry host[:port] or CIDR allowed over plain HTTP / unverified TLS (localhost and 127.0.0.0/8 always are), repeatable' },
 } as const;
 
 function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
