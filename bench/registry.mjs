@@ -7,7 +7,8 @@
 // Second comparison (issue 12: "a cached build is as fast as `--docker-archive`"): two full `eif build` runs of the
 // same image in the same round, `--docker-uri REF` with a warm cache (no blob request) and `--docker-archive` of the
 // image's `docker save`-format tar (skopeo copy … docker-archive:, uncompressed layers as `docker save` writes
-// them), same stand-in blobs, same build time; the two EIFs are checked byte-identical. Target ≤ 1.10×.
+// them), same stand-in blobs, same build time; the two EIFs are checked byte-identical. Target ≤ 1.10×. For scale,
+// a third build, `--docker-uri` into an empty cache (download, decompression while downloading, build).
 // Needs docker-registry and skopeo; skips otherwise.
 // Alone: `node bench/registry.mjs [--quick] [--rounds N]`, or `node bench/run.mjs --only registry --rounds N`.
 
@@ -204,6 +205,18 @@ export async function run(ctx = {}) {
       { name: 'eifkit pull, warm cache (for scale)', run: () => { const r = timed(process.execPath, [pull, ref, warm]); if (JSON.parse(r.stdout).downloaded.blobs !== 0) throw new Error('warm pull downloaded'); return r; } },
       { name: 'eif build --docker-archive', build: true, run: () => timedCpu(process.execPath, fromArchive(eifA)) },
       { name: 'eif build --docker-uri, warm cache', build: true, run: () => timedCpu(process.execPath, fromRegistry(eifR)) },
+      {
+        name: 'eif build --docker-uri, empty cache (for scale)',
+        build: true,
+        run: () => {
+          const d = join(work, 'cold-build-cache');
+          const out = join(work, 'cold.eif');
+          const r = timedCpu(process.execPath, build(['--docker-uri', ref, '--cache', d], out));
+          rmSync(d, { recursive: true, force: true });
+          rmSync(out, { force: true });
+          return r;
+        },
+      },
     ];
     const pullOps = ops.filter((o) => !o.build);
     const buildOps = ops.filter((o) => o.build);
@@ -246,10 +259,11 @@ export async function run(ctx = {}) {
       })),
     });
     const med = (name, k) => median(per[name].map((x) => x[k]));
-    const [a, u] = buildOps.map((o) => o.name);
+    const [a, u, c] = buildOps.map((o) => o.name);
     log(
       `registry suite, builds (medians of ${rounds} rounds): --docker-archive ${med(a, 'secs').toFixed(2)} s wall, ${med(a, 'cpu').toFixed(2)} s CPU; ` +
-        `--docker-uri warm ${med(u, 'secs').toFixed(2)} s wall, ${med(u, 'cpu').toFixed(2)} s CPU; ratio ${med(u, 'ratio').toFixed(3)} wall, ${med(u, 'cpuRatio').toFixed(3)} CPU; EIFs byte-identical in every round`,
+        `--docker-uri warm ${med(u, 'secs').toFixed(2)} s wall, ${med(u, 'cpu').toFixed(2)} s CPU; ratio ${med(u, 'ratio').toFixed(3)} wall, ${med(u, 'cpuRatio').toFixed(3)} CPU; EIFs byte-identical in every round; ` +
+        `for scale, --docker-uri with an empty cache (download included) ${med(c, 'secs').toFixed(2)} s wall, ${med(c, 'cpu').toFixed(2)} s CPU`,
     );
     return { comparisons: [comparison('registry', pullOps), comparison('registry-build', buildOps)] };
   } finally {
