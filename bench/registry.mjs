@@ -225,10 +225,11 @@ export async function run(ctx = {}) {
     for (let r = 0; r < rounds; r++) {
       if ((await waitQuiet(ctx.maxWaitMs ?? 20_000, log)).quiet) clean++;
       const res = {};
-      for (let k = 0; k < ops.length; k++) {
-        const o = ops[(k + r) % ops.length];
-        res[o.name] = o.run();
-      }
+      // the pulls in rotating order; then the two compared builds next to each other, in alternating order (so that
+      // neither always follows the other's 512 MiB EIF write), then the cold build, whose writes follow both
+      const pulls = pullOps.map((_, k) => pullOps[(k + r) % pullOps.length]);
+      const pair = r % 2 === 0 ? [buildOps[0], buildOps[1]] : [buildOps[1], buildOps[0]];
+      for (const o of [...pulls, ...pair, ...buildOps.slice(2)]) res[o.name] = o.run();
       // both EIFs of this round are on disk: byte-identical, every round (not timed)
       const digest = await identical();
       if (r === 0) log(`registry suite: both builds give the EIF sha256:${digest}`);
