@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Compile the C launcher helper on this machine (docs/launcher.md "Building the helper"). No network, no make,
-// no node-gyp: one `cc` call per target. Run by
+// Compile the C launcher helper on this machine (docs/launcher.md "Building the helper"), and the vsock backend of
+// `eif run --emulate` (native/vsock-backend.c, docs/launcher.md "Emulation"). No network, no make, no node-gyp: one
+// `cc` call per target. Run by
 //   - the package's `install` script, on the user's machine (x86_64 or aarch64 Linux), with `--install`: a missing
 //     C compiler or a failed compile prints what to do and exits 0, so the rest of eifkit installs and works;
 //   - scripts/build.mjs (`npm install` / `npm test` in a git clone), which also builds the test-only driver
@@ -26,15 +27,18 @@ const compilerAdvice =
 const WARN = ['-Wall', '-Wextra'];
 const cflags = (process.env.CFLAGS ?? '-O2').split(/\s+/).filter(Boolean);
 
-/** The shipped helper first; the test-only targets only when their sources exist (a git clone). */
+/** The shipped helper first, then the emulation's vsock backend (shipped, but `eif run` works without it); the
+ * test-only targets only when their sources exist (a git clone). */
 const targets = [
   { name: 'eif-nehelper', sources: ['nehelper.c', 'ne_abi.h'], args: [...WARN, 'nehelper.c'], shipped: true },
+  { name: 'eif-vsock-backend', sources: ['vsock-backend.c'], args: [...WARN, 'vsock-backend.c'], emulation: true },
   {
     name: 'libnesim.so',
     sources: ['test/nesim.c', 'ne_abi.h'],
     args: [...WARN, '-I.', '-fPIC', '-shared', '-fvisibility=hidden', '-pthread', 'test/nesim.c', '-ldl'],
   },
   { name: 'ne_conformance', sources: ['test/ne_conformance.c', 'ne_abi.h'], args: [...WARN, '-I.', 'test/ne_conformance.c'] },
+  { name: 'vsock_frontend', sources: ['test/vsock_frontend.c'], args: [...WARN, 'test/vsock_frontend.c'] },
 ];
 
 /** Say it and stop. In install mode the package install goes on (exit 0); otherwise exit 1. */
@@ -95,6 +99,11 @@ for (const t of targets) {
   if (!t.shipped && !t.sources.every((s) => existsSync(join(native, s)))) continue;
   if (!build(cc, t)) {
     if (t.shipped) giveUp(`${cc.name} failed to compile native/nehelper.c for ${arch()} (its messages are above)`);
+    if (t.emulation) {
+      process.stderr.write(`eifkit: ${cc.name} failed to compile native/vsock-backend.c (its messages are above): \`eif run --emulate\` falls back to vhost-device-vsock, whose enclaves cannot reach the parent at CID 3\n`);
+      if (installMode) continue;
+      process.exit(1);
+    }
     process.stderr.write(`eifkit: ${cc.name} failed to compile native/${t.sources[0]} (test-only; the launcher tests will skip)\n`);
     process.exit(installMode ? 0 : 1);
   }

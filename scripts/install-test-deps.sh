@@ -20,7 +20,8 @@ command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 [ -x /bin/busybox ] || need+=(busybox-static)
 # bcrypt htpasswd files for the registry's Basic-auth tests (python3's crypt is the fallback; it leaves Python 3.13)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
-# QEMU with the nitro-enclave machine, vhost-device-vsock, firmware and the test kernel (issue 14, test/emulate):
+# QEMU with the nitro-enclave machine, firmware, the test kernel and (optional, fallback test) vhost-device-vsock (issue
+# 14, test/emulate; the vsock backend itself is eifkit's native/vsock-backend.c, built by scripts/build-native.mjs):
 # built into the project cache .cache/qemu by scripts/build-qemu.sh (~2-3 min on 2 cores the first time, reused
 # after; it installs QEMU's build dependencies itself and exits 0 when something cannot be had). Set
 # EIF_SKIP_QEMU_BUILD=1 to leave it out; the emulation tests then skip and say so.

@@ -2,19 +2,22 @@
  * The process that owns one emulated enclave (docs/launcher.md, "Emulation"; qemu-emulation.md): it plays the role
  * eif-nehelper plays for a real one. Started detached by `runEmulated` with its settings as JSON in argv[2], it
  *
- *   1. starts `vhost-device-vsock --vm guest-cid=CID,socket=<slot>.vhost,uds-path=<slot>.vsock` and listens on
- *      `<slot>.vsock_9000` (the backend connects there when the guest connects to the parent's port 9000);
+ *   1. starts the vsock backend — eifkit's `eif-vsock-backend --guest-cid CID --socket <slot>.vhost --uds-path
+ *      <slot>.vsock` (native/vsock-backend.c: the guest's CID 3 and CID 2 reach the host), or the fallback
+ *      `vhost-device-vsock --vm guest-cid=CID,socket=<slot>.vhost,uds-path=<slot>.vsock` (CID 2 only) — and listens
+ *      on `<slot>.vsock_9000` (the backend connects there when the guest connects to the parent's port 9000);
  *   2. boots `qemu-system-* -M nitro-enclave,vsock=…,id=<EnclaveID>,acpi=on -kernel app.eif` — with KVM first
  *      when asked ('auto'), falling back to TCG when KVM fails ("KVM internal error") or the guest makes no
  *      progress within `kvmProbeMs`; the reason is reported;
  *   3. waits for the 0xB7 heartbeat (ne-device.md §2.1 step 10) within the same timeout as a real launch, echoes it;
- *      the guest exiting, a wrong byte, or the backend dropping the guest's packets for CID 3 end the boot at once;
+ *      the guest exiting, a wrong byte, or (the fallback backend) its dropping the guest's packets for CID 3 end the
+ *      boot at once;
  *   4. then writes the record `<slot>.json` (marked `emulated`), serves `<slot>.sock` (describe / terminate, the
  *      helper's protocol) and `<slot>.console` (the serial console: what was printed so far, then live);
  *   5. on terminate, SIGTERM/SIGINT/SIGHUP, QEMU's exit, or (before ready) its launcher going away: stops QEMU and
  *      the backend by pid (SIGTERM, SIGKILL after 2 s) and removes every file it made.
  *
- * Progress goes to stdout as JSON lines (`started`, `accel`, `ready`, `error`), like the helper's protocol.
+ * Progress goes to stdout as JSON lines (`started`, `accel`, `restart`, `ready`, `error`), like the helper's protocol.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -23,7 +26,9 @@ import { join } from 'node:path';
 
 export interface SupervisorSettings {
   qemu: string;
-  vhostVsock: string;
+  /** The vsock backend's path and which one it is (emulate-tools.ts). */
+  vsockBackend: string;
+  vsockBackendKind: 'eifkit' | 'vhost-device-vsock';
   firmwareDir: string;
   arch: 'x86_64' | 'aarch64';
   eifPath: string;
@@ -60,6 +65,8 @@ class Supervisor {
   private bootTimer?: NodeJS.Timeout;
   private probeTimer?: NodeJS.Timeout;
   private progress = false;
+  /** The TCG boot was restarted once after the guest's TSC calibration failed. */
+  private calibrationRetried = false;
   private readonly files: string[];
   private readonly start = Date.now();
 
@@ -92,7 +99,7 @@ class Supervisor {
     process.stdout.on('error', () => {});
     for (const f of this.files) this.unlinkQuiet(f);
     await this.listenHeartbeat();
-    this.bootTimer = setTimeout(() => this.fail('HEARTBEAT_TIMEOUT', `no heartbeat from the emulated enclave within ${Math.round(this.s.timeoutMs / 1000)} s: the kernel or its init did not come up, or the init heartbeats to CID 3 (see the console: eif run --emulate --debug-mode)`), this.s.timeoutMs);
+    this.bootTimer = setTimeout(() => this.fail('HEARTBEAT_TIMEOUT', `no heartbeat from the emulated enclave within ${Math.round(this.s.timeoutMs / 1000)} s: the kernel or its init did not come up (see the console: eif run --emulate --debug-mode)`), this.s.timeoutMs);
     const kvmWanted = this.s.accel === 'kvm' || (this.s.accel === 'auto' && kvmUsable());
     if (this.s.accel === 'auto' && !kvmWanted) this.accelNote = '/dev/kvm is not available here';
     await this.boot(kvmWanted ? 'kvm' : 'tcg');
@@ -106,7 +113,7 @@ class Supervisor {
     }
   }
 
-  /** The parent's port 9000 as the backend reaches it: a Unix socket `<uds-path>_9000`. */
+  /** The parent's port 9000 (at CID 3, or 2) as the backend reaches it: a Unix socket `<uds-path>_9000`. */
   private listenHeartbeat(): Promise<void> {
     const srv = createServer((sock) => {
       let got = false;
@@ -150,7 +157,17 @@ class Supervisor {
     const q = spawn(this.s.qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.qemu = q;
     this.emit({ event: 'started', slotUid: this.s.slotUid, cid: this.s.cid, cpuIds: this.cpuIds(), memoryMiB: this.s.memoryMiB, debug: this.s.debug, accel, qemuPid: q.pid, backendPid: this.backend?.pid });
-    q.stdout!.on('data', (d: Buffer) => this.consoleData(d));
+    let tail = '';
+    q.stdout!.on('data', (d: Buffer) => {
+      this.consoleData(d);
+      tail = (tail + d.toString('latin1')).slice(-200);
+      // even with -icount the guest's TSC calibration against the PIT fails now and then on a heavily loaded host;
+      // such a guest hangs in its delay-loop calibration: boot it again, once
+      if (this.qemu === q && accel === 'tcg' && this.phase === 'booting' && !this.calibrationRetried && /tsc: Unable to calibrate against PIT/.test(tail)) {
+        this.calibrationRetried = true;
+        void this.restartTcg('the guest kernel could not calibrate its TSC against the PIT (a heavily loaded host)');
+      }
+    });
     q.stderr!.on('data', (d: Buffer) => {
       this.qemuLog = (this.qemuLog + d.toString('utf8')).slice(-8192);
       if (this.qemu === q && accel === 'kvm' && this.phase === 'booting' && /KVM internal error/.test(this.qemuLog)) {
@@ -200,23 +217,51 @@ class Supervisor {
     if (this.phase === 'booting') await this.boot('tcg');
   }
 
+  /** Stop QEMU and the backend and boot again under TCG (after a failed TSC calibration). */
+  private async restartTcg(reason: string): Promise<void> {
+    this.emit({ event: 'restart', reason });
+    const q = this.qemu;
+    const b = this.backend;
+    this.qemu = undefined;
+    this.backend = undefined;
+    await stopChild(q);
+    await stopChild(b);
+    this.consoleBuf = [];
+    this.consoleBytes = 0;
+    this.qemuLog = '';
+    this.backendLog = '';
+    if (this.phase === 'booting') await this.boot('tcg');
+  }
+
   private startBackend(): Promise<void> {
     this.unlinkQuiet(this.path('.vhost'));
     this.unlinkQuiet(this.path('.vsock'));
-    const vm = `guest-cid=${this.s.cid},socket=${this.path('.vhost')},uds-path=${this.path('.vsock')}`;
-    const b = spawn(this.s.vhostVsock, ['--vm', vm], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } });
+    const native = this.s.vsockBackendKind === 'eifkit';
+    const name = native ? 'eif-vsock-backend' : 'vhost-device-vsock';
+    const args = native
+      ? ['--guest-cid', String(this.s.cid), '--socket', this.path('.vhost'), '--uds-path', this.path('.vsock')]
+      : ['--vm', `guest-cid=${this.s.cid},socket=${this.path('.vhost')},uds-path=${this.path('.vsock')}`];
+    const b = spawn(this.s.vsockBackend, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } });
     this.backend = b;
     b.stderr!.on('data', (d: Buffer) => {
       this.backendLog = (this.backendLog + d.toString('utf8')).slice(-8192);
-      if (this.phase === 'booting' && /unknown cid: 3\b/.test(this.backendLog)) {
-        this.fail('EMULATE_HEARTBEAT_CID3', 'the enclave connected to the parent at vsock CID 3 (as AWS\'s init does); under emulation the parent is CID 2: vhost-device-vsock\'s Unix-socket mode drops packets for CID 3 (docs/launcher.md, "Emulation")');
+      // only the fallback drops CID 3; eifkit's backend routes it
+      if (!native && this.phase === 'booting' && /unknown cid: 3\b/.test(this.backendLog)) {
+        this.fail('EMULATE_HEARTBEAT_CID3', 'the enclave connected to the parent at vsock CID 3 (as AWS\'s init does), which the fallback backend vhost-device-vsock drops (its Unix-socket mode routes only CID 2): eifkit\'s own backend, which routes CID 3, is not built — build it with `node scripts/build-native.mjs` (docs/launcher.md, "Emulation")');
       }
     });
-    b.on('error', (e) => this.fail('EMULATE_START_FAILED', `cannot start ${this.s.vhostVsock}: ${e.message}`));
+    b.on('error', (e) => this.fail('EMULATE_START_FAILED', `cannot start ${this.s.vsockBackend}: ${e.message}`));
     b.on('exit', (code, signal) => {
-      if (this.backend === b && this.phase === 'booting') {
-        this.fail('EMULATE_START_FAILED', `vhost-device-vsock ended (${signal ?? `exit status ${code}`})${this.backendLog ? `: ${lastLines(this.backendLog, 2)}` : ''}`);
-      } else if (this.backend === b && this.phase === 'ready') void this.stop('vhost-device-vsock ended', 0);
+      if (this.backend === b && this.phase === 'booting' && code === 0 && this.qemu && /QEMU disconnected/.test(this.backendLog)) {
+        // eifkit's backend ends when QEMU goes away: QEMU's own exit decides what that means (a KVM failure is
+        // retried under TCG); only a QEMU still running after 3 s makes it a failed start
+        const q = this.qemu;
+        setTimeout(() => {
+          if (this.qemu === q && q.exitCode === null && q.signalCode === null) this.fail('EMULATE_START_FAILED', `${name} lost its connection to QEMU: ${lastLines(this.backendLog, 2)}`);
+        }, 3000).unref();
+      } else if (this.backend === b && this.phase === 'booting') {
+        this.fail('EMULATE_START_FAILED', `${name} ended (${signal ?? `exit status ${code}`})${this.backendLog ? `: ${lastLines(this.backendLog, 2)}` : ''}`);
+      } else if (this.backend === b && this.phase === 'ready') void this.stop(`${name} ended`, 0);
     });
     // QEMU needs the backend's socket to exist before it starts
     return new Promise((res) => {
@@ -224,7 +269,7 @@ class Supervisor {
       const poll = (): void => {
         if (this.phase !== 'booting' || existsSync(this.path('.vhost'))) return res();
         if (Date.now() - t0 > 10_000) {
-          this.fail('EMULATE_START_FAILED', `vhost-device-vsock did not create ${this.path('.vhost')} within 10 s`);
+          this.fail('EMULATE_START_FAILED', `${name} did not create ${this.path('.vhost')} within 10 s`);
           return res();
         }
         setTimeout(poll, 20);
@@ -283,12 +328,12 @@ class Supervisor {
       debug: this.s.debug,
       socket: `${this.s.slotUid}.sock`,
       meta: this.s.meta,
-      emulated: { accel: this.accel, accelNote: this.accelNote, qemuPid: this.qemu?.pid, backendPid: this.backend?.pid, vsockSocket: this.path('.vsock'), consoleSocket: this.path('.console') },
+      emulated: { accel: this.accel, accelNote: this.accelNote, qemuPid: this.qemu?.pid, backendPid: this.backend?.pid, vsockBackend: this.s.vsockBackendKind, vsockSocket: this.path('.vsock'), consoleSocket: this.path('.console') },
     };
     writeFileSync(this.path('.json.tmp'), JSON.stringify(record));
     renameSync(this.path('.json.tmp'), this.path('.json'));
     this.phase = 'ready';
-    this.emit({ event: 'ready', slotUid: this.s.slotUid, pid: process.pid, cid: this.s.cid, cpuIds: this.cpuIds(), memoryMiB: this.s.memoryMiB, debug: this.s.debug, accel: this.accel, accelNote: this.accelNote, bootMs: Date.now() - this.start, vsockSocket: this.path('.vsock') });
+    this.emit({ event: 'ready', slotUid: this.s.slotUid, pid: process.pid, cid: this.s.cid, cpuIds: this.cpuIds(), memoryMiB: this.s.memoryMiB, debug: this.s.debug, accel: this.accel, accelNote: this.accelNote, bootMs: Date.now() - this.start, vsockSocket: this.path('.vsock'), vsockBackend: this.s.vsockBackendKind });
     process.stdin.destroy();
   }
 

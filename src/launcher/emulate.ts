@@ -19,7 +19,7 @@ import { openInput } from '../node/file-source.js';
 import { enclaveName, formatEnclaveId, instanceId } from './enclave-id.js';
 import { type LauncherEnv, launcherEnv } from './env.js';
 import type { RunEnclaveResult } from './launcher.js';
-import { BUILD_QEMU_COMMAND, type EmulatedArch, findEmulationTools } from './emulate-tools.js';
+import { BUILD_NATIVE_COMMAND, BUILD_QEMU_COMMAND, type EmulatedArch, findEmulationTools } from './emulate-tools.js';
 import { type Finding, imagePreflight, PreflightError } from './preflight.js';
 import { heartbeatTimeoutMs, minimumMemoryMiB, MIB } from './sizing.js';
 import { type EnclaveRecord, ensureStateDir, readRecords, removeRecord } from './state.js';
@@ -28,8 +28,13 @@ import type { SupervisorSettings } from './emulate-supervisor.js';
 /** One line for every emulated launch: what an emulated run shows and what it cannot. */
 export const EMULATION_LIMITS =
   'emulated on QEMU (nitro-enclave machine): this proves the image format, the boot path and the PCRs, not AWS\'s ' +
-  'hypervisor or its signing — attestation documents are unsigned (never authentic), the parent is vsock CID 2 ' +
-  '(not 3), and debug mode does not zero the PCRs';
+  'hypervisor or its signing — attestation documents are unsigned (never authentic), debug mode does not zero the ' +
+  'PCRs, and the parent (vsock CID 3, as on Nitro; CID 2 too) is this host\'s Unix sockets, not an EC2 instance';
+
+/** Added to the limits when eifkit's own backend is not built and vhost-device-vsock stands in. */
+export const FALLBACK_BACKEND_LIMIT =
+  'eifkit\'s vsock backend (native/vsock-backend.c) is not built, so vhost-device-vsock serves the enclave\'s vsock: ' +
+  `the parent is reachable only at CID 2, not 3 (build it: ${BUILD_NATIVE_COMMAND})`;
 
 export interface EmulateOptions {
   eifPath: string;
@@ -60,8 +65,11 @@ export interface EmulatedEnclaveResult extends RunEnclaveResult {
   Accelerator: 'kvm' | 'tcg';
   /** Why TCG rather than KVM, when auto chose it. */
   AcceleratorNote?: string;
-  /** Unix socket for the host's programs: write `CONNECT <port>\n`, read `OK <n>\n`, then talk to the enclave port. */
+  /** Unix socket for the host's programs: write `CONNECT <port>\n`, read `OK <n>\n`, then talk to the enclave port.
+   * The enclave's connections to the parent (CID 3, or 2) port P reach a Unix socket listening at `<VsockSocket>_P`. */
   VsockSocket: string;
+  /** 'eifkit' (native/vsock-backend.c: CID 3 routed, as on Nitro) or 'vhost-device-vsock' (the fallback: CID 2 only). */
+  VsockBackend: 'eifkit' | 'vhost-device-vsock';
   Measurements: Record<string, string>;
   BootMs: number;
 }
@@ -116,8 +124,10 @@ export async function emulationPreflight(o: EmulateOptions): Promise<EmulationPl
   if (arch !== 'aarch64' && !tools.qemu) {
     findings.push({ severity: 'fatal', code: 'EMULATE_QEMU_MISSING', message: `no qemu-system-${arch} with the nitro-enclave machine (${tools.qemuRejected.join('; ')}): build one into the project cache with ${BUILD_QEMU_COMMAND} (Debian/Ubuntu, ~2–3 min on 2 cores), or pass --qemu PATH to a QEMU ≥ 9.2 built with libcbor and gnutls` });
   }
-  if (!tools.vhostVsock) {
-    findings.push({ severity: 'fatal', code: 'EMULATE_VSOCK_BACKEND_MISSING', message: `vhost-device-vsock (rust-vmm's vsock backend, which the machine requires) is not in the project cache or on PATH: ${BUILD_QEMU_COMMAND} fetches Debian's build, or install it (cargo install vhost-device-vsock) or set EIF_VHOST_DEVICE_VSOCK` });
+  if (!tools.vsockBackend) {
+    findings.push({ severity: 'fatal', code: 'EMULATE_VSOCK_BACKEND_MISSING', message: `no vhost-user vsock backend (the machine requires one): eifkit's eif-vsock-backend is not built — build it with ${BUILD_NATIVE_COMMAND} (needs a C compiler) or set EIF_VSOCK_BACKEND; vhost-device-vsock, the fallback (its enclaves reach the parent only at CID 2), is not in the project cache or on PATH either` });
+  } else if (tools.vsockBackend.kind !== 'eifkit') {
+    findings.push({ severity: 'warning', code: 'EMULATE_VSOCK_BACKEND_MISSING', message: `eifkit's vsock backend is not built: using ${tools.vsockBackend.path}, whose enclaves reach the parent only at CID 2 (an init heartbeating to CID 3, as AWS's does, fails with EMULATE_HEARTBEAT_CID3); build it with ${BUILD_NATIVE_COMMAND}` });
   }
   if (!tools.firmwareDir) {
     findings.push({ severity: 'fatal', code: 'EMULATE_FIRMWARE_MISSING', message: `no folder with both bios-microvm.bin and linuxboot_dma.bin (searched ${tools.firmwareSearched.join(', ')}): ${BUILD_QEMU_COMMAND} puts them in the cache; or install Debian's seabios and qemu-system-data and set EIF_QEMU_FIRMWARE to a folder holding both` });
@@ -144,7 +154,8 @@ export async function emulationPreflight(o: EmulateOptions): Promise<EmulationPl
     metadata: eif?.metadata,
     settings: {
       qemu: tools.qemu!,
-      vhostVsock: tools.vhostVsock!,
+      vsockBackend: tools.vsockBackend!.path,
+      vsockBackendKind: tools.vsockBackend!.kind,
       firmwareDir: tools.firmwareDir!,
       arch,
       eifPath,
@@ -258,6 +269,7 @@ export async function runEmulated(o: EmulateOptions): Promise<EmulatedEnclaveRes
       Accelerator: ready.accel as 'kvm' | 'tcg',
       ...(ready.accelNote ? { AcceleratorNote: String(ready.accelNote) } : {}),
       VsockSocket: String(ready.vsockSocket),
+      VsockBackend: ready.vsockBackend as 'eifkit' | 'vhost-device-vsock',
       Measurements: plan.measurements,
       BootMs: Number(ready.bootMs),
     };

@@ -19,7 +19,7 @@ export interface EnclaveRecord {
   socket: string;
   meta: { EnclaveName?: string; EifPath?: string; Measurements?: Record<string, string>; ImageMetadata?: Record<string, unknown> } | null;
   /** Set by the emulation supervisor (`eif run --emulate`, emulate-supervisor.ts): QEMU instead of Nitro. */
-  emulated?: { accel: 'kvm' | 'tcg'; accelNote?: string; qemuPid?: number; backendPid?: number; vsockSocket: string; consoleSocket: string };
+  emulated?: { accel: 'kvm' | 'tcg'; accelNote?: string; qemuPid?: number; backendPid?: number; vsockBackend?: 'eifkit' | 'vhost-device-vsock'; vsockSocket: string; consoleSocket: string };
   /** Record file modification time (launch order). */
   mtimeMs: number;
 }
@@ -86,9 +86,10 @@ export function pidAlive(pid: number, names: readonly string[] = ['eif-nehelper'
 export function removeRecord(dir: string, slotUid: string, rec?: EnclaveRecord): void {
   const em = rec?.emulated;
   if (em) {
-    for (const [pid, name] of [[em.qemuPid, 'qemu-system'], [em.backendPid, 'vhost-device-vs']] as const) {
+    // /proc's comm is the first 15 bytes of the program name: eif-vsock-backend (ours) or vhost-device-vsock
+    for (const [pid, names] of [[em.qemuPid, ['qemu-system']], [em.backendPid, ['eif-vsock-backe', 'vhost-device-vs']]] as const) {
       try {
-        if (pid && pidAlive(pid, [name])) process.kill(pid, 'SIGKILL');
+        if (pid && pidAlive(pid, [...names])) process.kill(pid, 'SIGKILL');
       } catch {
         /* gone meanwhile, or not ours to stop */
       }

@@ -6,8 +6,9 @@
  * missing, when scripts/build-qemu.sh has not filled the cache. Every boot runs under a timeout.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { decodeEmulatedDocument } from '../../src/attestation/document.js';
 import { toHex } from '../../src/util/hex.js';
 import { makeDocument, makePki } from '../attestation/helpers/generator.js';
 import { BIN, CACHE, CMDLINE, compileProbe, eifBuild, KERNEL, missingForEmulation, probeRamdisk } from './images.js';
+import { findEmulationTools, nativeBackendPath } from '../../src/launcher/emulate-tools.js';
 import * as tar from '../oci/tar-bytes.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { S_IFDIR, S_IFREG, writeCpio } from '../../src/eif/cpio.js';
@@ -85,6 +87,65 @@ function askEnclave(vsockSocket: string, port: number, send: Buffer, ms = 20_000
   });
 }
 
+/** The host end of the enclave's vsock port `port`, once the backend said OK. */
+function openEnclavePort(vsockSocket: string, port: number, ms = 20_000): Promise<{ sock: Socket; hostPort: number }> {
+  return new Promise((res, rej) => {
+    const s = connect(vsockSocket);
+    const timer = setTimeout(() => (s.destroy(), rej(new Error(`no OK for enclave port ${port} within ${ms} ms`))), ms);
+    let head = Buffer.alloc(0);
+    const onData = (d: Buffer): void => {
+      head = Buffer.concat([head, d]);
+      const i = head.indexOf(10);
+      if (i < 0) return;
+      s.off('data', onData);
+      clearTimeout(timer);
+      const line = head.subarray(0, i).toString('latin1');
+      const m = /^OK (\d+)$/.exec(line);
+      if (!m) return rej(new Error(`backend said ${JSON.stringify(line)}`));
+      s.pause();
+      if (head.length > i + 1) s.unshift(head.subarray(i + 1));
+      res({ sock: s, hostPort: Number(m[1]) });
+    };
+    s.on('connect', () => s.write(`CONNECT ${port}\n`));
+    s.on('data', onData);
+    s.on('error', (e) => (clearTimeout(timer), rej(e)));
+    s.on('close', () => (clearTimeout(timer), rej(new Error('closed before OK'))));
+  });
+}
+
+/** Everything a socket sends until it ends (it must end within `ms`). */
+function readToEnd(s: Socket, ms: number): Promise<Buffer> {
+  return new Promise((res, rej) => {
+    const parts: Buffer[] = [];
+    const timer = setTimeout(() => (s.destroy(), rej(new Error(`no end within ${ms} ms`))), ms);
+    s.on('data', (d: Buffer) => parts.push(d));
+    s.on('end', () => (clearTimeout(timer), res(Buffer.concat(parts))));
+    s.on('error', (e) => (clearTimeout(timer), rej(e)));
+    s.resume();
+  });
+}
+
+/** FNV-1a 32 (the enclave probe's checksum). */
+function fnv1a(b: Buffer, h = 0x811c9dc5): number {
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 16777619) >>> 0;
+  return h >>> 0;
+}
+
+/** The enclave probe's xorshift32 stream (seed 1), `n` bytes. */
+function xorshiftBytes(n: number): Buffer {
+  const out = Buffer.alloc(n);
+  let x = 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
 /** Files and processes an emulated enclave may leave: none once it has ended. */
 function leftovers(stateDir: string): string[] {
   return readdirSync(stateDir).filter((f) => !f.endsWith('.lock'));
@@ -95,6 +156,96 @@ function pem(der: Uint8Array, label = 'CERTIFICATE'): string {
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
+const MiB = 1 << 20;
+
+/**
+ * The enclave probe's ports 5006 (bulk echo) and 5007 (dial out) from the host: several MiB each way with a checksum
+ * (credit and backpressure: the host writes far faster than the TCG guest reads), an enclave-side close (5006) and a
+ * host-side close (the dial's listener ends first), the parent reached at CID 3 and CID 2, and a port without a
+ * listener refused (RST → ECONNRESET in the enclave).
+ */
+/** Port 5006: `n` random bytes in, their checksum and the bytes echoed back, then the enclave closes. */
+async function bulkEcho(vsockSocket: string, n: number): Promise<number> {
+  const data = randomBytes(n);
+  const t0 = Date.now();
+  const bulk = await openEnclavePort(vsockSocket, 5006);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(data.length);
+  bulk.sock.write(Buffer.concat([len, data]));
+  const back = await readToEnd(bulk.sock, 60_000);
+  const ms = Date.now() - t0;
+  expect(back.length).toBe(4 + data.length);
+  expect(back.readUInt32LE(0)).toBe(fnv1a(data));
+  expect(back.subarray(4).equals(data)).toBe(true);
+  bulk.sock.destroy();
+  return ms;
+}
+
+async function vsockTraffic(vsockSocket: string): Promise<void> {
+  // host → enclave → host: 4 MiB in, its checksum and the 4 MiB echoed back, then the enclave closes
+  const bulkMs = await bulkEcho(vsockSocket, 4 * MiB);
+  console.log(`vsock bulk echo: 2 × 4 MiB in ${bulkMs} ms = ${((8 * 1000) / bulkMs).toFixed(1)} MiB/s`);
+
+  // enclave → parent at CID 3 port 7000 (a host Unix listener at <VsockSocket>_7000): 4 MiB up, 3 MiB down; the host
+  // ends its side first and the enclave reads to that end
+  const down = randomBytes(3 * MiB);
+  let upSum = 0;
+  let upLen = 0;
+  let hostClosed = false;
+  const ups: string[] = [];
+  const listener = createServer((s) => {
+    const parts: Buffer[] = [];
+    // stop reading for a while at first: the Unix socket fills, the backend buffers its 256 KiB and the enclave
+    // waits for credit (the backpressure path), then everything must still arrive in order
+    let paused = false;
+    s.on('data', (d: Buffer) => {
+      parts.push(d);
+      if (!paused) {
+        paused = true;
+        s.pause();
+        setTimeout(() => s.resume(), 700);
+      }
+    });
+    s.on('end', () => {
+      const up = Buffer.concat(parts);
+      upLen = up.length;
+      upSum = fnv1a(up);
+      ups.push(`${upLen} ${upSum}`);
+      s.end(down);
+    });
+    s.on('close', () => (hostClosed = true));
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => listener.listen(`${vsockSocket}_7000`, () => r()));
+  const dial = async (line: string): Promise<string> => {
+    const c = await openEnclavePort(vsockSocket, 5007);
+    c.sock.write(`${line}\n`);
+    return (await readToEnd(c.sock, 60_000)).toString('utf8').trim();
+  };
+  try {
+    const t1 = Date.now();
+    const answer = await dial(`DIAL 3 7000 ${4 * MiB}`);
+    const dialMs = Date.now() - t1;
+    expect(answer).toBe(`DIALED ${4 * MiB} ${down.length} ${fnv1a(down).toString(16).padStart(8, '0')}`);
+    expect(upLen).toBe(4 * MiB);
+    expect(upSum).toBe(fnv1a(xorshiftBytes(4 * MiB)));
+    expect(await waitFor(() => hostClosed, 5000)).toBe(true);
+    console.log(`vsock enclave → CID 3: 4 MiB up + 3 MiB down in ${dialMs} ms, 0.7 s of it the host not reading (${((7 * 1000) / (dialMs - 700)).toFixed(1)} MiB/s without it)`);
+    // CID 2, the older emulation's parent, reaches the same listener
+    expect(await dial('DIAL 2 7000 1000')).toBe(`DIALED 1000 ${down.length} ${fnv1a(down).toString(16).padStart(8, '0')}`);
+    expect(upLen).toBe(1000);
+    // no listener at <VsockSocket>_7001: the enclave's connect is reset (ECONNRESET = 104)
+    expect(await dial('DIAL 3 7001 10')).toBe('DIALERR 104');
+    // both at once, twice over: four connections share the rings and their credit
+    const sum = fnv1a(down).toString(16).padStart(8, '0');
+    const both = await Promise.all([bulkEcho(vsockSocket, 2 * MiB), dial(`DIAL 3 7000 ${2 * MiB}`), bulkEcho(vsockSocket, MiB), dial(`DIAL 2 7000 ${MiB}`)]);
+    expect(both.slice(1).filter((x) => typeof x === 'string').sort()).toEqual([`DIALED ${2 * MiB} ${down.length} ${sum}`, `DIALED ${MiB} ${down.length} ${sum}`].sort());
+    expect(ups.slice(-2).sort()).toEqual([`${2 * MiB} ${fnv1a(xorshiftBytes(2 * MiB))}`, `${MiB} ${fnv1a(xorshiftBytes(MiB))}`].sort());
+  } finally {
+    listener.close();
+  }
+}
+
 suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'s nitro-enclave machine', () => {
   let dir: string;
   let stateDir: string;
@@ -102,7 +253,6 @@ suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'
   let app: string;
   let signed: string;
   let other: string;
-  let cid3: string;
   const describeOf = (p: string): Record<string, string> => JSON.parse(cli(['describe', '--eif-path', p], {}).stdout).Measurements;
   const started: number[] = [];
 
@@ -114,7 +264,8 @@ suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'
     const probe = compileProbe(dir);
     // two ramdisks, as nitro-cli builds them: the first (busybox, modules, /init) is PCR1's, the second PCR2's
     const w = (name: string, bytes: Uint8Array): string => (writeFileSync(join(dir, name), bytes), join(dir, name));
-    const base = probeRamdisk(probe, { parentCid: 2, bootNonce: '0b00' });
+    // the probe heartbeats to the parent at CID 3, as AWS's init does
+    const base = probeRamdisk(probe, { parentCid: 3, bootNonce: '0b00' });
     const f = (name: string, data: Uint8Array | string, mode = 0o755) => ({ name, mode: S_IFREG | mode, data: typeof data === 'string' ? new TextEncoder().encode(data) : data, mtime: 0 });
     const rdApp = w('app.cpio', writeCpio([{ name: 'app', mode: S_IFDIR | 0o755, mtime: 0 }, f('app/hello.txt', 'hello from the app ramdisk\n', 0o644)]));
     const rdOther = w('other.cpio', writeCpio([{ name: 'app', mode: S_IFDIR | 0o755, mtime: 0 }, f('app/hello.txt', 'another image\n', 0o644)]));
@@ -128,11 +279,9 @@ suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'
     const cert = join(dir, 'sign.crt');
     execFileSync('openssl', ['ecparam', '-name', 'secp384r1', '-genkey', '-noout', '-out', key]);
     execFileSync('openssl', ['req', '-x509', '-new', '-key', key, '-subj', '/CN=eifkit emulation test', '-days', '2', '-sha384', '-out', cert]);
+    // the signed image heartbeats to CID 2: images made for the older emulation keep working
     signed = join(dir, 'signed.eif');
-    eifBuild(signed, [rdBase, rdApp], ['--signing-certificate', cert, '--private-key', key]);
-    // as AWS's init does: heartbeat to CID 3
-    cid3 = join(dir, 'cid3.eif');
-    eifBuild(cid3, [w('cid3.cpio', probeRamdisk(probe, { parentCid: 3, bootNonce: '00' }))]);
+    eifBuild(signed, [w('base2.cpio', probeRamdisk(probe, { parentCid: 2, bootNonce: '0b00' })), rdApp], ['--signing-certificate', cert, '--private-key', key]);
   }, 120_000);
 
   afterAll(() => {
@@ -164,7 +313,9 @@ suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'
     // the boot document on the console (nonce 0b00) and the heartbeat line
     let consoleText = '';
     await waitFor(() => (consoleText = cli(['console', '--enclave-id', out.EnclaveID, '--disconnect-timeout', '1'], env).stdout).includes('PROBE listening'), 30_000);
-    expect(consoleText).toContain('PROBE heartbeat ok (CID 2)');
+    expect(consoleText).toContain('PROBE heartbeat ok (CID 3)');
+    expect(out.VsockBackend).toBe('eifkit');
+    expect(r.stderr).toContain(`the enclave reaches the parent at vsock CID 3 (or 2) port P through a Unix socket listening at ${out.VsockSocket}_P`);
     const bootDoc = decodeEmulatedDocument(Buffer.from(/PROBE doc ([0-9a-f]+)/.exec(consoleText)![1]!, 'hex'));
     expect(toHex(bootDoc.nonce!)).toBe('0b00');
 
@@ -201,6 +352,16 @@ suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'
     const bad = cli(['attest', 'verify', join(dir, 'resigned.cbor'), '--root', join(dir, 'root.pem'), '--eif', other, '--nonce', nonce.toString('hex'), '--at', at], {});
     expect(bad.status).toBe(1);
     expect(bad.stdout).toMatch(/PCR2/);
+
+    // vsock both ways through eifkit's backend (native/vsock-backend.c)
+    await vsockTraffic(out.VsockSocket);
+    // a host program that writes CONNECT and its request at once and half-closes before the OK still gets its answer
+    const eager = connect(out.VsockSocket);
+    eager.on('connect', () => eager.end(Buffer.concat([Buffer.from('CONNECT 5005\n'), Buffer.from('0d0e', 'hex'), Buffer.from('\n')])));
+    const eagerReply = await readToEnd(eager, 20_000);
+    const nl = eagerReply.indexOf(10);
+    expect(eagerReply.subarray(0, nl).toString()).toMatch(/^OK \d+$/);
+    expect(toHex(decodeEmulatedDocument(eagerReply.subarray(nl + 1)).nonce!)).toBe('0d0e');
 
     // terminate: QEMU, the backend and the supervisor gone, no file left
     const rec = JSON.parse(readFileSync(join(stateDir, `${out.EnclaveID.split('-enc')[1]}.json`), 'utf8'));
@@ -290,14 +451,36 @@ suite(why ? `eif run --emulate (skipped: ${why})` : 'eif run --emulate on QEMU\'
     expect(leftovers(stateDir)).toEqual([]);
   }, 120_000);
 
-  it('an init that heartbeats to CID 3 (as AWS\'s does) fails at once with EMULATE_HEARTBEAT_CID3 and leaves nothing', () => {
+  const fallback = findEmulationTools({ arch: 'x86_64' }).vhostVsock;
+  it.skipIf(!fallback)(`without eifkit's backend built, the fallback vhost-device-vsock${fallback ? '' : ' (skipped: not in the cache)'}: an init heartbeating to CID 3 fails at once with EMULATE_HEARTBEAT_CID3 naming the missing backend, and leaves nothing`, () => {
     const t0 = Date.now();
-    const r = cli(['run', '--emulate', '--eif-path', cid3, '--memory', '256', '--cpu-count', '1'], env);
+    const r = cli(['run', '--emulate', '--eif-path', app, '--memory', '256', '--cpu-count', '1'], { ...env, EIF_NATIVE_OUT: join(dir, 'no-native-build') });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/eif: error EMULATE_HEARTBEAT_CID3: .*CID 3/);
+    expect(r.stderr).toMatch(/warning EMULATE_VSOCK_BACKEND_MISSING: eifkit's vsock backend is not built: using .*vhost-device-vsock, whose enclaves reach the parent only at CID 2/);
+    expect(r.stderr).toMatch(/eif: error EMULATE_HEARTBEAT_CID3: .*CID 3.*eifkit's own backend, which routes CID 3, is not built/);
     expect(Date.now() - t0).toBeLessThan(45_000);
     expect(leftovers(stateDir)).toEqual([]);
     expect(spawnSync('pgrep', ['-f', stateDir]).stdout.toString().trim()).toBe('');
+  }, 90_000);
+
+  it('QEMU killed under eifkit\'s backend: the backend notices the disconnect, exits 0 on its own and removes its sockets', async () => {
+    const tools = findEmulationTools({ arch: 'x86_64' });
+    const vhost = join(dir, 'direct.vhost');
+    const uds = join(dir, 'direct.vsock');
+    const backend = spawn(nativeBackendPath(), ['--guest-cid', '17', '--socket', vhost, '--uds-path', uds], { stdio: ['ignore', 'ignore', 'pipe'] });
+    started.push(backend.pid!);
+    let log = '';
+    backend.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    const backendExit = new Promise<number | null>((res) => backend.on('close', (code) => res(code)));
+    expect(await waitFor(() => existsSync(vhost), 5000)).toBe(true);
+    const qemu = spawn(tools.qemu!, ['-M', 'nitro-enclave,vsock=vsock0,id=direct,acpi=on', '-kernel', app, '-m', '256M', '-smp', '1', '-display', 'none', '-monitor', 'none', '-serial', 'null', '-no-reboot', '-chardev', `socket,id=vsock0,path=${vhost}`, '-L', tools.firmwareDir!, '-accel', 'tcg', '-icount', 'shift=auto,sleep=off'], { stdio: 'ignore' });
+    started.push(qemu.pid!);
+    // the guest's driver started both rings: the device is in use
+    expect(await waitFor(() => /queue 1 \(tx\) started/.test(log), 60_000), log).toBe(true);
+    qemu.kill('SIGKILL');
+    expect(await Promise.race([backendExit, new Promise((r) => setTimeout(() => r('still running'), 5000))])).toBe(0);
+    expect(log).toMatch(/exit \(QEMU disconnected\)/);
+    expect(existsSync(vhost) || existsSync(uds)).toBe(false);
   }, 90_000);
 
   it('Ctrl-C while booting, or the supervisor killed while booting: QEMU and the backend stopped, every file removed', async () => {
@@ -366,12 +549,12 @@ describe('eif run --emulate pre-flight (no QEMU needed)', () => {
       writeFileSync(join(d, 'r'), Buffer.alloc(512, 2));
       const b = spawnSync(process.execPath, [BIN, 'build', '--kernel', join(d, 'k'), '--cmdline', 'x', '--ramdisk', join(d, 'r'), '--output', eifPath, '--quiet'], { encoding: 'utf8' });
       expect(b.status, b.stderr).toBe(0);
-      const env = { EIF_ENCLAVE_STATE_DIR: join(d, 'state'), EIF_QEMU_CACHE: join(d, 'nocache'), PATH: '/nonexistent', EIF_QEMU_FIRMWARE: join(d, 'nofw') };
+      const env = { EIF_ENCLAVE_STATE_DIR: join(d, 'state'), EIF_QEMU_CACHE: join(d, 'nocache'), PATH: '/nonexistent', EIF_QEMU_FIRMWARE: join(d, 'nofw'), EIF_NATIVE_OUT: join(d, 'nonative') };
       const r = spawnSync(process.execPath, [BIN, 'run', '--emulate', '--eif-path', eifPath, '--memory', '1'], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('eif: pre-flight findings (nothing was started):');
       expect(r.stderr).toMatch(/ {2}error EMULATE_QEMU_MISSING: .*build-qemu\.sh/);
-      expect(r.stderr).toMatch(/ {2}error EMULATE_VSOCK_BACKEND_MISSING: /);
+      expect(r.stderr).toMatch(/ {2}error EMULATE_VSOCK_BACKEND_MISSING: no vhost-user vsock backend .*build-native\.mjs/);
       expect(r.stderr).toMatch(/ {2}error MEMORY_TOO_SMALL: /);
       expect(r.stderr.trim().split('\n').pop()).toMatch(/^eif: error EMULATE_QEMU_MISSING: \d+ pre-flight checks failed/);
       expect(existsSync(join(d, 'state'))).toBe(false);

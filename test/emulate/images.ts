@@ -3,12 +3,13 @@
  * cloud kernel from the cache scripts/build-qemu.sh fills, and an initramfs made here — busybox-static, the five
  * modules (virtio_mmio, nsm, vsock, vmw_vsock_virtio_transport_common, vmw_vsock_virtio_transport), and
  * enclave-probe (fixtures/enclave-probe.c, compiled static). All cpio times are fixed, so the PCRs are too.
+ * The vsock backend is eifkit's (native/vsock-backend.c), so the images reach the parent at CID 3 as on Nitro.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { S_IFDIR, S_IFREG, writeCpio, type CpioEntry } from '../../src/eif/cpio.js';
-import { emulationCacheDir, findEmulationTools } from '../../src/launcher/emulate-tools.js';
+import { emulationCacheDir, findEmulationTools, nativeBackendPath } from '../../src/launcher/emulate-tools.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 
 export const BIN = join(REPO_ROOT, 'bin', 'eif.js');
@@ -24,13 +25,13 @@ export function missingForEmulation(): string | undefined {
   const t = findEmulationTools({ arch: 'x86_64' });
   const missing: string[] = [];
   if (!t.qemu) missing.push(`QEMU with the nitro-enclave machine (${t.qemuRejected.join('; ')})`);
-  if (!t.vhostVsock) missing.push('vhost-device-vsock');
+  if (t.vsockBackend?.kind !== 'eifkit') missing.push(`eifkit's vsock backend ${nativeBackendPath()} (build it: node scripts/build-native.mjs)`);
   if (!t.firmwareDir) missing.push('bios-microvm.bin + linuxboot_dma.bin');
   if (!existsSync(KERNEL)) missing.push(`the test kernel ${KERNEL}`);
   for (const m of MODULES) if (!existsSync(join(CACHE, 'kernel', 'modules', `${m}.ko`))) missing.push(`module ${m}.ko`);
   if (!existsSync('/bin/busybox')) missing.push('/bin/busybox (busybox-static)');
   if (spawnSync('cc', ['--version']).status !== 0) missing.push('a C compiler');
-  return missing.length ? `${missing.join(', ')} missing: run scripts/build-qemu.sh` : undefined;
+  return missing.length ? `${missing.join(', ')} missing: run scripts/build-qemu.sh (EIF_QEMU_CACHE=${CACHE})` : undefined;
 }
 
 /** Compile enclave-probe statically into `dir`. */
@@ -64,7 +65,7 @@ export function initScript(rest: string): string {
 }
 
 export interface ProbeImage {
-  /** Parent CID the probe heartbeats to (2 under emulation; 3 as on Nitro). */
+  /** Parent CID the probe heartbeats to (3 as on Nitro; 2 for the older emulation, still routed). */
   parentCid: 2 | 3;
   /** Nonce (hex) of the document printed on the console at boot. */
   bootNonce: string;

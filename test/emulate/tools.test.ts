@@ -35,7 +35,7 @@ describe('findEmulationTools', () => {
   });
 
   it('the firmware folder must hold both files; the backend must be executable', () => {
-    const env = { EIF_QEMU_CACHE: cache, PATH: '' };
+    const env = { EIF_QEMU_CACHE: cache, PATH: '', EIF_NATIVE_OUT: join(dir, 'no-native') };
     writeFileSync(join(cache, 'firmware', 'bios-microvm.bin'), 'x');
     expect(findEmulationTools({ arch: 'x86_64', env }).firmwareDir).not.toBe(join(cache, 'firmware'));
     writeFileSync(join(cache, 'firmware', 'linuxboot_dma.bin'), 'x');
@@ -44,5 +44,29 @@ describe('findEmulationTools', () => {
     expect(findEmulationTools({ arch: 'x86_64', env }).vhostVsock).toBeUndefined();
     chmodSync(join(cache, 'bin', 'vhost-device-vsock'), 0o755);
     expect(findEmulationTools({ arch: 'x86_64', env }).vhostVsock).toBe(join(cache, 'bin', 'vhost-device-vsock'));
+  });
+
+  it('eifkit\'s own backend (the native build output) comes first; vhost-device-vsock is only the fallback', () => {
+    const native = join(dir, 'native-out');
+    mkdirSync(native, { recursive: true });
+    const env = { EIF_QEMU_CACHE: cache, PATH: '', EIF_NATIVE_OUT: native };
+    writeFileSync(join(cache, 'bin', 'vhost-device-vsock'), '#!/bin/sh\n');
+    chmodSync(join(cache, 'bin', 'vhost-device-vsock'), 0o755);
+    // not built yet: the fallback, and the pre-flight says so (emulate.ts)
+    expect(findEmulationTools({ arch: 'x86_64', env }).vsockBackend).toEqual({ path: join(cache, 'bin', 'vhost-device-vsock'), kind: 'vhost-device-vsock' });
+    writeFileSync(join(native, 'eif-vsock-backend'), '#!/bin/sh\n');
+    chmodSync(join(native, 'eif-vsock-backend'), 0o755);
+    const t = findEmulationTools({ arch: 'x86_64', env });
+    expect(t.vsockBackend).toEqual({ path: join(native, 'eif-vsock-backend'), kind: 'eifkit' });
+    expect(t.vhostVsock).toBe(join(cache, 'bin', 'vhost-device-vsock'));
+    // EIF_VSOCK_BACKEND names another build of ours
+    const other = join(dir, 'my-backend');
+    writeFileSync(other, '#!/bin/sh\n');
+    chmodSync(other, 0o755);
+    expect(findEmulationTools({ arch: 'x86_64', env: { ...env, EIF_VSOCK_BACKEND: other } }).vsockBackend).toEqual({ path: other, kind: 'eifkit' });
+    // neither: nothing, and the pre-flight reports EMULATE_VSOCK_BACKEND_MISSING with the build command
+    rmSync(join(cache, 'bin', 'vhost-device-vsock'));
+    rmSync(join(native, 'eif-vsock-backend'));
+    expect(findEmulationTools({ arch: 'x86_64', env }).vsockBackend).toBeUndefined();
   });
 });

@@ -27,13 +27,13 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe.skipIf(!HAVE_NPM || !HAVE_DIST)('npm pack: the published file list', () => {
   it('holds the built library and CLI, the built web page (eif web), the helper sources and the script that compiles them, and the README', () => {
     const needed = ['package.json', 'README.md', 'bin/eif.js', 'dist/index.js', 'dist/index.d.ts', 'dist/browser.js', 'dist/cli/main.js',
-      'dist/launcher/launcher.js', 'native/nehelper.c', 'native/ne_abi.h', 'scripts/build-native.mjs', 'dist-web/index.html'];
+      'dist/launcher/launcher.js', 'native/nehelper.c', 'native/ne_abi.h', 'native/vsock-backend.c', 'scripts/build-native.mjs', 'dist-web/index.html'];
     if (existsSync(join(REPO_ROOT, 'LICENSE'))) needed.push('LICENSE');
     expect(files).toEqual(expect.arrayContaining(needed));
   });
 
   it('holds nothing else: no test code, simulator, conformance suite, compiled binaries, sources or build tools', () => {
-    const allowed = /^(package\.json|README\.md|LICENSE|bin\/eif\.js|dist\/.+\.(js|js\.map|d\.ts)|dist-web\/(index\.html|assets\/[\w.-]+\.(js|css))|native\/(nehelper\.c|ne_abi\.h)|scripts\/build-native\.mjs)$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|bin\/eif\.js|dist\/.+\.(js|js\.map|d\.ts)|dist-web\/(index\.html|assets\/[\w.-]+\.(js|css))|native\/(nehelper\.c|ne_abi\.h|vsock-backend\.c)|scripts\/build-native\.mjs)$/;
     expect(files.filter((f) => f.startsWith('dist-web/assets/') && f.endsWith('.js')).length).toBeGreaterThanOrEqual(2); // the page and its worker
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
     expect(files.filter((f) => /native\/test|nesim|conformance|native\/out|^src\/|^test\/|\.test\.|^assembly\/|^bench\//.test(f))).toEqual([]);
@@ -91,7 +91,7 @@ describe.skipIf(!HAVE_NPM || !HAVE_DIST)('npm pack: the published file list', ()
 /** The shipped script run in a copy laid out as the installed package (native/test/ absent, as in the tarball). */
 function installedCopy(name: string): string {
   const dir = join(tmp, name);
-  for (const f of ['native/nehelper.c', 'native/ne_abi.h', 'scripts/build-native.mjs']) {
+  for (const f of ['native/nehelper.c', 'native/ne_abi.h', 'native/vsock-backend.c', 'scripts/build-native.mjs']) {
     mkdirSync(join(dir, f, '..'), { recursive: true });
     cpSync(join(REPO_ROOT, f), join(dir, f));
   }
@@ -128,7 +128,8 @@ describe.skipIf(process.platform !== 'linux')('scripts/build-native.mjs: the hel
     expect(again.status).toBe(0);
     const helper = join(dir, 'native', 'out', 'eif-nehelper');
     expect(elfMachine(helper)).toBe(ELF_MACHINE[arch()]);
-    expect(readdirSync(join(dir, 'native', 'out'))).toEqual(['eif-nehelper']); // no simulator: its source is not shipped
+    // the emulation's vsock backend too; no simulator: its source is not shipped
+    expect(readdirSync(join(dir, 'native', 'out')).sort()).toEqual(['eif-nehelper', 'eif-vsock-backend']);
     expect(spawnSync(helper, ['abi'], { encoding: 'utf8' }).stdout).toMatch(/^\{"NE_CREATE_VM":2148052512,/);
   });
 

@@ -11,7 +11,7 @@ export async function runEmulatedHandler(a: RunArgs): Promise<void> {
   if (a.config !== undefined) throw usageError('--emulate takes its settings as flags, not --config');
   if (a['cpu-ids'] !== undefined) throw usageError('--emulate takes --cpu-count (QEMU vCPUs), not --cpu-ids');
   if (a['eif-path'] === undefined) throw usageError('--eif-path is required');
-  const { runEmulated, EMULATION_LIMITS } = await import('../../launcher/emulate.js');
+  const { runEmulated, EMULATION_LIMITS, FALLBACK_BACKEND_LIMIT } = await import('../../launcher/emulate.js');
   const { PreflightError } = await import('../../launcher/preflight.js');
   const { openConsole, pipeConsole } = await import('../../launcher/launcher.js');
   const pending: Finding[] = [];
@@ -30,6 +30,7 @@ export async function runEmulatedHandler(a: RunArgs): Promise<void> {
         if (ev.event === 'started' && ev.accel === 'kvm') process.stderr.write('eif: note: booting under QEMU with KVM\n');
         if (ev.event === 'started' && ev.accel === 'tcg') process.stderr.write('eif: note: booting under QEMU with software emulation (TCG)\n');
         if (ev.event === 'accel') process.stderr.write(`eif: note: falling back to software emulation (TCG): ${String(ev.reason)}\n`);
+        if (ev.event === 'restart') process.stderr.write(`eif: note: booting again: ${String(ev.reason)}\n`);
       },
     });
     pending.splice(0).forEach(printFinding);
@@ -37,6 +38,8 @@ export async function runEmulatedHandler(a: RunArgs): Promise<void> {
     process.stderr.write(`Started emulated enclave with enclave-cid: ${r.EnclaveCID}, memory: ${r.MemoryMiB} MiB, cpus: ${r.NumberOfCPUs}, ${how}; heartbeat after ${(r.BootMs / 1000).toFixed(1)} s\n`);
     process.stderr.write(`eif: note EMULATED: ${EMULATION_LIMITS}\n`);
     process.stderr.write(`eif: note: host programs reach the enclave's vsock ports through ${r.VsockSocket} (write "CONNECT <port>\\n", read "OK …\\n", then talk)\n`);
+    if (r.VsockBackend === 'eifkit') process.stderr.write(`eif: note: the enclave reaches the parent at vsock CID 3 (or 2) port P through a Unix socket listening at ${r.VsockSocket}_P\n`);
+    else process.stderr.write(`eif: note EMULATED: ${FALLBACK_BACKEND_LIMIT}; the enclave reaches CID 2 port P through ${r.VsockSocket}_P\n`);
     printJson(r);
     if (a['attach-console']) await pipeConsole(openConsole(r.EnclaveID), process.stdout);
   } catch (e) {
