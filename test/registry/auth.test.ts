@@ -113,16 +113,47 @@ d(`registry auth${missing ? ` (skipped: ${missing})` : ''}`, () => {
     (await pullImage(`${tokenReg.host}/org/app:1`, { ...fast, credentials: helperTok })).close();
   });
 
-  it('Bearer token: anonymous gets 401 naming the sources tried; a helper without an entry falls through to auths', async () => {
+  it('Bearer token: anonymous gets 401 naming the sources tried; a wrong identity token is refused without showing it', async () => {
     const c = dockerConfig({ credsStore: 'empty' }, { empty: 'echo "credentials not found in native keychain"; exit 1' });
     const e = await failure(pullImage(`${tokenReg.host}/org/app:1`, { ...fast, credentials: c }));
     expect(e.code).toBe('REGISTRY_UNAUTHORIZED');
     expect(e.message).toContain('docker-credential-empty): no credentials');
-    expect(e.message).toContain('no entry for');
+    expect(e.message).toContain('so anonymous');
     const wrongTok = dockerConfig({ auths: { [tokenReg.host]: { identitytoken: 'not-it' } } });
     const e2 = await failure(pullImage(`${tokenReg.host}/org/app:1`, { ...fast, credentials: wrongTok }));
     expect(e2.code).toBe('REGISTRY_UNAUTHORIZED');
     expect(e2.message).not.toContain('not-it');
+  });
+
+  it('a configured helper that says "credentials not found" means anonymous: auths is not read (docker/cli GetCredentialsStore, nativeStore.Get)', async () => {
+    const valid = { [tokenReg.host]: { auth: b64(`${USER}:${PASSWORD}`) } };
+    for (const [cfg, helper] of [
+      [{ credHelpers: { [tokenReg.host]: 'nf' }, auths: valid }, 'credHelpers'],
+      [{ credsStore: 'nf', auths: valid }, 'credsStore'],
+      [{ credHelpers: { [tokenReg.host]: 'nf' }, credsStore: 'ok', auths: valid }, 'credHelpers'], // the host's helper, not the store
+    ] as const) {
+      const c = dockerConfig(cfg, { nf: 'echo "credentials not found in native keychain"; exit 1', ok: `echo '{"Username":"${USER}","Secret":"${PASSWORD}"}'` });
+      const found = await findCredentials(tokenReg.host, c);
+      expect(found.credential).toBeUndefined();
+      expect(found.tried).toHaveLength(1);
+      expect(found.tried[0]).toContain(`${helper}`);
+      expect(found.tried[0]).toContain('docker-credential-nf');
+      expect(readFileSync(c.log, 'utf8')).toBe(`${tokenReg.host}\n`); // the helper was asked, once, for this host
+      tokens.requests.length = 0;
+      const e = await failure(pullImage(`${tokenReg.host}/org/app:1`, { ...fast, credentials: c }));
+      expect(e.code).toBe('REGISTRY_UNAUTHORIZED'); // the valid auths entry was not used
+      expect(e.message).not.toContain('auths[');
+      expect(tokens.requests.length).toBeGreaterThan(0);
+      expect(tokens.requests.every((r) => r.authorization === undefined)).toBe(true); // token asked for anonymously
+    }
+    // an empty secret from the helper is "none" too; a helper for another host does not count (credsStore answers)
+    const empty = dockerConfig({ credsStore: 'blank', auths: valid }, { blank: `echo '{"Username":"","Secret":""}'` });
+    expect((await findCredentials(tokenReg.host, empty)).credential).toBeUndefined();
+    const other = dockerConfig({ credHelpers: { 'other.example': 'nf' }, credsStore: 'ok' }, { nf: 'exit 9', ok: `echo '{"Username":"${USER}","Secret":"${PASSWORD}"}'` });
+    expect((await findCredentials(tokenReg.host, other)).credential?.source).toContain('credsStore');
+    // without any helper, auths answers
+    const plain = dockerConfig({ auths: valid });
+    expect((await findCredentials(tokenReg.host, plain)).credential?.source).toBe(`auths["${tokenReg.host}"] in ${join(plain.dockerConfig, 'config.json')}`);
   });
 
   it('a failing, missing or silent helper is REGISTRY_CREDENTIALS, without its output', async () => {

@@ -195,10 +195,10 @@ export async function countingProxy(target: string): Promise<{ host: string; req
 export type FakeHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 /** A bare HTTP server for misbehaving-registry tests. */
-export async function fakeServer(handler: FakeHandler, hostName = '127.0.0.1'): Promise<{ host: string; port: number; server: http.Server }> {
+export async function fakeServer(handler: FakeHandler, hostName = '127.0.0.1', listenOn = '127.0.0.1'): Promise<{ host: string; port: number; server: http.Server }> {
   const server = http.createServer(handler);
   servers.push(server);
-  const port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
+  const port = await new Promise<number>((r) => server.listen(0, listenOn, () => r((server.address() as net.AddressInfo).port)));
   return { host: `${hostName}:${port}`, port, server };
 }
 

@@ -4,16 +4,37 @@
  * that are not images. Each gives its stable code in bounded time; nothing corrupt is ever kept in the cache.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type http from 'node:http';
 import { gzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import { pullImage } from '../../src/node/registry/pull.js';
+import { openRegistryImage } from '../../src/node/registry/source.js';
 import { EifError } from '../../src/errors.js';
 import { codeOf } from '../helpers/errors.js';
 import { fakeServer, sha256Of, stopAll, tarOf, tmp } from './harness.js';
 
 afterAll(stopAll);
+
+/** A name other than localhost that /etc/hosts maps to 127.x (e.g. the machine's own name), if any. */
+const loopbackName = (() => {
+  try {
+    for (const line of readFileSync('/etc/hosts', 'utf8').split('\n')) {
+      const [addr, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
+      const name = names.find((n) => n !== 'localhost' && !n.startsWith('localhost.') && /^[a-z][a-z0-9-]*$/i.test(n));
+      if (addr?.startsWith('127.') && name) return name;
+    }
+  } catch {
+    /* none */
+  }
+  return undefined;
+})();
+/** This machine's first non-loopback IPv4 address, if any. */
+const outsideIPv4 = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 
 interface Img {
   manifest: Buffer;
@@ -46,10 +67,48 @@ function image(layerBytes = 300_000, manifestOverride?: (m: Record<string, unkno
   };
 }
 
+/** An image the build can read: the config's diff_ids name the layer's uncompressed tar. */
+function buildable(bytes = 200_000): Img & { diffId: string } {
+  const tar = tarOf([{ name: 'etc/hello', data: Buffer.from('hello\n') }, { name: 'data.bin', data: randomBytes(bytes) }]);
+  const layer = gzipSync(tar);
+  const diffId = sha256Of(tar);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [diffId] } }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha256Of(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: sha256Of(layer), size: layer.length }],
+    }),
+  );
+  return {
+    manifest,
+    manifestDigest: sha256Of(manifest),
+    blobs: new Map([
+      [sha256Of(layer), layer],
+      [sha256Of(config), config],
+    ]),
+    layer: sha256Of(layer),
+    config: sha256Of(config),
+    diffId,
+  };
+}
+
+/** The build's read side over a pulled image (pass 1 of every layer): the entries, as the build sees them. */
+async function indexed(ref: string, cache: string, tmpDir?: string) {
+  const src = await openRegistryImage({ 'docker-uri': ref, cache, quiet: true }, tmpDir ? { tmpDir } : {}, undefined, { EIF_REGISTRY_TIMEOUT_MS: '400', EIF_REGISTRY_RETRIES: '1', EIF_REGISTRY_BACKOFF_MS: '20' });
+  try {
+    const layers = await src.indexLayers();
+    return layers.map((l) => ({ digest: l.ref.digest, size: l.source.size, entries: l.entries.map((e) => [e.name, e.size, e.dataOffset]) }));
+  } finally {
+    src.close();
+  }
+}
+
 type Hook = (req: http.IncomingMessage, res: http.ServerResponse, kind: 'manifest' | 'blob', digest: string) => boolean;
 
 /** A fake registry serving `img` as fake/app:1; `hook` may answer a request itself (returns true). */
-async function fakeRegistry(img: Img, hook: Hook = () => false, hostName = '127.0.0.1') {
+async function fakeRegistry(img: Img, hook: Hook = () => false, hostName = '127.0.0.1', listenOn = '127.0.0.1') {
   const log: string[] = [];
   const srv = await fakeServer((req, res) => {
     log.push(`${req.method} ${req.url}`);
@@ -77,7 +136,7 @@ async function fakeRegistry(img: Img, hook: Hook = () => false, hostName = '127.
     }
     res.writeHead(200, { 'content-length': b.length });
     res.end(b);
-  }, hostName);
+  }, hostName, listenOn);
   return { host: srv.host, log };
 }
 
@@ -120,19 +179,162 @@ describe('misbehaving registries', () => {
     expect(await codeOf(pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_DIGEST_MISMATCH');
   });
 
-  it('a corrupted blob already in the cache is deleted and downloaded again, never used', async () => {
-    const img = image();
+  it('a corrupted layer in the cache (same size, bytes flipped) is refused by the build and deleted, never used; the next build downloads it', async () => {
+    const img = buildable();
     const reg = await fakeRegistry(img);
     const cache = tmp();
-    mkdirSync(join(cache, 'blobs', 'sha256'), { recursive: true });
-    const bad = Buffer.from(img.blobs.get(img.layer)!);
-    bad[10] ^= 0xff;
-    writeFileSync(join(cache, 'blobs', 'sha256', img.layer.slice(7)), bad);
-    const p = await pullImage(`${reg.host}/fake/app:1`, { ...fast, cacheDir: cache });
-    const got = Buffer.from(await (await p.store.blob(img.layer))!.read(0, img.blobs.get(img.layer)!.length));
+    const ref = `${reg.host}/fake/app:1`;
+    // a first build fills the cache (and keeps the layer's uncompressed tar); drop the tar so the layer blob is read
+    const first = await indexed(ref, cache);
+    unlinkSync(join(cache, 'blobs', 'sha256', img.diffId.slice(7)));
+    const path = join(cache, 'blobs', 'sha256', img.layer.slice(7));
+    const bad = readFileSync(path);
+    bad[bad.length >> 1] ^= 0xff;
+    writeFileSync(path, bad);
+    const before = reg.log.length;
+    const e = await failure(indexed(ref, cache));
+    expect(e.code).toBe('REGISTRY_DIGEST_MISMATCH');
+    expect(e.message).toContain(img.layer);
+    expect(e.message).toContain('deleted');
+    expect(existsSync(path)).toBe(false);
+    expect(existsSync(join(cache, 'blobs', 'sha256', img.diffId.slice(7)))).toBe(false); // nothing kept from it
+    expect(reg.log.slice(before).filter((l) => l.includes('/blobs/'))).toEqual([]); // the build used the cache only
+    // the next build downloads the layer again and gives the first build's result
+    const again = await indexed(ref, cache);
+    expect(reg.log.slice(before).filter((l) => l.includes(img.layer))).toHaveLength(1);
+    expect(again).toEqual(first);
+    expect(readFileSync(path).equals(img.blobs.get(img.layer)!)).toBe(true);
+  });
+
+  it("a layer's uncompressed tar is kept in the cache under its diff_id; a warm build reads it in place (no spill, no blob request); a corrupt one is deleted and the blob read instead", async () => {
+    const img = buildable();
+    const reg = await fakeRegistry(img);
+    const cache = tmp();
+    const ref = `${reg.host}/fake/app:1`;
+    const first = await indexed(ref, cache);
+    const kept = join(cache, 'blobs', 'sha256', img.diffId.slice(7));
+    expect(sha256Of(readFileSync(kept))).toBe(img.diffId); // a blob like the others: its name is its digest
+    expect(readdirSync(join(cache, 'blobs', 'sha256')).filter((f) => f.startsWith('.'))).toEqual([]); // no temp file left
+    // warm: no blob request, no temp spill, same entries
+    const spills = tmp();
+    const before = reg.log.length;
+    expect(await indexed(ref, cache, spills)).toEqual(first);
+    expect(readdirSync(spills)).toEqual([]);
+    expect(reg.log.slice(before).filter((l) => l.includes('/blobs/'))).toEqual([]);
+    // a corrupt kept tar (same size): deleted, the layer read from its (checked) blob, the right tar kept again
+    const bad = readFileSync(kept);
+    bad[600] ^= 0x01;
+    writeFileSync(kept, bad);
+    expect(await indexed(ref, cache)).toEqual(first);
+    expect(sha256Of(readFileSync(kept))).toBe(img.diffId);
+    expect(reg.log.slice(before).filter((l) => l.includes('/blobs/'))).toEqual([]);
+  });
+
+  it('a layer blob that matches its digest stays cached when the image itself is bad (diff_id mismatch): only corrupt copies are deleted', async () => {
+    const good = buildable();
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [wrong] }, config: { Cmd: ['/bin/sh'] } }));
+    const m = JSON.parse(good.manifest.toString());
+    m.config.digest = sha256Of(config);
+    m.config.size = config.length;
+    const manifest = Buffer.from(JSON.stringify(m));
+    const img: Img = { manifest, manifestDigest: sha256Of(manifest), blobs: new Map([[good.layer, good.blobs.get(good.layer)!], [sha256Of(config), config]]), layer: good.layer, config: sha256Of(config) };
+    const reg = await fakeRegistry(img);
+    const cache = tmp();
+    expect((await failure(indexed(`${reg.host}/fake/app:1`, cache))).code).toBe('OCI_DIFF_ID_MISMATCH');
+    expect(readFileSync(join(cache, 'blobs', 'sha256', good.layer.slice(7))).equals(good.blobs.get(good.layer)!)).toBe(true);
+    expect(existsSync(join(cache, 'blobs', 'sha256', wrong.slice(7)))).toBe(false); // nothing kept under the wrong diff_id
+  });
+
+  it('layers decompress while they download (unpack): the pull keeps the tar, also across a resumed download; a restarted one leaves it to pass 1', async () => {
+    const img = buildable(2_000_000);
+    const kept = (cache: string) => join(cache, 'blobs', 'sha256', img.diffId.slice(7));
+    const reg = await fakeRegistry(img);
+    const ref = `${reg.host}/fake/app:1`;
+    const plain = tmp();
+    (await pullImage(ref, { ...fast, cacheDir: plain })).close();
+    expect(existsSync(kept(plain))).toBe(false); // a pull alone does not decompress
+    const unpacked = tmp();
+    (await pullImage(ref, { ...fast, cacheDir: unpacked, unpack: true })).close();
+    expect(sha256Of(readFileSync(kept(unpacked)))).toBe(img.diffId); // before any build read the layer
+    const cold = await indexed(ref, tmp());
+    // a download broken mid-way and resumed with Range: the decompressor just goes on
+    let broken = 0;
+    const resumed = await fakeRegistry(img, (req, res, kind, digest) => {
+      if (kind !== 'blob' || digest !== img.layer || req.headers.range || broken++ > 0) return false;
+      const b = img.blobs.get(digest)!;
+      res.writeHead(200, { 'content-length': b.length });
+      res.write(b.subarray(0, b.length >> 1), () => res.destroy());
+      return true;
+    });
+    const c1 = tmp();
+    (await pullImage(`${resumed.host}/fake/app:1`, { ...fast, cacheDir: c1, unpack: true })).close();
+    expect(resumed.log.filter((l) => l.includes(img.layer))).toHaveLength(2);
+    expect(sha256Of(readFileSync(kept(c1)))).toBe(img.diffId);
+    // the same break, then Range ignored (200 from byte 0): the tee is dropped, the build's pass 1 makes the tar
+    let n = 0;
+    const restarted = await fakeRegistry(img, (_req, res, kind, digest) => {
+      if (kind !== 'blob' || digest !== img.layer) return false;
+      const b = img.blobs.get(digest)!;
+      res.writeHead(200, { 'content-length': b.length });
+      if (n++ === 0) res.write(b.subarray(0, b.length >> 1), () => res.destroy());
+      else res.end(b);
+      return true;
+    });
+    const c2 = tmp();
+    (await pullImage(`${restarted.host}/fake/app:1`, { ...fast, cacheDir: c2, unpack: true })).close();
+    expect(existsSync(kept(c2))).toBe(false);
+    expect(readdirSync(join(c2, 'blobs', 'sha256')).filter((f) => f.startsWith('.'))).toEqual([]); // its temp file removed
+    expect(await indexed(`${restarted.host}/fake/app:1`, c2)).toEqual(cold);
+    expect(sha256Of(readFileSync(kept(c2)))).toBe(img.diffId);
+  });
+
+  it('two builds at once on one cold cache: both right, each blob and kept tar whole, no temp file left', async () => {
+    const img = buildable();
+    const reg = await fakeRegistry(img);
+    const cache = tmp();
+    const ref = `${reg.host}/fake/app:1`;
+    const [a, b] = await Promise.all([indexed(ref, cache), indexed(ref, cache)]);
+    expect(a).toEqual(b);
+    const dir = join(cache, 'blobs', 'sha256');
+    expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
+    for (const f of readdirSync(dir)) expect(sha256Of(readFileSync(join(dir, f)))).toBe(`sha256:${f}`);
+    expect(readdirSync(dir).sort()).toEqual([img.manifestDigest, img.config, img.layer, img.diffId].map((d) => d.slice(7)).sort());
+  });
+
+  it('403 is REGISTRY_DENIED naming the credential sources tried, never a secret', async () => {
+    const img = image();
+    const reg = await fakeRegistry(img, (_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/json' }).end('{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}');
+      return true;
+    });
+    const cfgDir = tmp();
+    writeFileSync(join(cfgDir, 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('bob:s3cret-403').toString('base64') } } }));
+    const e = await failure(pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true, credentials: { dockerConfig: cfgDir } }));
+    expect(e.code).toBe('REGISTRY_DENIED');
+    expect(e.message).toContain('(403)');
+    expect(e.message).toContain(`auths["${reg.host}"] in ${join(cfgDir, 'config.json')}`);
+    expect(e.message).not.toContain('s3cret-403');
+    expect(e.message).not.toContain(Buffer.from('bob:s3cret-403').toString('base64'));
+  });
+
+  it('a corrupted manifest or config in the cache (same size) is deleted and downloaded again, never used', async () => {
+    const img = buildable();
+    const reg = await fakeRegistry(img);
+    const cache = tmp();
+    (await pullImage(`${reg.host}/fake/app:1`, { ...fast, cacheDir: cache })).close();
+    for (const d of [img.manifestDigest, img.config]) {
+      const path = join(cache, 'blobs', 'sha256', d.slice(7));
+      const bad = readFileSync(path);
+      bad[5] ^= 0x20;
+      writeFileSync(path, bad);
+    }
+    const before = reg.log.length;
+    const p = await pullImage(`${reg.host}/fake/app@${img.manifestDigest}`, { ...fast, cacheDir: cache });
     p.close();
-    expect(got.equals(img.blobs.get(img.layer)!)).toBe(true);
-    expect(reg.log.filter((l) => l.includes(img.layer))).toHaveLength(1);
+    expect(p.downloaded.blobs).toBe(1); // the config
+    expect(reg.log.slice(before).filter((l) => l.startsWith('GET'))).toEqual([`GET /v2/fake/app/manifests/${img.manifestDigest}`, `GET /v2/fake/app/blobs/${img.config}`]);
+    for (const d of [img.manifestDigest, img.config]) expect(sha256Of(readFileSync(join(cache, 'blobs', 'sha256', d.slice(7))))).toBe(d);
   });
 
   it('a manifest that does not match the digest asked for is refused', async () => {
@@ -279,6 +481,28 @@ describe('misbehaving registries', () => {
       return true;
     });
     expect(await codeOf(pullImage(`${notJson.host}/fake/app:1`, { ...fast, noCache: true }))).toBe('REGISTRY_BAD_MANIFEST');
+  });
+
+  it.skipIf(!loopbackName)(`plain HTTP for a name that resolves into 127.0.0.0/8, as Docker's daemon allows${loopbackName ? '' : ' (skipped: no such name in /etc/hosts)'}`, async () => {
+    const reg = await fakeRegistry(image(), undefined, loopbackName);
+    const p = await pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true });
+    p.close();
+    expect(p.layers).toHaveLength(1);
+  });
+
+  it.skipIf(!outsideIPv4)(`--insecure-registry takes a CIDR; without one a non-loopback host is HTTPS only${outsideIPv4 ? '' : ' (skipped: no non-loopback IPv4 address)'}`, async () => {
+    const reg = await fakeRegistry(image(), undefined, outsideIPv4, outsideIPv4);
+    const e = await failure(pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true }));
+    expect(reg.log).toEqual([]); // never spoken to over plain HTTP
+    expect(e.code).toMatch(/^REGISTRY_(UNREACHABLE|PROTOCOL|TIMEOUT)$/);
+    const prefix = outsideIPv4!.split('.').slice(0, 3).join('.');
+    for (const allowed of [[`${prefix}.0/24`], [outsideIPv4!], [`${outsideIPv4}/32`]]) {
+      const p = await pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true, insecureRegistries: allowed });
+      p.close();
+      expect(p.layers).toHaveLength(1);
+    }
+    const other = await failure(pullImage(`${reg.host}/fake/app:1`, { ...fast, noCache: true, insecureRegistries: ['10.0.0.0/8', 'fd00::/8'] }));
+    expect(other.code).toBe(e.code);
   });
 
   it('plain HTTP only where allowed: an https registry redirecting to http elsewhere is refused', async () => {

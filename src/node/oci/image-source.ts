@@ -4,8 +4,9 @@
  * file spills. `close()` closes the files and removes the temp files.
  */
 import { selectImage, type SelectImageOptions } from '../../oci/image.js';
-import { indexLayer } from '../../oci/layer.js';
-import type { ImageSelection, LayerIndex } from '../../oci/types.js';
+import { EifError } from '../../errors.js';
+import { indexLayer, readChunks, type Spill } from '../../oci/layer.js';
+import type { ImageSelection, LayerIndex, LayerRef } from '../../oci/types.js';
 import { createSpillDir } from './spill.js';
 import { nodeInflate, nodeSha256 } from './spill.js';
 import { openDockerArchive, openOciArchive, openOciLayout, type NodeBlobStore } from './stores.js';
@@ -19,6 +20,28 @@ export interface OpenImageSourceOptions extends SelectImageOptions {
   maxUncompressed?: number;
   /** Layers indexed at the same time (default 2). */
   concurrency?: number;
+  /** A store that keeps layers across builds (the registry's blob cache): see {@link LayerCache}. */
+  layerCache?: LayerCache;
+}
+
+/**
+ * What a store that keeps layers across builds adds to pass 1 (oci-build.md §7 step 3; issue 12: "a cached build is
+ * as fast as `--docker-archive`"). Every byte still goes through pass 1's digest checks: a stand-in is checked
+ * against its own digest (the layer's diff_id), a spill is kept only after the diff_id matched.
+ */
+export interface LayerCache {
+  /**
+   * A compressed layer's uncompressed tar kept by an earlier build (a ref with compression `none` whose digest is the
+   * diff_id), read instead of decompressing again; undefined when there is none.
+   */
+  uncompressed?(ref: LayerRef): LayerRef | undefined;
+  /** A spill for a compressed layer that keeps its uncompressed tar once pass 1 has checked it; undefined: a temp file. */
+  spill?(ref: LayerRef): Spill | undefined;
+  /**
+   * Pass 1 found that the bytes of `ref` do not match its digest (OCI_DIGEST_MISMATCH): remove them so they are never
+   * used again, and return the error to report.
+   */
+  corrupt?(ref: LayerRef, e: EifError): unknown;
 }
 
 export interface ImageSource {
@@ -66,6 +89,48 @@ export async function imageSourceOfStore(store: NodeBlobStore, opts: OpenImageSo
   try {
     const { image, platform } = opts;
     const selection = await selectImage(store, { image, platform, hostArch: opts.hostArch ?? hostArch() });
+    const cache = opts.layerCache;
+    const index = (ref: LayerRef) =>
+      indexLayer(ref, {
+        label: store.label,
+        sha256: nodeSha256,
+        inflate: nodeInflate,
+        spill: (hint) => cache?.spill?.(ref) ?? spills.spill(hint),
+        maxUncompressed: opts.maxUncompressed,
+      });
+    /**
+     * Pass 1 failed on a cached blob: is it corrupt? A digest mismatch says so; any other failure (a corrupt gzip
+     * stream fails to decompress before its digest is known, a corrupt tar fails to parse) is told apart from a bad
+     * image by hashing the whole blob — only on this error path.
+     */
+    const corruptCopy = async (ref: LayerRef, e: unknown): Promise<EifError | undefined> => {
+      if (!(e instanceof EifError)) return undefined;
+      if (e.code === 'OCI_DIGEST_MISMATCH') return e;
+      const h = nodeSha256();
+      for await (const chunk of readChunks(ref.source)) h.update(chunk);
+      const got = h.digestHex();
+      return `sha256:${got}` === ref.digest ? undefined : new EifError('OCI_DIGEST_MISMATCH', `layer ${ref.index} of ${store.label}: blob digest is sha256:${got}, the manifest says ${ref.digest} (${e.message})`, { cause: e });
+    };
+    /** Pass 1 of one layer: its kept uncompressed tar when there is one (a corrupt one is dropped), else the blob. */
+    const indexCached = async (ref: LayerRef): Promise<LayerIndex> => {
+      if (!cache) return index(ref);
+      const kept = cache.uncompressed?.(ref);
+      if (kept) {
+        try {
+          return { ...(await index(kept)), ref };
+        } catch (e) {
+          const bad = await corruptCopy(kept, e);
+          if (!bad) throw e;
+          cache.corrupt?.(kept, bad); // never used again; the stored blob below is checked on its own
+        }
+      }
+      try {
+        return await index(ref);
+      } catch (e) {
+        const bad = cache.corrupt ? await corruptCopy(ref, e) : undefined;
+        throw bad ? cache.corrupt!(ref, bad) : e;
+      }
+    };
     return {
       store,
       selection,
@@ -81,13 +146,7 @@ export async function imageSourceOfStore(store: NodeBlobStore, opts: OpenImageSo
           while (!failed && next < refs.length) {
             const i = next++;
             try {
-              out[i] = await indexLayer(refs[i]!, {
-                label: store.label,
-                sha256: nodeSha256,
-                inflate: nodeInflate,
-                spill: (hint) => spills.spill(hint),
-                maxUncompressed: opts.maxUncompressed,
-              });
+              out[i] = await indexCached(refs[i]!);
             } catch (e) {
               failed = true;
               errors.set(i, e);

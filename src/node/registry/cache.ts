@@ -7,9 +7,15 @@
  * temp name carries the writer's pid and start time, and leftovers of dead writers are removed). So a blob path holds
  * either nothing or a whole blob, concurrent builds need no lock (two writers of one blob rename the same bytes;
  * a reader's open fd keeps the inode it opened), and an interrupted download leaves only a temp file that the next
- * writer removes. A cached blob is hashed again before use; one that does not match its name is deleted.
+ * writer removes.
+ *
+ * A cached blob is checked against its digest once per build, by the read that uses it, and deleted when it does not
+ * match (never used): manifests and configs (a few KiB) are hashed in memory when read ({@link BlobCache.readVerified});
+ * a layer is hashed by the build's pass 1, which reads it anyway (src/node/registry/layer-cache.ts deletes it on a
+ * mismatch), so {@link BlobCache.has} looks only at its presence and size — hashing it here too cost a warm build one
+ * more read and SHA-256 of every layer.
  */
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,12 +44,7 @@ export function digestHex(digest: string): string {
   return m[1]!;
 }
 
-/** SHA-256 of a file, streamed. */
-async function hashFile(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) h.update(c);
-  return `sha256:${h.digest('hex')}`;
-}
+const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** A blob being written: bytes go to a temp file; `commit()` renames it into place. */
 export interface BlobWriter {
@@ -76,10 +77,10 @@ export class BlobCache {
   }
 
   /**
-   * Is the blob cached whole and intact? Hashes it; a blob whose bytes do not match its digest (or its expected size)
-   * is deleted and reported absent, so it is downloaded again and never used.
+   * Is the blob cached, a regular file of the expected size? Its bytes are not hashed here: the read that uses them
+   * checks them (see the module comment). A file of another size is deleted and reported absent.
    */
-  async has(digest: string, size?: number): Promise<boolean> {
+  has(digest: string, size?: number): boolean {
     const p = this.path(digest);
     let st;
     try {
@@ -87,13 +88,49 @@ export class BlobCache {
     } catch {
       return false;
     }
-    if (st.isFile() && (size === undefined || st.size === size) && (await hashFile(p)) === digest) return true;
+    if (st.isFile() && (size === undefined || st.size === size)) return true;
+    this.remove(digest);
+    return false;
+  }
+
+  /**
+   * A small cached blob (manifest, config) read whole and checked against its digest (and `size` when given);
+   * undefined when absent or when it does not match — then it is deleted, so it is fetched again and never used.
+   */
+  readVerified(digest: string, size?: number, limit = 8 << 20): Uint8Array | undefined {
+    if (!this.has(digest, size)) return undefined;
+    const p = this.path(digest);
+    let fd: number;
     try {
-      unlinkSync(p);
+      fd = openSync(p, 'r');
+    } catch {
+      return undefined;
+    }
+    let bytes: Uint8Array;
+    try {
+      const src = fileSource(fd, statSync(p).size);
+      if (src.size > limit) throw new EifError('REGISTRY_RESPONSE_TOO_LARGE', `blob ${digest} in the cache ${this.dir} is ${src.size} bytes, too large to be a manifest or config`);
+      bytes = src.read(0, src.size) as Uint8Array;
+    } finally {
+      closeSync(fd);
+    }
+    if (sha256(bytes) === digest) return bytes;
+    this.remove(digest);
+    return undefined;
+  }
+
+  /** Delete a cached blob (one that does not match its digest); no error when it is gone already. */
+  remove(digest: string): void {
+    try {
+      unlinkSync(this.path(digest));
     } catch {
       /* another build removed it first */
     }
-    return false;
+  }
+
+  /** Close `fd` with the cache's other open blobs (`close()`). */
+  adopt(fd: number): void {
+    this.fds.add(fd);
   }
 
   /** Start writing a blob (temp file next to its path). */
@@ -130,7 +167,7 @@ export class BlobCache {
 
   /** Store small bytes (a manifest) under their digest, after checking it. */
   put(digest: string, bytes: Uint8Array): void {
-    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const actual = sha256(bytes);
     if (actual !== digest) throw new EifError('REGISTRY_DIGEST_MISMATCH', `content does not match its digest: expected ${digest}, got ${actual}`);
     const w = this.writer(digest);
     try {

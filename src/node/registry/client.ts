@@ -3,7 +3,9 @@
  * the host changes, as blob storage such as S3 refuses or would leak it), the `WWW-Authenticate` challenge (Bearer
  * token per repository scope, cached until it expires; Basic), bounded retries with backoff for time-outs, resets, 5xx
  * and 429 (Retry-After honoured up to a cap), and errors with stable codes. Plain HTTP only for localhost,
- * 127.0.0.0/8, ::1 and `--insecure-registry` hosts (HTTPS tried first without certificate checks, as Docker does).
+ * 127.0.0.0/8, ::1 and `--insecure-registry` hosts or CIDRs (HTTPS tried first without certificate checks, as Docker
+ * does); like Docker's daemon, a host name counts as in a CIDR (127.0.0.0/8 included) when an address it resolves to
+ * is.
  *
  * Secrets (passwords, identity tokens, bearer tokens) are only ever put in request headers / bodies; no message,
  * error or log line is built from them.
@@ -12,13 +14,18 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
 import { EifError } from '../../errors.js';
 import type { ErrorCode } from '../../error-codes.js';
 import { findCredentials, type Credential, type CredentialOptions } from './credentials.js';
 import { apiHost } from './reference.js';
 
 export interface RegistryClientOptions {
-  /** Hosts (`host` or `host:port`) that may be reached over plain HTTP / unverified TLS (`--insecure-registry`). */
+  /**
+   * Hosts (`host` or `host:port`) or CIDRs (`10.0.0.0/8`, `fd00::/8`) that may be reached over plain HTTP / unverified
+   * TLS (`--insecure-registry`).
+   */
   insecureRegistries?: string[];
   /** No byte for this long (connecting, waiting for headers, or mid-body) fails the attempt. Default 30 000. */
   timeoutMs?: number;
@@ -170,6 +177,8 @@ export class RegistryClient {
   readonly backoffMs: number;
   readonly maxRetryAfterMs: number;
   private readonly insecure: Set<string>;
+  private readonly insecureNets = new BlockList();
+  private readonly resolvedPlain = new Map<string, boolean>();
   private readonly scheme = new Map<string, 'https:' | 'http:'>();
   private readonly tokens = new Map<string, Token>();
   private readonly creds = new Map<string, Promise<{ credential?: Credential; tried: string[] }>>();
@@ -181,7 +190,38 @@ export class RegistryClient {
     this.retries = opts.retries ?? 3;
     this.backoffMs = opts.backoffMs ?? 500;
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
-    this.insecure = new Set((opts.insecureRegistries ?? []).map((h) => h.replace(/^https?:\/\//, '').replace(/\/.*$/, '')));
+    this.insecure = new Set();
+    this.insecureNets.addSubnet('127.0.0.0', 8, 'ipv4'); // Docker's default insecure CIDR
+    this.insecureNets.addSubnet('::1', 128, 'ipv6');
+    for (const entry of opts.insecureRegistries ?? []) {
+      const cidr = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(entry);
+      const family = cidr ? isIP(cidr[1]!) : 0;
+      if (cidr && family !== 0 && Number(cidr[2]) <= (family === 4 ? 32 : 128)) {
+        this.insecureNets.addSubnet(cidr[1]!, Number(cidr[2]), family === 4 ? 'ipv4' : 'ipv6');
+      } else this.insecure.add(entry.replace(/^https?:\/\//, '').replace(/\/.*$/, ''));
+    }
+  }
+
+  /** Is an address (IPv4 or IPv6 literal) in an insecure CIDR? */
+  private inInsecureNet(address: string): boolean {
+    const family = isIP(address);
+    return family !== 0 && this.insecureNets.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  }
+
+  /**
+   * Resolve a host name once and note whether an address of it is in an insecure CIDR (Docker's daemon does this:
+   * `isCIDRMatch` over the name's IPs), so that the synchronous {@link plainAllowed} can answer for names too.
+   */
+  private async resolveInsecure(host: string): Promise<void> {
+    const name = hostname(host);
+    if (isIP(name) !== 0 || this.resolvedPlain.has(name)) return;
+    let hit = false;
+    try {
+      hit = (await lookup(name, { all: true })).some((a) => this.inInsecureNet(a.address));
+    } catch {
+      /* unknown host: the request itself reports it */
+    }
+    this.resolvedPlain.set(name, hit);
   }
 
   /** Close idle keep-alive sockets (the process can then exit). */
@@ -193,7 +233,8 @@ export class RegistryClient {
 
   /** May this host be reached without verified TLS? */
   plainAllowed(host: string): boolean {
-    return isLoopbackHost(host) || this.insecure.has(host) || this.insecure.has(hostname(host));
+    const name = hostname(host);
+    return isLoopbackHost(host) || this.insecure.has(host) || this.insecure.has(name) || this.inInsecureNet(name) || this.resolvedPlain.get(name) === true;
   }
 
   /** One HTTP exchange (no redirects, no retries): resolves at the response headers; the socket's idle time-out covers the body too. */
@@ -233,6 +274,7 @@ export class RegistryClient {
       drain(res);
       const next = new URL(loc, url);
       if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new EifError('REGISTRY_PROTOCOL', `${url.host} redirected to a ${next.protocol} URL`);
+      await this.resolveInsecure(next.host);
       if (next.protocol === 'http:' && !this.plainAllowed(next.host)) {
         throw new EifError('REGISTRY_PROTOCOL', `${url.host} redirected to plain HTTP at ${next.host}; refused (use --insecure-registry ${next.host} to allow it)`);
       }
@@ -249,6 +291,7 @@ export class RegistryClient {
   private async withScheme<T>(host: string, fn: (base: string) => Promise<T>): Promise<T> {
     const known = this.scheme.get(host);
     if (known) return fn(`${known}//${host}`);
+    await this.resolveInsecure(host);
     if (!this.plainAllowed(host)) {
       this.scheme.set(host, 'https:');
       return fn(`https://${host}`);
@@ -429,7 +472,7 @@ export class RegistryClient {
     target: { registry: string; repository: string },
     digest: string,
     size: number,
-    sink: { write(chunk: Buffer): void; reset(): void },
+    sink: { write(chunk: Buffer): void | Promise<void>; reset(): void },
     onBytes?: (n: number) => void,
   ): Promise<void> {
     const host = apiHost(target.registry);
@@ -463,7 +506,8 @@ export class RegistryClient {
             throw new EifError('REGISTRY_DIGEST_MISMATCH', `blob ${digest} from ${host} is longer than the ${size} bytes its manifest declares; refused`);
           }
           hash.update(c);
-          sink.write(c);
+          const wait = sink.write(c); // a promise: the sink's consumer (a decompressor) asks the download to wait
+          if (wait) await wait;
           onBytes?.(c.length);
         }
         last = undefined;

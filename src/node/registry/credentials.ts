@@ -2,8 +2,8 @@
  * Registry credentials as the Docker CLI keeps them (issue 12, "Auth as Docker users have it"):
  * `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`): `credHelpers[host]`, else `credsStore`, through the
  * `docker-credential-<name> get` protocol (server URL on stdin → `{"Username","Secret"}` on stdout; the username
- * `<token>` marks an identity token), else `auths[host]` (`auth` = base64 `user:password`, or `username`/`password`,
- * or `identitytoken`).
+ * `<token>` marks an identity token; "credentials not found" = anonymous, as in the Docker CLI); only when no helper
+ * is configured, `auths[host]` (`auth` = base64 `user:password`, or `username`/`password`, or `identitytoken`).
  *
  * A secret never enters a message: what the user is told names the *sources* tried (file path, helper name), and
  * helper output is never echoed.
@@ -152,8 +152,12 @@ function fromAuthsEntry(entry: NonNullable<DockerConfig['auths']>[string], path:
 }
 
 /**
- * Find the credentials for a registry, the way the Docker CLI chooses: credHelpers[host], else credsStore, else the
- * `auths` entry. A helper that has none for the host falls through to `auths`. Returns what was tried.
+ * Find the credentials for a registry, the way the Docker CLI chooses (docker/cli configfile `GetCredentialsStore`):
+ * the helper `credHelpers[<server URL>]` (the key is the registry host as written in the reference, `host:port`, or
+ * `https://index.docker.io/v1/` for Docker Hub), else `credsStore`; when one is configured it alone answers, and a
+ * helper that has no credentials for the registry ("credentials not found", or an empty secret) means anonymous —
+ * `auths` is not read then (the Docker CLI keeps only an e-mail there). Without a helper, the `auths` entry.
+ * Returns what was tried.
  *
  * @example
  * import { findCredentials } from 'eifkit';
@@ -171,16 +175,16 @@ export async function findCredentials(registry: string, opts: CredentialOptions 
   }
   const serverUrl = serverUrlFor(registry);
   const helpers = cfg.credHelpers && typeof cfg.credHelpers === 'object' ? cfg.credHelpers : {};
-  let helper: string | undefined;
-  for (const [k, v] of Object.entries(helpers)) if (hostOfAuthKey(k) === registry && typeof v === 'string') helper = v;
+  const own = Object.prototype.hasOwnProperty.call(helpers, serverUrl) && typeof helpers[serverUrl] === 'string' ? helpers[serverUrl] : undefined;
   const store = typeof cfg.credsStore === 'string' && cfg.credsStore !== '' ? cfg.credsStore : undefined;
-  for (const [kind, name] of [['credHelpers', helper], ['credsStore', store]] as const) {
-    if (name === undefined) continue;
-    const label = `${kind} in ${path} (docker-credential-${name})`;
-    const c = await runCredentialHelper(name, serverUrl, opts);
+  const helper = own !== undefined ? { kind: 'credHelpers', name: own } : store !== undefined ? { kind: 'credsStore', name: store } : undefined;
+  if (helper) {
+    const label = `${helper.kind}${helper.kind === 'credHelpers' ? `["${serverUrl}"]` : ''} in ${path} (docker-credential-${helper.name})`;
+    const c = await runCredentialHelper(helper.name, serverUrl, opts);
     if (c) return { credential: { ...c, source: label }, tried: [...tried, label] };
-    tried.push(`${label}: no credentials for ${serverUrl}`);
-    if (kind === 'credHelpers') break; // a host's own helper is authoritative, as in the Docker CLI
+    // as the Docker CLI: the configured helper is the only source; none from it is anonymous
+    tried.push(`${label}: no credentials for ${serverUrl}, so anonymous (with a helper configured, auths is not read)`);
+    return { tried };
   }
   const auths = cfg.auths && typeof cfg.auths === 'object' ? cfg.auths : {};
   for (const [k, entry] of Object.entries(auths)) {

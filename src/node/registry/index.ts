@@ -27,7 +27,7 @@ export interface RegistryFlags {
 /** yargs option specs for the registry flags (`.options(REGISTRY_OPTIONS)`); `--platform` is shared with image archives. */
 export const REGISTRY_OPTIONS = {
   cache: { type: 'string', describe: 'blob cache folder for --docker-uri (default: $XDG_CACHE_HOME/eifkit, else ~/.cache/eifkit); --no-cache: a temporary one' },
-  'insecure-registry': { type: 'string', array: true, describe: 'registry host allowed over plain HTTP / unverified TLS (localhost and 127.0.0.0/8 always are), repeatable' },
+  'insecure-registry': { type: 'string', array: true, describe: 'registry host[:port] or CIDR allowed over plain HTTP / unverified TLS (localhost and 127.0.0.0/8 always are), repeatable' },
 } as const;
 
 function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -50,7 +50,12 @@ function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
  *   img.close();
  * }
  */
-export async function pullFromFlags(flags: RegistryFlags, stderr: ProgressStream = process.stderr, env: NodeJS.ProcessEnv = process.env): Promise<PulledImage> {
+export async function pullFromFlags(
+  flags: RegistryFlags,
+  stderr: ProgressStream = process.stderr,
+  env: NodeJS.ProcessEnv = process.env,
+  more: Pick<PullOptions, 'unpack'> = {},
+): Promise<PulledImage> {
   const noCache = flags['no-cache'] === true || flags.cache === false;
   if (noCache && typeof flags.cache === 'string') throw usageError('--cache and --no-cache exclude each other');
   const insecure = flags['insecure-registry'];
@@ -65,6 +70,7 @@ export async function pullFromFlags(flags: RegistryFlags, stderr: ProgressStream
     backoffMs: envInt(env, 'EIF_REGISTRY_BACKOFF_MS'),
     onProgress: progress?.update,
     env,
+    ...more,
   };
   try {
     return await pullImage(flags['docker-uri'], opts);

@@ -12,6 +12,7 @@ import { bytesSource } from '../../eif/layout.js';
 import { BlobCache, defaultCacheDir } from './cache.js';
 import { readBody, RegistryClient, type RegistryClientOptions } from './client.js';
 import { apiHost, formatReference, parseReference, type ImageReference } from './reference.js';
+import { streamCompression, unpackingTee } from './unpack.js';
 
 export const MT = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -56,6 +57,11 @@ export interface PullOptions extends RegistryClientOptions {
   /** Layers downloaded at once (default 4). */
   concurrency?: number;
   onProgress?: (p: PullProgress) => void;
+  /**
+   * Also decompress each compressed layer while it downloads, into its uncompressed tar in the cache (named by its
+   * diff_id: unpack.ts), which a build reads in place. Default false (a pull alone does not need it).
+   */
+  unpack?: boolean;
   /** Environment for the cache folder's default (default: process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -69,7 +75,11 @@ interface Descriptor {
 }
 
 export interface PulledImage {
-  /** The image as an OCI layout: `file('oci-layout')`, `file('index.json')`, `blob(digest)`. */
+  /**
+   * The image as an OCI layout: `file('oci-layout')`, `file('index.json')`, `blob(digest)`. Manifests and the config
+   * were checked against their digests; a layer found in the cache only by its presence and size — its reader checks
+   * its digest (the build's pass 1 does: src/node/registry/layer-cache.ts), as for any OCI layout.
+   */
   store: BlobStore;
   reference: ImageReference;
   /** `docker.io/library/app:latest`. */
@@ -84,6 +94,8 @@ export interface PulledImage {
   /** Blobs downloaded now (not from the cache), bytes downloaded. */
   downloaded: { blobs: number; bytes: number };
   cacheDir: string;
+  /** The blob cache the image is in (its layers' uncompressed tars are kept there too: src/node/registry/layer-cache.ts). */
+  cache: BlobCache;
   /** Close the cached blobs' files (and remove a `--no-cache` temporary cache). */
   close(): void;
 }
@@ -191,18 +203,16 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions 
     /** A manifest's bytes: from the cache when its digest is known and cached, else from the registry. */
     const fetchManifest = async (reference: string, expected?: Descriptor): Promise<{ bytes: Uint8Array; digest: string; contentType?: string }> => {
       const byDigest = reference.startsWith('sha256:');
-      if (byDigest && (await cache.has(reference, expected?.size))) {
-        return { bytes: await readCached(cache, reference), digest: reference };
-      }
+      const cached = byDigest ? cache.readVerified(reference, expected?.size, MANIFEST_LIMIT) : undefined;
+      if (cached) return { bytes: cached, digest: reference };
       if (!byDigest && !opts.noCache) {
         // HEAD: the tag's current digest without a manifest GET (Docker Hub counts GETs against the pull limit)
         const { res } = await client.request(r, 'HEAD', `manifests/${reference}`, { accept: ACCEPT });
         res.resume();
         const d = res.headers['docker-content-digest'];
         if (res.statusCode === 404) throw notFound(reference);
-        if (res.statusCode === 200 && typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) && (await cache.has(d))) {
-          return { bytes: await readCached(cache, d), digest: d, contentType: res.headers['content-type'] };
-        }
+        const hit = res.statusCode === 200 && typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d) ? cache.readVerified(d, undefined, MANIFEST_LIMIT) : undefined;
+        if (hit) return { bytes: hit, digest: d as string, contentType: res.headers['content-type'] };
       }
       const { res } = await client.request(r, 'GET', `manifests/${reference}`, { accept: ACCEPT });
       if (res.statusCode === 404) {
@@ -255,31 +265,55 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions 
       }
     }
 
-    // 2. config and layers by digest, in parallel (bounded), each checked while it streams
-    const blobs = [config, ...layers].filter((d, i, all) => all.findIndex((x) => x.digest === d.digest) === i);
-    for (const b of blobs) cache.path(b.digest); // refuses a digest that is not sha256 before anything is fetched
+    // 2. config, then layers by digest, in parallel (bounded), each checked while it streams (and, with `unpack`,
+    // decompressed as it streams: the config's diff_ids name the uncompressed tars, so it comes first)
+    const unique = [config, ...layers].filter((d, i, all) => all.findIndex((x) => x.digest === d.digest) === i);
+    for (const b of unique) cache.path(b.digest); // refuses a digest that is not sha256 before anything is fetched
+    const fetchBlob = async (d: Descriptor, diffId?: string) => {
+      // a layer: present with its size (pass 1 of the build checks its digest as it reads it); the config: checked
+      // now, in memory (a few KiB). Either, when it does not match, is deleted and downloaded again.
+      const cached = d === config ? cache.readVerified(d.digest, d.size, 64 << 20) !== undefined : cache.has(d.digest, d.size);
+      if (cached) {
+        opts.onProgress?.({ digest: d.digest, done: d.size, total: d.size, cached: true });
+        return;
+      }
+      const w = cache.writer(d.digest);
+      const compression = diffId !== undefined ? streamCompression(d.mediaType) : undefined;
+      const tee = compression ? unpackingTee(cache, compression, diffId!) : undefined;
+      let done = 0;
+      try {
+        const sink = {
+          write: (c: Buffer) => {
+            w.write(c);
+            return tee?.write(c);
+          },
+          reset: () => {
+            w.reset();
+            tee?.drop(); // a restart from byte 0: pass 1 decompresses this one
+          },
+        };
+        await client.download(r, d.digest, d.size, sink, (n) => {
+          done += n;
+          downloaded.bytes += n;
+          opts.onProgress?.({ digest: d.digest, done, total: d.size, cached: false });
+        });
+        w.commit();
+        downloaded.blobs++;
+      } catch (e) {
+        w.abort();
+        tee?.drop();
+        throw e;
+      }
+      await tee?.commit(); // the blob is in: keep its tar if its SHA-256 is the diff_id
+    };
+    await fetchBlob(config);
+    const diffIds = opts.unpack ? layerDiffIds(await readCached(cache, config.digest), layers) : new Map<string, string>();
+    const blobs = unique.filter((d) => d !== config);
     let next = 0;
     const worker = async () => {
       while (next < blobs.length) {
         const d = blobs[next++]!;
-        if (await cache.has(d.digest, d.size)) {
-          opts.onProgress?.({ digest: d.digest, done: d.size, total: d.size, cached: true });
-          continue;
-        }
-        const w = cache.writer(d.digest);
-        let done = 0;
-        try {
-          await client.download(r, d.digest, d.size, w, (n) => {
-            done += n;
-            downloaded.bytes += n;
-            opts.onProgress?.({ digest: d.digest, done, total: d.size, cached: false });
-          });
-          w.commit();
-          downloaded.blobs++;
-        } catch (e) {
-          w.abort();
-          throw e;
-        }
+        await fetchBlob(d, diffIds.get(d.digest));
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 4, blobs.length)) }, worker));
@@ -326,6 +360,7 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions 
       layers,
       downloaded,
       cacheDir: cache.dir,
+      cache,
       close: () => cache.close(),
     };
   } catch (e) {
@@ -336,6 +371,23 @@ export async function pullImage(ref: string | ImageReference, opts: PullOptions 
   }
 }
 
+/** Layer digest → its diff_id (the config's `rootfs.diff_ids`, same order), when the config lists them soundly. */
+function layerDiffIds(configBytes: Uint8Array, layers: Descriptor[]): Map<string, string> {
+  const out = new Map<string, string>();
+  let ids: unknown;
+  try {
+    ids = (JSON.parse(new TextDecoder().decode(configBytes)) as { rootfs?: { diff_ids?: unknown } }).rootfs?.diff_ids;
+  } catch {
+    return out; // the build's read side reports a bad config
+  }
+  if (!Array.isArray(ids) || ids.length !== layers.length) return out;
+  layers.forEach((l, i) => {
+    const id = ids[i];
+    if (typeof id === 'string' && /^sha256:[a-f0-9]{64}$/.test(id) && id !== l.digest) out.set(l.digest, id);
+  });
+  return out;
+}
+
 /** Docker's familiar form of a reference: no `docker.io/`, no `library/` (reference.FamiliarString). */
 export function familiarName(r: ImageReference): string {
   const repo = r.registry === 'docker.io' ? r.repository.replace(/^library\/(?=[^/]+$)/, '') : `${r.registry}/${r.repository}`;
@@ -343,8 +395,7 @@ export function familiarName(r: ImageReference): string {
 }
 
 async function readCached(cache: BlobCache, digest: string): Promise<Uint8Array> {
-  const src = cache.open(digest);
-  if (!src) throw new EifError('REGISTRY_CACHE', `blob ${digest} vanished from the cache ${cache.dir}`);
-  if (src.size > MANIFEST_LIMIT * 2) throw new EifError('REGISTRY_RESPONSE_TOO_LARGE', `blob ${digest} is too large to be a manifest or config`);
-  return src.read(0, src.size) as Uint8Array;
+  const bytes = cache.readVerified(digest, undefined, MANIFEST_LIMIT * 2);
+  if (!bytes) throw new EifError('REGISTRY_CACHE', `blob ${digest} vanished from the cache ${cache.dir} (or changed) while the image was pulled`);
+  return bytes;
 }

@@ -1,12 +1,13 @@
 /**
  * `--docker-uri` as an image source for the build (issue 12): pull (src/node/registry/index.ts), then the same read
  * side as `--oci-layout` (`imageSourceOfStore` of src/node/oci/image-source.ts: `selectImage` on the pulled store,
- * layers indexed with node:crypto, node:zlib and temp-file spills). The result has the shape of `openImageSource`'s, so
- * the build treats a registry image exactly like an archive.
+ * layers indexed with node:crypto and node:zlib, their uncompressed tars kept in the blob cache: layer-cache.ts). The
+ * result has the shape of `openImageSource`'s, so the build treats a registry image exactly like an archive.
  */
 import { type ImageSource, type OpenImageSourceOptions, imageSourceOfStore } from '../oci/image-source.js';
 import type { ProgressStream } from './progress.js';
 import { pullFromFlags, type RegistryFlags } from './index.js';
+import { blobLayerCache } from './layer-cache.js';
 import type { PulledImage } from './pull.js';
 
 export interface RegistryImageSource extends ImageSource {
@@ -33,8 +34,10 @@ export async function openRegistryImage(
   stderr?: ProgressStream,
   env?: NodeJS.ProcessEnv,
 ): Promise<RegistryImageSource> {
-  const pulled = await pullFromFlags(flags, stderr, env);
+  // layers decompress as they download, into the uncompressed tars the build reads (unpack.ts, layer-cache.ts)
+  const pulled = await pullFromFlags(flags, stderr, env, { unpack: true });
   // the store's index.json names one manifest: the platform was chosen while pulling
-  const src = await imageSourceOfStore({ ...pulled.store, close: () => pulled.close() }, opts);
+  // the cache keeps each layer's uncompressed tar, so that a cached build reads tars in place as an archive build does
+  const src = await imageSourceOfStore({ ...pulled.store, close: () => pulled.close() }, { ...opts, layerCache: blobLayerCache(pulled.cache) });
   return { ...src, pulled };
 }
