@@ -10,7 +10,8 @@
 //    with it, the moment it is ready (the JS engine may still be compiling the warm-up's code then); a new chain in a
 //    used page, a chain seen before; medians.
 // Under bench/run.mjs, or alone: `node bench/web.mjs [--quick] [--json] [--threads 2|3] [--attestation] [--samples N]
-// [--settle MS]` (--attestation: only the verdict rows, no 1 GiB EIF; --samples: page loads for the first-document row, default
+// [--settle MS] [--pcr] [--rounds N] [--chunk MiB] [--read stream|slices]` (--attestation: only the verdict rows, no 1 GiB EIF; --pcr: only the
+// PCR rows; --chunk: the workers' read size, the page's ?chunk=; --samples: page loads for the first-document row, default
 // 15). The first-document row is broken down by the page's performance marks (file read, verification, verdict
 // into the DOM); the load average is printed with the table (latencies on a busy box are not comparable).
 //
@@ -81,7 +82,8 @@ export async function run(ctx = {}) {
       rmSync(big);
       const expected = JSON.parse(spawnSync(process.execPath, [join(root, 'bin', 'eif.js'), 'describe', image], { encoding: 'utf8' }).stdout).Measurements;
       openssl(image); // page cache
-      const url = threads ? `${server.url}?threads=${threads}` : server.url;
+      const q = [threads && `threads=${threads}`, ctx.chunk && `chunk=${ctx.chunk}`, ctx.read && `read=${ctx.read}`].filter(Boolean).join('&');
+      const url = q ? `${server.url}?${q}` : server.url;
       for (let r = 0; r < rounds; r++) {
         await waitQuiet(20_000, log);
         const { page, requests } = await openPage(browser, url);
@@ -94,13 +96,17 @@ export async function run(ctx = {}) {
         const ssl2 = sslFirst ? 0 : openssl(image);
         const ssl = ssl1 || ssl2;
         const ms = Number(await page.getByTestId('eif-input').evaluate(() => document.getElementById('eif-rate').dataset.ms));
+        const timing = JSON.parse((await page.getByTestId('eif-input').evaluate(() => document.getElementById('eif-rate').dataset.timing)) ?? '[]');
         const err = await page.getByTestId('error').allTextContents();
         if (err.length) throw new Error(`the page failed: ${err.join('; ')}`);
         const pcr0 = await page.getByTestId('pcr0').textContent();
         if (pcr0 !== expected.PCR0) throw new Error(`PCR0 in the page ${pcr0} differs from the CLI's ${expected.PCR0}`);
         if (requests.length) throw new Error(`requests after load: ${requests.join(', ')}`);
         await page.close();
-        per.push({ pageSecs: ms / 1000, opensslSecs: ssl, ratio: ms / 1000 / ssl, heap: peak, workers: heap.workers });
+        per.push({ pageSecs: ms / 1000, opensslSecs: ssl, ratio: ms / 1000 / ssl, heap: peak, workers: heap.workers, timing });
+        // each worker: total = waiting for reads + SHA-384 + CRC-32 + the rest (progress, walk), in seconds
+        const s1 = (x) => (x / 1000).toFixed(2);
+        log(`  workers: ${timing.map((t, i) => t ? `#${i} total ${s1(t.totalMs)} = read ${s1(t.readMs)} + sha ${s1(t.shaMs)} + crc ${s1(t.crcMs)} + other ${s1(t.totalMs - t.readMs - t.shaMs - t.crcMs)}` : `#${i} -`).join('; ')}; load ${loadavg()[0].toFixed(2)}`);
         log(`round ${r + 1}/${rounds}: page ${(ms / 1000).toFixed(2)} s, openssl ${ssl.toFixed(2)} s, ratio ${(ms / 1000 / ssl).toFixed(2)}x; peak heap page ${(peak.page / MiB).toFixed(1)} MiB, workers (${heap.workers}) ${(peak.workers / MiB).toFixed(1)} MiB`);
       }
 
@@ -113,7 +119,7 @@ export async function run(ctx = {}) {
     const att = { cold: [], warm: [], firstInPage: [], firstInstant: [], parts: [] };
     const settleMs = ctx.settleMs ?? 1000;
     const load0 = loadavg()[0];
-    if (existsSync(realDir)) {
+    if (existsSync(realDir) && !ctx.pcrOnly) {
       const docs = readdirSync(realDir).filter((f) => f.endsWith('.cose')).map((f) => join(realDir, f));
       for (let r = 0; r < 2 * (ctx.samples ?? (quick ? 3 : 15)); r++) {
         const settled = r % 2 === 0;
@@ -222,9 +228,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quick = process.argv.includes('--quick');
   const json = process.argv.includes('--json');
   const ti = process.argv.indexOf('--threads');
+  const ci = process.argv.indexOf('--chunk');
+  const ri = process.argv.indexOf('--rounds');
   const si = process.argv.indexOf('--samples');
   const st = process.argv.indexOf('--settle');
-  const r = await run({ settleMs: st > 0 ? Number(process.argv[st + 1]) : undefined, quick, attestationOnly: process.argv.includes('--attestation'), threads: ti > 0 ? process.argv[ti + 1] : undefined, samples: si > 0 ? Number(process.argv[si + 1]) : undefined });
+  const r = await run({ settleMs: st > 0 ? Number(process.argv[st + 1]) : undefined, quick, attestationOnly: process.argv.includes('--attestation'), threads: ti > 0 ? process.argv[ti + 1] : undefined, chunk: ci > 0 ? process.argv[ci + 1] : undefined, pcrOnly: process.argv.includes('--pcr'), read: process.argv.includes('--read') ? process.argv[process.argv.indexOf('--read') + 1] : undefined, rounds: ri > 0 ? Number(process.argv[ri + 1]) : undefined, samples: si > 0 ? Number(process.argv[si + 1]) : undefined });
   if (json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
   else process.stdout.write(`\nweb page, ${r.extra.per.length ? `${r.bigMiB} MiB EIF, ${r.rounds} rounds (median of same-round ratios)` : 'attestation verdict only'}\n${r.table}\n${checks(r.comparisons).map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.value}`).join('\n')}\n`);
 }

@@ -6,21 +6,33 @@
  * results with {@link inspectEifParts}: same result, same errors as {@link inspectEifBytes}, which runs everything
  * on one thread. Browser-safe; nothing here knows about workers or the DOM.
  */
-import { crc32, initCore } from '../core/index.js';
+import { crc32, crc32Combine, initCore } from '../core/index.js';
 import { EifError } from '../errors.js';
-import { CRC_OFFSET } from '../eif/header.js';
-import { type ByteSource, bytesSource, readLayout } from '../eif/layout.js';
+import { CRC_OFFSET, SECTION_HEADER_SIZE } from '../eif/header.js';
+import { type ByteSource, type EifLayout, bytesSource, readLayout } from '../eif/layout.js';
 import { SectionType } from '../eif/header.js';
 import { measurementsFromInner } from '../eif/measure.js';
 import { PcrStreams, ROLE_A, ROLE_B, isMeasured, pieceRoles, sectionRoles } from '../eif/roles.js';
 import { type SectionInput, type SectionSink, layoutSections, walkSections } from '../eif/walk.js';
 import { type EifInspection, finishInspection, toSource } from './eif.js';
 
-/** What one thread computes: any of stream A (PCR0 and PCR1), stream B (PCR2) and the CRC. */
+/**
+ * What one thread computes: any of stream A (PCR0 and PCR1), stream B (PCR2) and the CRC — all of it (`true`), or
+ * slice `index` of `count` equal byte ranges of what the CRC covers (the sections, headers and data, in table
+ * order), so that two threads which read every byte anyway for their SHA streams share the CRC too; the page
+ * combines the slices (crc32Combine, §2).
+ */
 export interface EifMeasureShare {
   pcr0?: boolean;
   pcr2?: boolean;
-  crc?: boolean;
+  crc?: boolean | { index: number; count: number };
+}
+
+/** One slice of the CRC: CRC-32 (from 0) of `length` bytes starting `offset` bytes after header[0:544]. */
+export interface EifCrcSlice {
+  offset: number;
+  length: number;
+  crc: number;
 }
 
 /** A share's result: plain data (Uint8Arrays, numbers), so it crosses `postMessage` as is. */
@@ -30,13 +42,20 @@ export interface EifMeasurePart {
   fork?: Uint8Array;
   /** Inner digest of stream B. */
   b?: Uint8Array;
-  /** CRC-32 over header[0:544] and every section (header and data), when the share ran it. */
+  /** CRC-32 over header[0:544] and every section (header and data), when the share ran it whole. */
   crc?: number;
+  /** The share's slice of the CRC, when it ran a slice. */
+  crcSlice?: EifCrcSlice;
   /** The metadata and signature sections, read whole (small; every share reads them). */
   metadata?: Uint8Array;
   signature?: Uint8Array;
   /** Section bytes this share read. */
   bytesRead: number;
+  /**
+   * Where the share's time went, in ms (performance.now()): waiting for reads, in SHA-384, in the CRC. Reported so
+   * a bench can say where a slow run lost its time; not part of the result.
+   */
+  timing?: { readMs: number; shaMs: number; crcMs: number; totalMs: number };
 }
 
 /**
@@ -45,39 +64,61 @@ export interface EifMeasurePart {
  */
 export const PART_CHUNK_SIZE = 4 << 20;
 
+const now = (): number => (typeof performance === 'undefined' ? Date.now() : performance.now());
+
 /** A sink that runs only its share, reading ranges itself with one read ahead, skipping what it needs not see. */
 class ShareSink implements SectionSink {
   readonly #streams: PcrStreams;
   readonly #mask: number;
-  readonly #crc: boolean;
+  /** The CRC's byte range [lo, hi), in bytes after header[0:544]; #pos: where the next pushed byte lies. */
+  readonly #lo: number;
+  readonly #hi: number;
+  #pos = 0;
   readonly #chunk: number;
   readonly #progress: ((read: number) => void) | undefined;
   crcValue = 0;
   bytesRead = 0;
+  readMs = 0;
+  shaMs = 0;
+  crcMs = 0;
 
-  constructor(share: EifMeasureShare, initialCrc: number, chunk: number, onProgress?: (n: number) => void) {
+  constructor(share: EifMeasureShare, initialCrc: number, chunk: number, onProgress?: (n: number) => void, crcRange: readonly [number, number] = [0, 0]) {
     this.#mask = (share.pcr0 ? ROLE_A : 0) | (share.pcr2 ? ROLE_B : 0);
     this.#streams = new PcrStreams({ streams: this.#mask });
-    this.#crc = share.crc === true;
+    [this.#lo, this.#hi] = crcRange;
     this.crcValue = initialCrc;
     this.#chunk = chunk;
     this.#progress = onProgress;
   }
 
   push(bytes: Uint8Array, roles: number): void {
-    if (this.#crc) this.crcValue = crc32(bytes, this.crcValue);
+    const t0 = now();
+    const len = bytes.length;
+    const lo = Math.max(this.#lo - this.#pos, 0);
+    const hi = Math.min(this.#hi - this.#pos, len);
+    if (lo < hi) this.crcValue = crc32(lo === 0 && hi === len ? bytes : bytes.subarray(lo, hi), this.crcValue);
+    this.#pos += len;
+    const t1 = now();
     if (roles & this.#mask) this.#streams.feed(bytes, roles);
+    this.crcMs += t1 - t0;
+    this.shaMs += now() - t1;
   }
 
   async pushRange(source: ByteSource, offset: number, size: number, roles: number): Promise<void> {
-    if (!this.#crc && (roles & this.#mask) === 0) return; // nothing of ours: not even read
+    if ((roles & this.#mask) === 0 && !(this.#pos < this.#hi && this.#pos + size > this.#lo)) {
+      this.#pos += size; // nothing of ours: not even read
+      return;
+    }
     if (source.stream) {
       let off = 0;
+      let t = now();
       for await (const piece of source.stream(offset, size, this.#chunk)) {
+        this.readMs += now() - t;
         off += piece.length;
         this.push(piece, pieceRoles(roles, off === size)); // used before the next piece overwrites it
         this.bytesRead += piece.length;
         this.#progress?.(this.bytesRead);
+        t = now();
       }
       if (off !== size) throw new EifError('EIF_TRUNCATED', `the file ended ${size - off} bytes before the end of a section`);
       if (size === 0) this.push(new Uint8Array(0), roles);
@@ -85,7 +126,9 @@ class ShareSink implements SectionSink {
     }
     let next: Promise<Uint8Array> | Uint8Array | undefined = size > 0 ? source.read(offset, Math.min(this.#chunk, size)) : undefined;
     for (let off = 0; off < size; ) {
+      const t = now();
       const piece = await next!;
+      this.readMs += now() - t;
       const len = piece.length;
       if (len === 0) throw new EifError('EIF_TRUNCATED', `the file ended ${size - off} bytes before the end of a section`);
       const end = off + len;
@@ -102,6 +145,42 @@ class ShareSink implements SectionSink {
     const r = this.#streams.finish();
     return { a: r.a, fork: r.fork, b: r.b };
   }
+}
+
+/** Bytes the CRC covers after header[0:544]: every section, its 12-byte header and its data (§2). */
+function crcLength(layout: EifLayout): number {
+  return layout.sections.reduce((n, s) => n + SECTION_HEADER_SIZE + s.size, 0);
+}
+
+/** The byte range [lo, hi) of the CRC a share runs: all, a slice, or none ([0, 0]). */
+function crcRange(layout: EifLayout, crc: EifMeasureShare['crc']): [number, number] {
+  const total = crcLength(layout);
+  if (crc === true) return [0, total];
+  if (!crc) return [0, 0];
+  const { index, count } = crc;
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
+    throw new EifError('CORE_BAD_ARGUMENT', `a CRC slice must be { index, count } with integers 0 ≤ index < count (got ${index} of ${count})`);
+  }
+  return [Math.floor((total * index) / count), Math.floor((total * (index + 1)) / count)];
+}
+
+/**
+ * The CRC of the whole image from the parts: one part's whole CRC, else slices that tile the sections exactly
+ * (crc32Combine after the CRC of header[0:544]); undefined when neither.
+ */
+function combinedCrc(layout: EifLayout, parts: readonly EifMeasurePart[]): number | undefined {
+  const whole = parts.find((p) => p.crc !== undefined)?.crc;
+  if (whole !== undefined) return whole;
+  const slices = parts.flatMap((p) => (p.crcSlice ? [p.crcSlice] : [])).sort((x, y) => x.offset - y.offset);
+  if (slices.length === 0) return undefined;
+  let crc = crc32(layout.headerBytes.subarray(0, CRC_OFFSET));
+  let pos = 0;
+  for (const s of slices) {
+    if (s.offset !== pos) return undefined; // a gap or an overlap
+    crc = crc32Combine(crc, s.crc, s.length);
+    pos += s.length;
+  }
+  return pos === crcLength(layout) ? crc : undefined;
 }
 
 /**
@@ -121,22 +200,33 @@ export async function measureEifPart(
   opts: { onProgress?: (bytesRead: number, plannedBytes: number) => void; chunkSize?: number } = {},
 ): Promise<EifMeasurePart> {
   await initCore();
+  const started = now();
   const src = toSource(input);
   const layout = await readLayout(src);
   const sections = layoutSections(layout, src);
   const mask = (share.pcr0 ? ROLE_A : 0) | (share.pcr2 ? ROLE_B : 0);
   const roles = sectionRoles(sections.map((s) => s.type));
-  const planned = sections.reduce((n, s, i) => n + (isMeasured(s.type) && (share.crc || roles[i]! & mask) ? s.size : 0), 0);
+  const range = crcRange(layout, share.crc);
+  let pos = 0; // where each section's data lies in the CRC's bytes
+  let planned = 0;
+  for (const [i, s] of sections.entries()) {
+    pos += SECTION_HEADER_SIZE;
+    if (isMeasured(s.type) && (roles[i]! & mask || (pos < range[1] && pos + s.size > range[0]))) planned += s.size;
+    pos += s.size;
+  }
   const progress = opts.onProgress && ((read: number) => opts.onProgress!(read, planned));
-  const initial = crc32(layout.headerBytes.subarray(0, CRC_OFFSET));
-  const sink = new ShareSink(share, initial, opts.chunkSize ?? PART_CHUNK_SIZE, progress);
+  const whole = share.crc === true;
+  const initial = whole ? crc32(layout.headerBytes.subarray(0, CRC_OFFSET)) : 0;
+  const sink = new ShareSink(share, initial, opts.chunkSize ?? PART_CHUNK_SIZE, progress, range);
   const kept = await walkSections(sections, sink);
   return {
     ...sink.finish(),
-    crc: share.crc ? sink.crcValue >>> 0 : undefined,
+    crc: whole ? sink.crcValue >>> 0 : undefined,
+    crcSlice: share.crc && !whole ? { offset: range[0], length: range[1] - range[0], crc: sink.crcValue >>> 0 } : undefined,
     metadata: kept.metadata,
     signature: kept.signature,
     bytesRead: sink.bytesRead,
+    timing: { readMs: sink.readMs, shaMs: sink.shaMs, crcMs: sink.crcMs, totalMs: now() - started },
   };
 }
 
@@ -157,7 +247,7 @@ export async function inspectEifParts(input: Uint8Array | Blob | ByteSource, par
   const a = pick('a');
   const fork = pick('fork');
   const b = pick('b');
-  const crc = pick('crc');
+  const crc = combinedCrc(layout, parts);
   if (!a || !fork || !b || crc === undefined) {
     throw new EifError('EIF_PARTS_INCOMPLETE', 'the parts do not cover stream A (PCR0/PCR1), stream B (PCR2) and the CRC');
   }

@@ -19,6 +19,10 @@ const splits: EifMeasureShare[][] = [
   [{ pcr0: true }, { pcr2: true, crc: true }],
   [{ pcr0: true }, { pcr2: true }, { crc: true }],
   [{ crc: true }, { pcr2: true }, { pcr0: true, crc: true }],
+  // the CRC in slices (the page's two workers), in any order; 7 slices end inside section headers and at odd offsets
+  [{ pcr0: true, crc: { index: 0, count: 2 } }, { pcr2: true, crc: { index: 1, count: 2 } }],
+  [{ crc: { index: 2, count: 3 } }, { pcr2: true, crc: { index: 0, count: 3 } }, { pcr0: true, crc: { index: 1, count: 3 } }],
+  [{ pcr0: true, pcr2: true }, ...Array.from({ length: 7 }, (_, index) => ({ crc: { index, count: 7 } }))],
 ];
 
 describe('measureEifPart / inspectEifParts', () => {
@@ -42,10 +46,13 @@ describe('measureEifPart / inspectEifParts', () => {
       const last = (await readLayout(bytesSource(eif))).sections.filter((x) => x.size > 0).at(-1)!;
       eif[last.dataOffset + (last.size >> 1)]! ^= 1; // inside the data: only the CRC changes
       const want = await inspectEifBytes(eif);
-      const parts = await Promise.all(splits[2]!.map((s) => measureEifPart(new Blob([eif]), s)));
-      const got = await inspectEifParts(eif, parts);
-      expect(got.checkCrc).toBe(false);
-      expect(got.describe).toEqual(want.describe);
+      for (const split of [splits[2]!, splits[4]!]) {
+        const parts = await Promise.all(split.map((s) => measureEifPart(new Blob([eif]), s)));
+        const got = await inspectEifParts(eif, parts);
+        expect(got.checkCrc).toBe(false);
+        expect(got.computedCrc).toBe(want.computedCrc);
+        expect(got.describe).toEqual(want.describe);
+      }
     }
   });
 
@@ -59,6 +66,15 @@ describe('measureEifPart / inspectEifParts', () => {
     expect(c.bytesRead).toBe(70_000 + 13 + 3000 + 600_000 + 10);
     expect(c.a).toBeUndefined();
     expect(c.b).toBeUndefined();
+    // a CRC slice alone reads only the sections its bytes touch: the first half ends inside the big ramdisk
+    const total = (await readLayout(bytesSource(eif))).sections.reduce((n, s) => n + 12 + s.size, 0); // headers and data
+    const half = await measureEifPart(eif, { crc: { index: 0, count: 2 } });
+    expect(half.crcSlice).toMatchObject({ offset: 0, length: Math.floor(total / 2) });
+    expect(half.bytesRead).toBe(70_000 + 13 + 3000 + 600_000);
+    expect(half.crc).toBeUndefined();
+    const tail = await measureEifPart(eif, { crc: { index: 1, count: 2 } });
+    expect(tail.bytesRead).toBe(600_000 + 10);
+    expect(tail.crcSlice).toMatchObject({ offset: Math.floor(total / 2), length: total - Math.floor(total / 2) });
   });
 
   it('parts that do not cover both streams and the CRC are refused (EIF_PARTS_INCOMPLETE)', async () => {
@@ -67,6 +83,20 @@ describe('measureEifPart / inspectEifParts', () => {
     const b = await measureEifPart(eif, { pcr2: true });
     await expect(inspectEifParts(eif, [a, b])).rejects.toMatchObject({ code: 'EIF_PARTS_INCOMPLETE' });
     await expect(inspectEifParts(eif, [])).rejects.toMatchObject({ code: 'EIF_PARTS_INCOMPLETE' });
+    // CRC slices that leave a gap, or overlap, do not make a CRC
+    const s = (index: number, count: number) => measureEifPart(eif, { pcr0: true, pcr2: true, crc: { index, count } });
+    const [s02, s12, s03, s13, s23] = await Promise.all([s(0, 2), s(1, 2), s(0, 3), s(1, 3), s(2, 3)]);
+    await expect(inspectEifParts(eif, [s02])).rejects.toMatchObject({ code: 'EIF_PARTS_INCOMPLETE' });
+    await expect(inspectEifParts(eif, [s03, s23])).rejects.toMatchObject({ code: 'EIF_PARTS_INCOMPLETE' });
+    await expect(inspectEifParts(eif, [s02, s13, s23])).rejects.toMatchObject({ code: 'EIF_PARTS_INCOMPLETE' });
+    await expect(inspectEifParts(eif, [s02, s12])).resolves.toMatchObject({ checkCrc: true });
+  });
+
+  it('a CRC slice that is not { index, count } with 0 ≤ index < count is refused (CORE_BAD_ARGUMENT)', async () => {
+    const { eif } = await buildEifBytes(input);
+    for (const crc of [{ index: 2, count: 2 }, { index: -1, count: 2 }, { index: 0, count: 0 }, { index: 0.5, count: 2 }]) {
+      await expect(measureEifPart(eif, { pcr0: true, crc })).rejects.toMatchObject({ code: 'CORE_BAD_ARGUMENT' });
+    }
   });
 
   it('a file that is not an EIF fails in every share with the reader’s code', async () => {

@@ -8,18 +8,35 @@ import { measuringSlots, newRequestId, type WorkerSlot } from './pool.js';
 import { $, begin, bytesText, codeOf, h, showError } from './ui.js';
 
 /**
- * How many workers measure: 3 (stream A, stream B, CRC) on devices with ≥ 3 cores, else 2 (A; B and the CRC).
+ * How many workers measure: 3 (stream A, stream B, CRC) on devices with ≥ 3 cores, else 2 (A and half the CRC; B
+ * and the other half).
  * `?threads=1|2|3` in the page's query overrides it (the bench compares them).
  */
 export function workerCount(cores: number, override?: string | null): number {
   return override === '1' ? 1 : override === '2' ? 2 : override === '3' ? 3 : cores >= 3 ? 3 : 2;
 }
 
-/** The shares of `n` workers. */
+/**
+ * The shares of `n` workers. Two workers each read (nearly) every byte for their SHA stream, so each also CRCs
+ * half of the bytes (a slice each; inspectEifParts combines them): one worker doing the whole CRC on top of its
+ * SHA stream finished ~1 s after the other on a 1 GiB image (bench/README.md, web).
+ */
 export function shares(n: number): EifMeasureShare[] {
   if (n === 1) return [{ pcr0: true, pcr2: true, crc: true }];
-  if (n === 2) return [{ pcr0: true }, { pcr2: true, crc: true }];
+  if (n === 2) return [{ pcr0: true, crc: { index: 0, count: 2 } }, { pcr2: true, crc: { index: 1, count: 2 } }];
   return [{ pcr0: true }, { pcr2: true }, { crc: true }];
+}
+
+/** `?chunk=MiB` in the page's query: the size of the workers' reads (the bench compares them); else the default. */
+function chunkOverride(): number | undefined {
+  const mib = Number(new URLSearchParams(location.search).get('chunk'));
+  return Number.isFinite(mib) && mib > 0 && mib <= 64 ? Math.round(mib * 1048576) : undefined;
+}
+
+/** `?read=stream|slices` in the page's query: how the workers read the file (the bench compares them). */
+function readerOverride(): 'stream' | 'slices' | undefined {
+  const r = new URLSearchParams(location.search).get('read');
+  return r === 'stream' || r === 'slices' ? r : undefined;
 }
 
 let current: { id: number; end: () => void } | undefined;
@@ -34,7 +51,7 @@ function stop(): void {
 /** Run one share on a pool worker; resolves with its part, rejects with {code, message}. */
 function runShare(slot: WorkerSlot, id: number, file: File, share: EifMeasureShare, onProgress: (read: number, planned: number) => void): Promise<EifMeasurePart> {
   return new Promise((resolve, reject) => {
-    const done = slot.request({ kind: 'measure', id, file, share }, (m) => {
+    const done = slot.request({ kind: 'measure', id, file, share, chunkSize: chunkOverride(), reader: readerOverride() }, (m) => {
       if (m.kind === 'progress') onProgress(m.read, m.planned);
       else if (m.kind === 'part') {
         done();
@@ -102,6 +119,7 @@ export async function checkEif(file: File, onDone: (r: EifDone | undefined) => v
     bar.value = 1;
     rate.textContent = `${bytesText(file.size)} in ${(ms / 1000).toFixed(2)} s · ${(file.size / 1e6 / (ms / 1000)).toFixed(0)} MB/s`;
     rate.dataset.ms = String(Math.round(ms));
+    rate.dataset.timing = JSON.stringify(parts.map((p) => p.timing)); // where each worker's time went (the bench)
     render(file, inspection);
     onDone({ inspection, file, ms });
   } catch (e) {

@@ -2,7 +2,7 @@
 import type { EifMeasurePart, EifMeasureShare } from 'eifkit/browser';
 
 export type ToWorker =
-  | { kind: 'measure'; id: number; file: Blob; share: EifMeasureShare }
+  | { kind: 'measure'; id: number; file: Blob; share: EifMeasureShare; chunkSize?: number; reader?: 'stream' | 'slices' }
   | { kind: 'cancel'; id: number }
   | { kind: 'speed'; id: number; sizes: number[] }
   | { kind: 'image'; id: number; archive: File; blobs: ImageBlobs; spill: 'auto' | 'memory'; memoryLimit: number };

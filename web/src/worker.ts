@@ -39,7 +39,10 @@ function failure(id: number, e: unknown): FromWorker {
 
 async function measure(m: ToWorker & { kind: 'measure' }): Promise<void> {
   let last = 0;
-  const part = await measureEifPart(m.file, m.share, {
+  // 'slices': Blob.slice().arrayBuffer() with the next slice asked for while this one is hashed, not the BYOB stream
+  const src = m.reader === 'slices' ? { size: m.file.size, read: blobSource(m.file).read } : m.file;
+  const part = await measureEifPart(src, m.share, {
+    chunkSize: m.chunkSize,
     onProgress: (read, planned) => {
       if (cancelled.has(m.id)) throw new Cancelled();
       const now = performance.now();
