@@ -232,7 +232,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const ri = process.argv.indexOf('--rounds');
   const si = process.argv.indexOf('--samples');
   const st = process.argv.indexOf('--settle');
-  const r = await run({ settleMs: st > 0 ? Number(process.argv[st + 1]) : undefined, quick, attestationOnly: process.argv.includes('--attestation'), threads: ti > 0 ? process.argv[ti + 1] : undefined, chunk: ci > 0 ? process.argv[ci + 1] : undefined, pcrOnly: process.argv.includes('--pcr'), read: process.argv.includes('--read') ? process.argv[process.argv.indexOf('--read') + 1] : undefined, rounds: ri > 0 ? Number(process.argv[ri + 1]) : undefined, samples: si > 0 ? Number(process.argv[si + 1]) : undefined });
+  const r = await run({ settleMs: st > 0 ? Number(process.argv[st + 1]) : undefined, quick, attestationOnly: process.argv.includes('--attestation'), threads: ti > 0 ? process.argv[ti + 1] : undefined, chunk: ci > 0 ? process.argv[ci + 1] : undefined, pcrOnly: process.argv.includes('--pcr'),  read: process.argv.includes('--read') ? process.argv[process.argv.indexOf('--read') + 1] : undefined, rounds: ri > 0 ? Number(process.argv[ri + 1]) : undefined, samples: si > 0 ? Number(process.argv[si + 1]) : undefined });
   if (json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
   else process.stdout.write(`\nweb page, ${r.extra.per.length ? `${r.bigMiB} MiB EIF, ${r.rounds} rounds (median of same-round ratios)` : 'attestation verdict only'}\n${r.table}\n${checks(r.comparisons).map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.value}`).join('\n')}\n`);
 }

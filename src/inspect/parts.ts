@@ -59,10 +59,12 @@ export interface EifMeasurePart {
 }
 
 /**
- * Default size of the pieces a share reads: filled in one reused buffer when the source streams (a Blob), else
- * slices with the next one requested while the current one is hashed.
+ * Default size of the pieces a share reads: filled in two reused buffers when the source streams (a Blob: the next
+ * piece is read while this one is hashed), else slices with the next one requested while the current one is hashed.
+ * 1 MiB, the core's I/O region: in Chromium it waited less for reads than 4 or 16 MiB and keeps a worker's heap
+ * at ~5 MiB (bench/README.md, web, 2026-12-03 16:00).
  */
-export const PART_CHUNK_SIZE = 4 << 20;
+export const PART_CHUNK_SIZE = 1 << 20;
 
 const now = (): number => (typeof performance === 'undefined' ? Date.now() : performance.now());
 

@@ -104,13 +104,19 @@ describe('measureEifPart / inspectEifParts', () => {
     await expect(measureEifPart(junk, { pcr0: true })).rejects.toMatchObject({ code: 'EIF_BAD_MAGIC' });
   });
 
-  it('blobSource streams a range in full pieces of one reused buffer', async () => {
+  it('blobSource streams a range in full pieces, reading the next while one is used; stopping early cancels the read', async () => {
     const data = bytes(100_000, 9);
     const src = blobSource(new Blob([data]));
     const pieces: Uint8Array[] = [];
     for await (const p of src.stream!(123, 50_000, 8192)) pieces.push(p.slice());
     expect(pieces.slice(0, -1).every((p) => p.length === 8192)).toBe(true);
     expect(Buffer.concat(pieces)).toEqual(Buffer.from(data.subarray(123, 50_123)));
+    let n = 0;
+    for await (const p of src.stream!(0, 100_000, 8192)) {
+      expect(p[0]).toBe(data[n * 8192]);
+      if (++n === 3) break; // the generator's finally cancels the stream with a read ahead in flight
+    }
+    expect(n).toBe(3);
   });
 });
 
