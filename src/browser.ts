@@ -64,4 +64,5 @@ export {
   type ImageInputs,
   type EifMeasureShare,
   type EifMeasurePart,
+  type EifCrcSlice,
 } from './inspect/parts.js';
