@@ -204,22 +204,18 @@ class Supervisor {
     clearTimeout(this.probeTimer);
     this.accelNote = reason;
     this.emit({ event: 'accel', accel: 'tcg', reason });
-    // both forgotten before anything is awaited, so their exit handlers do not take this for a failed boot
-    const q = this.qemu;
-    const b = this.backend;
-    this.qemu = undefined;
-    this.backend = undefined;
-    await stopChild(q);
-    await stopChild(b);
-    this.consoleBuf = [];
-    this.consoleBytes = 0;
-    this.qemuLog = '';
-    if (this.phase === 'booting') await this.boot('tcg');
+    await this.rebootTcg();
   }
 
   /** Stop QEMU and the backend and boot again under TCG (after a failed TSC calibration). */
   private async restartTcg(reason: string): Promise<void> {
     this.emit({ event: 'restart', reason });
+    await this.rebootTcg();
+  }
+
+  /** Stop this boot's QEMU and backend, forget their console and logs, and boot again under TCG. */
+  private async rebootTcg(): Promise<void> {
+    // both forgotten before anything is awaited, so their exit handlers do not take this for a failed boot
     const q = this.qemu;
     const b = this.backend;
     this.qemu = undefined;
