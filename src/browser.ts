@@ -66,3 +66,5 @@ export {
   type EifMeasurePart,
   type EifCrcSlice,
 } from './inspect/parts.js';
+// One read of the file shared by the measuring workers: pieces relayed over a MessagePort (src/inspect/relay.ts).
+export { relaySender, relayReceiver, RELAY_BUFFERS, type RelayPort, type RelayEnd, type RelaySender, type RelayReceiver } from './inspect/relay.js';

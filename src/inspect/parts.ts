@@ -15,6 +15,7 @@ import { measurementsFromInner } from '../eif/measure.js';
 import { PcrStreams, ROLE_A, ROLE_B, isMeasured, pieceRoles, sectionRoles } from '../eif/roles.js';
 import { type SectionInput, type SectionSink, layoutSections, walkSections } from '../eif/walk.js';
 import { type EifInspection, finishInspection, toSource } from './eif.js';
+import type { RelayEnd } from './relay.js';
 
 /**
  * What one thread computes: any of stream A (PCR0 and PCR1), stream B (PCR2) and the CRC — all of it (`true`), or
@@ -187,7 +188,9 @@ function combinedCrc(layout: EifLayout, parts: readonly EifMeasurePart[]): numbe
 
 /**
  * Run one share of an EIF's measurement (one per Web Worker; a File crosses `postMessage` without being read).
- * `onProgress` gets the section bytes this share has read, and how many of the measured sections' bytes it will read
+ * With `relay` (./relay.ts: a sender or receiver over the same file as `input`), the share reads through it — one
+ * worker reads the file and hands its pieces to the others — and finishes it when done or failed; the result is the
+ * same as without. `onProgress` gets the section bytes this share has read, and how many of the measured sections' bytes it will read
  * in all (the metadata and signature sections, read whole, are not counted). Throws EifError for a malformed image, as
  * inspectEifBytes does.
  *
@@ -199,11 +202,26 @@ function combinedCrc(layout: EifLayout, parts: readonly EifMeasurePart[]): numbe
 export async function measureEifPart(
   input: Uint8Array | Blob | ByteSource,
   share: EifMeasureShare,
-  opts: { onProgress?: (bytesRead: number, plannedBytes: number) => void; chunkSize?: number } = {},
+  opts: { onProgress?: (bytesRead: number, plannedBytes: number) => void; chunkSize?: number; relay?: RelayEnd } = {},
+): Promise<EifMeasurePart> {
+  const relay = opts.relay;
+  try {
+    const part = await measureShare(relay ?? toSource(input), share, opts);
+    relay?.finish();
+    return part;
+  } catch (e) {
+    relay?.finish(e);
+    throw e;
+  }
+}
+
+async function measureShare(
+  src: ByteSource,
+  share: EifMeasureShare,
+  opts: { onProgress?: (bytesRead: number, plannedBytes: number) => void; chunkSize?: number },
 ): Promise<EifMeasurePart> {
   await initCore();
   const started = now();
-  const src = toSource(input);
   const layout = await readLayout(src);
   const sections = layoutSections(layout, src);
   const mask = (share.pcr0 ? ROLE_A : 0) | (share.pcr2 ? ROLE_B : 0);
