@@ -430,6 +430,39 @@ suite(title, () => {
     rmSync(archive);
   }, 900_000);
 
+  it('gives the CLI\'s PCRs with 1, 2 and 3 measuring workers, the file relayed from worker 0 or read by each (?relay=off)', async () => {
+    const picked = eifs.filter((e) => ['own-unsigned', 'own-signed', 'one-ramdisk-aarch64'].includes(e.name));
+    for (const q of ['?threads=1', '?threads=2', '?threads=3', '?threads=2&relay=off', '?threads=3&chunk=0.1']) {
+      const { page } = await open(q);
+      for (const e of picked) {
+        await choose(page, 'eif-input', e.path);
+        const want = JSON.parse(eif(['describe', e.path]).stdout);
+        expect(await codes(page), `${q} ${e.name}`).toEqual([]);
+        expect(JSON.parse(await text(page, 'describe-json')), `${q} ${e.name}`).toEqual(want);
+      }
+    }
+  });
+
+  it('a file dropped while a large one is measured cancels it: the workers (relay ends included) are free at once for the new one', async () => {
+    const b = await big!.done; // started in beforeAll (startBigBuild)
+    expect(b.status, b.stderr).toBe(0);
+    const image = join(dir, 'big.eif');
+    const small = eifs.find((e) => e.name === 'own-unsigned')!;
+    const want = JSON.parse(eif(['describe', small.path]).stdout);
+    for (const q of ['', '?threads=3']) {
+      const { page } = await open(q);
+      await page.setInputFiles('[data-testid=eif-input]', image);
+      await page.waitForFunction(() => (document.getElementById('eif-bar') as HTMLProgressElement).value > 0.02, undefined, { timeout: 120_000 });
+      await choose(page, 'eif-input', small.path, 60_000);
+      expect(await codes(page), q).toEqual([]);
+      expect(JSON.parse(await text(page, 'describe-json')), q).toEqual(want);
+      // and another (choosing the same file again fires no change event): no worker is stuck in the cancelled run
+      const other = eifs.find((e) => e.name === 'three-ramdisks')!;
+      await choose(page, 'eif-input', other.path, 60_000);
+      expect(JSON.parse(await text(page, 'describe-json')), q).toEqual(JSON.parse(eif(['describe', other.path]).stdout));
+    }
+  }, 300_000);
+
   it(`measures a ${BIG_MIB} MiB EIF with flat memory in the page and its workers`, async () => {
     const b = await big!.done; // started in beforeAll (startBigBuild)
     expect(b.status, b.stderr).toBe(0);

@@ -1,9 +1,12 @@
 /**
  * The EIF section: the file's header table read here (a few small slices), then its PCR streams and CRC measured
- * in Web Workers, each reading its own slices of the File (eifkit's measureEifPart), combined by inspectEifParts
- * (PCRs, CRC check, signature verdict, describe JSON as nitro-cli prints it).
+ * in Web Workers (eifkit's measureEifPart), combined by inspectEifParts (PCRs, CRC check, signature verdict,
+ * describe JSON as nitro-cli prints it). The file is read once: worker 0 reads it and relays each piece to the
+ * others over a MessageChannel (eifkit's relay; the buffers are moved, not copied), which read only the small
+ * sections and any bytes not relayed themselves.
  */
 import { SectionType, blobSource, inspectEifParts, readLayout, type EifInspection, type EifMeasurePart, type EifMeasureShare } from 'eifkit/browser';
+import type { MeasureRelay } from './messages.js';
 import { measuringSlots, newRequestId, type WorkerSlot } from './pool.js';
 import { $, begin, bytesText, codeOf, h, showError } from './ui.js';
 
@@ -39,6 +42,16 @@ function readerOverride(): 'stream' | 'slices' | undefined {
   return r === 'stream' || r === 'slices' ? r : undefined;
 }
 
+/**
+ * `?relay=off` in the page's query: every worker reads the file itself (the bench compares them). Else the relay
+ * ends of `n` workers: worker 0 sends to each other worker over its own channel.
+ */
+export function relays(n: number, query: string = location.search): (MeasureRelay | undefined)[] {
+  if (n < 2 || new URLSearchParams(query).get('relay') === 'off') return Array.from({ length: n }, () => undefined);
+  const channels = Array.from({ length: n - 1 }, () => new MessageChannel());
+  return [{ send: channels.map((c) => c.port1) }, ...channels.map((c) => ({ receive: c.port2 }))];
+}
+
 let current: { id: number; end: () => void } | undefined;
 
 function stop(): void {
@@ -49,9 +62,10 @@ function stop(): void {
 }
 
 /** Run one share on a pool worker; resolves with its part, rejects with {code, message}. */
-function runShare(slot: WorkerSlot, id: number, file: File, share: EifMeasureShare, onProgress: (read: number, planned: number) => void): Promise<EifMeasurePart> {
+function runShare(slot: WorkerSlot, id: number, file: File, share: EifMeasureShare, relay: MeasureRelay | undefined, onProgress: (read: number, planned: number) => void): Promise<EifMeasurePart> {
+  const ports = relay ? ('send' in relay ? relay.send : [relay.receive]) : [];
   return new Promise((resolve, reject) => {
-    const done = slot.request({ kind: 'measure', id, file, share, chunkSize: chunkOverride(), reader: readerOverride() }, (m) => {
+    const done = slot.request({ kind: 'measure', id, file, share, chunkSize: chunkOverride(), reader: readerOverride(), relay }, (m) => {
       if (m.kind === 'progress') onProgress(m.read, m.planned);
       else if (m.kind === 'part') {
         done();
@@ -60,7 +74,7 @@ function runShare(slot: WorkerSlot, id: number, file: File, share: EifMeasureSha
         done();
         reject({ code: m.code, message: m.message });
       }
-    });
+    }, ports);
   });
 }
 
@@ -92,6 +106,7 @@ export async function checkEif(file: File, onDone: (r: EifDone | undefined) => v
     await readLayout(blobSource(file)); // a file that is not an EIF fails here, once, before any worker starts
     const slots = measuringSlots();
     const plan = shares(slots.length);
+    const relay = relays(plan.length);
     const progress = plan.map(() => ({ read: 0, planned: 1 }));
     let lastPaint = 0;
     const paint = (): void => {
@@ -107,7 +122,7 @@ export async function checkEif(file: File, onDone: (r: EifDone | undefined) => v
     };
     const parts = await Promise.all(
       plan.map((share, i) =>
-        runShare(slots[i]!, id, file, share, (read, planned) => {
+        runShare(slots[i]!, id, file, share, relay[i], (read, planned) => {
           progress[i] = { read, planned };
           paint();
         }),

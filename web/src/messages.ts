@@ -2,10 +2,16 @@
 import type { EifMeasurePart, EifMeasureShare } from 'eifkit/browser';
 
 export type ToWorker =
-  | { kind: 'measure'; id: number; file: Blob; share: EifMeasureShare; chunkSize?: number; reader?: 'stream' | 'slices' }
+  | { kind: 'measure'; id: number; file: Blob; share: EifMeasureShare; chunkSize?: number; reader?: 'stream' | 'slices'; relay?: MeasureRelay }
   | { kind: 'cancel'; id: number }
   | { kind: 'speed'; id: number; sizes: number[] }
   | { kind: 'image'; id: number; archive: File; blobs: ImageBlobs; spill: 'auto' | 'memory'; memoryLimit: number };
+
+/**
+ * How a measuring worker shares the file's reads (eifkit's relay): it reads and hands its pieces on (`send`: one
+ * port per other worker), or gets them (`receive`). The ports are transferred with the request.
+ */
+export type MeasureRelay = { send: MessagePort[] } | { receive: MessagePort };
 
 /** nitro-cli's blobs, by their file names (bzImage or Image, cmdline, init, nsm.ko). */
 export interface ImageBlobs {

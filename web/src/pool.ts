@@ -35,10 +35,10 @@ export class WorkerSlot {
     };
   }
 
-  /** Send a request; `listener` gets the answers with its id until `done()` is called. */
-  request(m: ToWorker, listener: Listener): () => void {
+  /** Send a request (`transfer`: ports moved with it); `listener` gets the answers with its id until `done()` is called. */
+  request(m: ToWorker, listener: Listener, transfer: Transferable[] = []): () => void {
     this.#listeners.set(m.id, listener);
-    this.#worker.postMessage(m);
+    this.#worker.postMessage(m, transfer);
     return () => this.#listeners.delete(m.id);
   }
 

@@ -1,8 +1,8 @@
 /**
- * The page's worker: one share of an EIF's measurement (eifkit's measureEifPart: its own Blob slices, its own
- * WASM core), or the hash-speed test. The page starts its workers at load and reuses them, so no script is fetched
- * after load; a request is stopped by a `cancel` message (checked at each progress step). Progress is posted at
- * most every 50 ms.
+ * The page's worker: one share of an EIF's measurement (eifkit's measureEifPart, its own WASM core; the file read
+ * by this worker, or relayed from the worker that reads it), or the hash-speed test. The page starts its workers at
+ * load and reuses them, so no script is fetched after load; a request is stopped by a `cancel` message (checked at
+ * each progress step, and it aborts a wait on the relay). Progress is posted at most every 50 ms.
  */
 import {
   EifError,
@@ -19,12 +19,16 @@ import {
   memorySpillBudget,
   openOpfsSpillDir,
   openTarArchive,
+  relayReceiver,
+  relaySender,
   selectImage,
 } from 'eifkit/browser';
 import type { FromWorker, ToWorker } from './messages.js';
 
 const post = (m: FromWorker): void => postMessage(m);
 const cancelled = new Set<number>();
+/** The running measurements' abort controllers: a cancel wakes a relay end waiting for its other side. */
+const aborts = new Map<number, AbortController>();
 
 class Cancelled extends Error {}
 
@@ -41,7 +45,14 @@ async function measure(m: ToWorker & { kind: 'measure' }): Promise<void> {
   let last = 0;
   // 'slices': Blob.slice().arrayBuffer() with the next slice asked for while this one is hashed, not the BYOB stream
   const src = m.reader === 'slices' ? { size: m.file.size, read: blobSource(m.file).read } : m.file;
+  const ports = m.relay ? ('send' in m.relay ? m.relay.send : [m.relay.receive]) : [];
+  const abort = new AbortController();
+  aborts.set(m.id, abort);
+  if (cancelled.has(m.id)) abort.abort(new Cancelled());
+  const signal = abort.signal;
+  const relay = m.relay && ('send' in m.relay ? relaySender(src, m.relay.send, { signal }) : relayReceiver(src, m.relay.receive, { signal }));
   const part = await measureEifPart(src, m.share, {
+    relay,
     chunkSize: m.chunkSize,
     onProgress: (read, planned) => {
       if (cancelled.has(m.id)) throw new Cancelled();
@@ -51,6 +62,9 @@ async function measure(m: ToWorker & { kind: 'measure' }): Promise<void> {
         post({ kind: 'progress', id: m.id, read, planned });
       }
     },
+  }).finally(() => {
+    aborts.delete(m.id);
+    for (const p of ports) p.close(); // the relay's last message (end / done) is already on its way
   });
   post({ kind: 'part', id: m.id, part });
 }
@@ -157,7 +171,11 @@ const ready = initCore().then(() => {
 
 onmessage = (e: MessageEvent<ToWorker>) => {
   const m = e.data;
-  if (m.kind === 'cancel') return void cancelled.add(m.id);
+  if (m.kind === 'cancel') {
+    cancelled.add(m.id);
+    aborts.get(m.id)?.abort(new Cancelled());
+    return;
+  }
   ready
     .then(() => (m.kind === 'measure' ? measure(m) : m.kind === 'image' ? image(m) : speed(m)))
     .catch((err: unknown) => {
