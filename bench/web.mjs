@@ -10,8 +10,8 @@
 //    with it, the moment it is ready (the JS engine may still be compiling the warm-up's code then); a new chain in a
 //    used page, a chain seen before; medians.
 // Under bench/run.mjs, or alone: `node bench/web.mjs [--quick] [--json] [--threads 2|3] [--attestation] [--samples N]
-// [--settle MS] [--pcr] [--rounds N] [--chunk MiB] [--read stream|slices]` (--attestation: only the verdict rows, no 1 GiB EIF; --pcr: only the
-// PCR rows; --chunk: the workers' read size, the page's ?chunk=; --samples: page loads for the first-document row, default
+// [--settle MS] [--pcr] [--rounds N] [--chunk MiB] [--read stream|slices] [--relay off|N]` (--attestation: only the verdict rows, no 1 GiB EIF; --pcr: only the
+// PCR rows; --chunk: the workers' read size, the page's ?chunk=; --relay off: every worker reads the file, the page's ?relay=off; --relay N: the reader's pool of N buffers, ?relay-buffers=N; --samples: page loads for the first-document row, default
 // 15). The first-document row is broken down by the page's performance marks (file read, verification, verdict
 // into the DOM); the load average is printed with the table (latencies on a busy box are not comparable).
 //
@@ -82,7 +82,7 @@ export async function run(ctx = {}) {
       rmSync(big);
       const expected = JSON.parse(spawnSync(process.execPath, [join(root, 'bin', 'eif.js'), 'describe', image], { encoding: 'utf8' }).stdout).Measurements;
       openssl(image); // page cache
-      const q = [threads && `threads=${threads}`, ctx.chunk && `chunk=${ctx.chunk}`, ctx.read && `read=${ctx.read}`].filter(Boolean).join('&');
+      const q = [threads && `threads=${threads}`, ctx.chunk && `chunk=${ctx.chunk}`, ctx.read && `read=${ctx.read}`, ctx.relay && (/^\d+$/.test(ctx.relay) ? `relay-buffers=${ctx.relay}` : `relay=${ctx.relay}`)].filter(Boolean).join('&');
       const url = q ? `${server.url}?${q}` : server.url;
       for (let r = 0; r < rounds; r++) {
         await waitQuiet(20_000, log);
@@ -232,7 +232,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const ri = process.argv.indexOf('--rounds');
   const si = process.argv.indexOf('--samples');
   const st = process.argv.indexOf('--settle');
-  const r = await run({ settleMs: st > 0 ? Number(process.argv[st + 1]) : undefined, quick, attestationOnly: process.argv.includes('--attestation'), threads: ti > 0 ? process.argv[ti + 1] : undefined, chunk: ci > 0 ? process.argv[ci + 1] : undefined, pcrOnly: process.argv.includes('--pcr'),  read: process.argv.includes('--read') ? process.argv[process.argv.indexOf('--read') + 1] : undefined, rounds: ri > 0 ? Number(process.argv[ri + 1]) : undefined, samples: si > 0 ? Number(process.argv[si + 1]) : undefined });
+  const r = await run({ settleMs: st > 0 ? Number(process.argv[st + 1]) : undefined, quick, attestationOnly: process.argv.includes('--attestation'), threads: ti > 0 ? process.argv[ti + 1] : undefined, chunk: ci > 0 ? process.argv[ci + 1] : undefined, pcrOnly: process.argv.includes('--pcr'),  read: process.argv.includes('--read') ? process.argv[process.argv.indexOf('--read') + 1] : undefined, relay: process.argv.includes('--relay') ? process.argv[process.argv.indexOf('--relay') + 1] : undefined, rounds: ri > 0 ? Number(process.argv[ri + 1]) : undefined, samples: si > 0 ? Number(process.argv[si + 1]) : undefined });
   if (json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
   else process.stdout.write(`\nweb page, ${r.extra.per.length ? `${r.bigMiB} MiB EIF, ${r.rounds} rounds (median of same-round ratios)` : 'attestation verdict only'}\n${r.table}\n${checks(r.comparisons).map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.value}`).join('\n')}\n`);
 }

@@ -61,10 +61,12 @@ export {
   inspectEifParts,
   measureImageInputs,
   PART_CHUNK_SIZE,
+  PART_CRC_STRIPE,
   type ImageInputs,
   type EifMeasureShare,
   type EifMeasurePart,
   type EifCrcSlice,
+  type EifCrcStripes,
 } from './inspect/parts.js';
 // One read of the file shared by the measuring workers: pieces relayed over a MessagePort (src/inspect/relay.ts).
 export { relaySender, relayReceiver, RELAY_BUFFERS, type RelayPort, type RelayEnd, type RelaySender, type RelayReceiver } from './inspect/relay.js';

@@ -21,12 +21,14 @@ import type { RelayEnd } from './relay.js';
  * What one thread computes: any of stream A (PCR0 and PCR1), stream B (PCR2) and the CRC — all of it (`true`), or
  * slice `index` of `count` equal byte ranges of what the CRC covers (the sections, headers and data, in table
  * order), so that two threads which read every byte anyway for their SHA streams share the CRC too; the page
- * combines the slices (crc32Combine, §2).
+ * combines the slices (crc32Combine, §2). With `stripe`, the share runs every `count`-th stripe of `stripe` bytes
+ * from stripe `index` on instead of one range: threads in step (one reading and relaying to the other, ./relay.ts)
+ * then do the same work per piece all along, where halves would make each wait for the other in turn.
  */
 export interface EifMeasureShare {
   pcr0?: boolean;
   pcr2?: boolean;
-  crc?: boolean | { index: number; count: number };
+  crc?: boolean | { index: number; count: number; stripe?: number };
 }
 
 /** One slice of the CRC: CRC-32 (from 0) of `length` bytes starting `offset` bytes after header[0:544]. */
@@ -34,6 +36,14 @@ export interface EifCrcSlice {
   offset: number;
   length: number;
   crc: number;
+}
+
+/** Stripes `index`, `index + count`, … of `stripe` bytes each (the last one shorter) after header[0:544]. */
+export interface EifCrcStripes {
+  stripe: number;
+  index: number;
+  count: number;
+  crcs: number[];
 }
 
 /** A share's result: plain data (Uint8Arrays, numbers), so it crosses `postMessage` as is. */
@@ -47,6 +57,8 @@ export interface EifMeasurePart {
   crc?: number;
   /** The share's slice of the CRC, when it ran a slice. */
   crcSlice?: EifCrcSlice;
+  /** The share's stripes of the CRC, when it ran stripes: CRC-32 (from 0) of each, in order (NaN: not seen). */
+  crcStripes?: EifCrcStripes;
   /** The metadata and signature sections, read whole (small; every share reads them). */
   metadata?: Uint8Array;
   signature?: Uint8Array;
@@ -67,16 +79,48 @@ export interface EifMeasurePart {
  */
 export const PART_CHUNK_SIZE = 1 << 20;
 
+/**
+ * Stripe of the CRC the page's two workers take in turn (`crc: { index, count: 2, stripe }`): one piece, so the
+ * worker that reads and the one it relays to do the same work per piece (bench/README.md, web, relay).
+ */
+export const PART_CRC_STRIPE = 1 << 20;
+
+/**
+ * Which of the CRC's bytes (after header[0:544]) a share runs: the range [lo, hi), or with `stripe` > 0 the stripes
+ * k of [lo, hi) = [0, total) with k mod count = index.
+ */
+interface CrcPlan {
+  lo: number;
+  hi: number;
+  stripe: number;
+  index: number;
+  count: number;
+}
+
+const NO_CRC: CrcPlan = { lo: 0, hi: 0, stripe: 0, index: 0, count: 1 };
+
+/** Whether the CRC bytes [a, b) hold any byte of the plan's. */
+function touches(plan: CrcPlan, a: number, b: number): boolean {
+  if (!(a < plan.hi && b > plan.lo)) return false;
+  if (plan.stripe === 0) return true;
+  const first = Math.floor(a / plan.stripe);
+  const last = Math.floor((b - 1) / plan.stripe);
+  if (last - first + 1 >= plan.count) return true;
+  for (let k = first; k <= last; k++) if (k % plan.count === plan.index) return true;
+  return false;
+}
+
 const now = (): number => (typeof performance === 'undefined' ? Date.now() : performance.now());
 
 /** A sink that runs only its share, reading ranges itself with one read ahead, skipping what it needs not see. */
 class ShareSink implements SectionSink {
   readonly #streams: PcrStreams;
   readonly #mask: number;
-  /** The CRC's byte range [lo, hi), in bytes after header[0:544]; #pos: where the next pushed byte lies. */
-  readonly #lo: number;
-  readonly #hi: number;
+  /** The CRC bytes this share runs (after header[0:544]); #pos: where the next pushed byte lies. */
+  readonly #plan: CrcPlan;
   #pos = 0;
+  /** With stripes: the CRC of each of this share's stripes, in order. */
+  readonly stripeCrcs: number[] = [];
   readonly #chunk: number;
   readonly #progress: ((read: number) => void) | undefined;
   crcValue = 0;
@@ -85,10 +129,10 @@ class ShareSink implements SectionSink {
   shaMs = 0;
   crcMs = 0;
 
-  constructor(share: EifMeasureShare, initialCrc: number, chunk: number, onProgress?: (n: number) => void, crcRange: readonly [number, number] = [0, 0]) {
+  constructor(share: EifMeasureShare, initialCrc: number, chunk: number, onProgress?: (n: number) => void, plan: CrcPlan = NO_CRC) {
     this.#mask = (share.pcr0 ? ROLE_A : 0) | (share.pcr2 ? ROLE_B : 0);
     this.#streams = new PcrStreams({ streams: this.#mask });
-    [this.#lo, this.#hi] = crcRange;
+    this.#plan = plan;
     this.crcValue = initialCrc;
     this.#chunk = chunk;
     this.#progress = onProgress;
@@ -97,9 +141,23 @@ class ShareSink implements SectionSink {
   push(bytes: Uint8Array, roles: number): void {
     const t0 = now();
     const len = bytes.length;
-    const lo = Math.max(this.#lo - this.#pos, 0);
-    const hi = Math.min(this.#hi - this.#pos, len);
-    if (lo < hi) this.crcValue = crc32(lo === 0 && hi === len ? bytes : bytes.subarray(lo, hi), this.crcValue);
+    const plan = this.#plan;
+    if (plan.stripe > 0) {
+      for (let off = 0; off < len; ) {
+        const at = this.#pos + off;
+        const k = Math.floor(at / plan.stripe);
+        const n = Math.min(len - off, (k + 1) * plan.stripe - at);
+        if (k % plan.count === plan.index) {
+          const j = (k - plan.index) / plan.count;
+          this.stripeCrcs[j] = crc32(n === len ? bytes : bytes.subarray(off, off + n), this.stripeCrcs[j] ?? 0);
+        }
+        off += n;
+      }
+    } else {
+      const lo = Math.max(plan.lo - this.#pos, 0);
+      const hi = Math.min(plan.hi - this.#pos, len);
+      if (lo < hi) this.crcValue = crc32(lo === 0 && hi === len ? bytes : bytes.subarray(lo, hi), this.crcValue);
+    }
     this.#pos += len;
     const t1 = now();
     if (roles & this.#mask) this.#streams.feed(bytes, roles);
@@ -108,7 +166,7 @@ class ShareSink implements SectionSink {
   }
 
   async pushRange(source: ByteSource, offset: number, size: number, roles: number): Promise<void> {
-    if ((roles & this.#mask) === 0 && !(this.#pos < this.#hi && this.#pos + size > this.#lo)) {
+    if ((roles & this.#mask) === 0 && !touches(this.#plan, this.#pos, this.#pos + size)) {
       this.#pos += size; // nothing of ours: not even read
       return;
     }
@@ -155,16 +213,20 @@ function crcLength(layout: EifLayout): number {
   return layout.sections.reduce((n, s) => n + SECTION_HEADER_SIZE + s.size, 0);
 }
 
-/** The byte range [lo, hi) of the CRC a share runs: all, a slice, or none ([0, 0]). */
-function crcRange(layout: EifLayout, crc: EifMeasureShare['crc']): [number, number] {
+/** The CRC bytes a share runs: all, a slice, stripes, or none. */
+function crcPlan(layout: EifLayout, crc: EifMeasureShare['crc']): CrcPlan {
   const total = crcLength(layout);
-  if (crc === true) return [0, total];
-  if (!crc) return [0, 0];
-  const { index, count } = crc;
+  if (crc === true) return { ...NO_CRC, hi: total };
+  if (!crc) return NO_CRC;
+  const { index, count, stripe } = crc;
   if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
     throw new EifError('CORE_BAD_ARGUMENT', `a CRC slice must be { index, count } with integers 0 ≤ index < count (got ${index} of ${count})`);
   }
-  return [Math.floor((total * index) / count), Math.floor((total * (index + 1)) / count)];
+  if (stripe !== undefined) {
+    if (!Number.isSafeInteger(stripe) || stripe < 1) throw new EifError('CORE_BAD_ARGUMENT', `a CRC stripe must be a positive integer of bytes (got ${stripe})`);
+    return { lo: 0, hi: total, stripe, index, count };
+  }
+  return { ...NO_CRC, lo: Math.floor((total * index) / count), hi: Math.floor((total * (index + 1)) / count) };
 }
 
 /**
@@ -175,7 +237,7 @@ function combinedCrc(layout: EifLayout, parts: readonly EifMeasurePart[]): numbe
   const whole = parts.find((p) => p.crc !== undefined)?.crc;
   if (whole !== undefined) return whole;
   const slices = parts.flatMap((p) => (p.crcSlice ? [p.crcSlice] : [])).sort((x, y) => x.offset - y.offset);
-  if (slices.length === 0) return undefined;
+  if (slices.length === 0) return stripedCrc(layout, parts);
   let crc = crc32(layout.headerBytes.subarray(0, CRC_OFFSET));
   let pos = 0;
   for (const s of slices) {
@@ -184,6 +246,23 @@ function combinedCrc(layout: EifLayout, parts: readonly EifMeasurePart[]): numbe
     pos += s.length;
   }
   return pos === crcLength(layout) ? crc : undefined;
+}
+
+/** The CRC of the whole image from parts that ran stripes of one size and count, every index once; else undefined. */
+function stripedCrc(layout: EifLayout, parts: readonly EifMeasurePart[]): number | undefined {
+  const striped = parts.flatMap((p) => (p.crcStripes ? [p.crcStripes] : []));
+  if (striped.length === 0) return undefined;
+  const { stripe, count } = striped[0]!;
+  const byIndex = new Map(striped.filter((s) => s.stripe === stripe && s.count === count).map((s) => [s.index, s.crcs]));
+  if (byIndex.size !== count) return undefined;
+  const total = crcLength(layout);
+  let crc = crc32(layout.headerBytes.subarray(0, CRC_OFFSET));
+  for (let k = 0, pos = 0; pos < total; k++, pos += stripe) {
+    const c = byIndex.get(k % count)?.[Math.floor(k / count)];
+    if (!Number.isInteger(c)) return undefined; // a stripe no part ran
+    crc = crc32Combine(crc, c!, Math.min(stripe, total - pos));
+  }
+  return crc;
 }
 
 /**
@@ -226,23 +305,24 @@ async function measureShare(
   const sections = layoutSections(layout, src);
   const mask = (share.pcr0 ? ROLE_A : 0) | (share.pcr2 ? ROLE_B : 0);
   const roles = sectionRoles(sections.map((s) => s.type));
-  const range = crcRange(layout, share.crc);
+  const plan = crcPlan(layout, share.crc);
   let pos = 0; // where each section's data lies in the CRC's bytes
   let planned = 0;
   for (const [i, s] of sections.entries()) {
     pos += SECTION_HEADER_SIZE;
-    if (isMeasured(s.type) && (roles[i]! & mask || (pos < range[1] && pos + s.size > range[0]))) planned += s.size;
+    if (isMeasured(s.type) && (roles[i]! & mask || touches(plan, pos, pos + s.size))) planned += s.size;
     pos += s.size;
   }
   const progress = opts.onProgress && ((read: number) => opts.onProgress!(read, planned));
   const whole = share.crc === true;
   const initial = whole ? crc32(layout.headerBytes.subarray(0, CRC_OFFSET)) : 0;
-  const sink = new ShareSink(share, initial, opts.chunkSize ?? PART_CHUNK_SIZE, progress, range);
+  const sink = new ShareSink(share, initial, opts.chunkSize ?? PART_CHUNK_SIZE, progress, plan);
   const kept = await walkSections(sections, sink);
   return {
     ...sink.finish(),
     crc: whole ? sink.crcValue >>> 0 : undefined,
-    crcSlice: share.crc && !whole ? { offset: range[0], length: range[1] - range[0], crc: sink.crcValue >>> 0 } : undefined,
+    crcSlice: share.crc && !whole && plan.stripe === 0 ? { offset: plan.lo, length: plan.hi - plan.lo, crc: sink.crcValue >>> 0 } : undefined,
+    crcStripes: plan.stripe > 0 ? { stripe: plan.stripe, index: plan.index, count: plan.count, crcs: Array.from(sink.stripeCrcs, (c) => (c === undefined ? NaN : c >>> 0)) } : undefined,
     metadata: kept.metadata,
     signature: kept.signature,
     bytesRead: sink.bytesRead,

@@ -23,6 +23,12 @@ const splits: EifMeasureShare[][] = [
   [{ pcr0: true, crc: { index: 0, count: 2 } }, { pcr2: true, crc: { index: 1, count: 2 } }],
   [{ crc: { index: 2, count: 3 } }, { pcr2: true, crc: { index: 0, count: 3 } }, { pcr0: true, crc: { index: 1, count: 3 } }],
   [{ pcr0: true, pcr2: true }, ...Array.from({ length: 7 }, (_, index) => ({ crc: { index, count: 7 } }))],
+  // the CRC in stripes taken in turn (the page's two workers with the relay): stripes smaller and larger than a
+  // piece, not dividing the sections, one larger than the whole image (one part runs all of it, the other none)
+  [{ pcr0: true, crc: { index: 0, count: 2, stripe: 4096 } }, { pcr2: true, crc: { index: 1, count: 2, stripe: 4096 } }],
+  [{ pcr0: true, crc: { index: 1, count: 3, stripe: 10_007 } }, { pcr2: true, crc: { index: 0, count: 3, stripe: 10_007 } }, { crc: { index: 2, count: 3, stripe: 10_007 } }],
+  [{ pcr0: true, pcr2: true, crc: { index: 0, count: 2, stripe: 1 << 30 } }, { crc: { index: 1, count: 2, stripe: 1 << 30 } }],
+  [{ pcr0: true, pcr2: true, crc: { index: 0, count: 2, stripe: 1 } }, { crc: { index: 1, count: 2, stripe: 1 } }],
 ];
 
 describe('measureEifPart / inspectEifParts', () => {
@@ -75,6 +81,12 @@ describe('measureEifPart / inspectEifParts', () => {
     const tail = await measureEifPart(eif, { crc: { index: 1, count: 2 } });
     expect(tail.bytesRead).toBe(600_000 + 10);
     expect(tail.crcSlice).toMatchObject({ offset: Math.floor(total / 2), length: total - Math.floor(total / 2) });
+    // stripes: a share reads only the sections that hold one of its stripes
+    const none = await measureEifPart(eif, { crc: { index: 1, count: 2, stripe: 1 << 30 } });
+    expect(none.bytesRead).toBe(0);
+    expect(none.crcStripes?.crcs).toEqual([]);
+    const all = await measureEifPart(eif, { crc: { index: 0, count: 2, stripe: 1 << 30 } });
+    expect(all.bytesRead).toBe(c.bytesRead);
   });
 
   it('parts that do not cover both streams and the CRC are refused (EIF_PARTS_INCOMPLETE)', async () => {
@@ -90,11 +102,20 @@ describe('measureEifPart / inspectEifParts', () => {
     await expect(inspectEifParts(eif, [s03, s23])).rejects.toMatchObject({ code: 'EIF_PARTS_INCOMPLETE' });
     await expect(inspectEifParts(eif, [s02, s13, s23])).rejects.toMatchObject({ code: 'EIF_PARTS_INCOMPLETE' });
     await expect(inspectEifParts(eif, [s02, s12])).resolves.toMatchObject({ checkCrc: true });
+    // stripes: every index of one stripe size and count is needed
+    const t = (index: number, count: number, stripe: number) => measureEifPart(eif, { pcr0: true, pcr2: true, crc: { index, count, stripe } });
+    const [t02, t12, t12b, t13] = await Promise.all([t(0, 2, 5000), t(1, 2, 5000), t(1, 2, 6000), t(1, 3, 5000)]);
+    await expect(inspectEifParts(eif, [t02])).rejects.toMatchObject({ code: 'EIF_PARTS_INCOMPLETE' });
+    await expect(inspectEifParts(eif, [t02, t12b])).rejects.toMatchObject({ code: 'EIF_PARTS_INCOMPLETE' });
+    await expect(inspectEifParts(eif, [t02, t13])).rejects.toMatchObject({ code: 'EIF_PARTS_INCOMPLETE' });
+    await expect(inspectEifParts(eif, [t02, t12])).resolves.toMatchObject({ checkCrc: true });
+    expect(t02.crcSlice).toBeUndefined();
+    expect(t02.crcStripes).toMatchObject({ stripe: 5000, index: 0, count: 2 });
   });
 
   it('a CRC slice that is not { index, count } with 0 ≤ index < count is refused (CORE_BAD_ARGUMENT)', async () => {
     const { eif } = await buildEifBytes(input);
-    for (const crc of [{ index: 2, count: 2 }, { index: -1, count: 2 }, { index: 0, count: 0 }, { index: 0.5, count: 2 }]) {
+    for (const crc of [{ index: 2, count: 2 }, { index: -1, count: 2 }, { index: 0, count: 0 }, { index: 0.5, count: 2 }, { index: 0, count: 2, stripe: 0 }, { index: 0, count: 2, stripe: 1.5 }]) {
       await expect(measureEifPart(eif, { pcr0: true, crc })).rejects.toMatchObject({ code: 'CORE_BAD_ARGUMENT' });
     }
   });

@@ -22,8 +22,9 @@ import { HAVE_OPENSSL, makeEcKey } from '../signing/keys.js';
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed + (i >> 9)) & 255);
 const input = { kernel: bytes(70_001, 1), cmdline: 'console=ttyS0', ramdisks: [bytes(3000, 2), bytes(600_003, 3), bytes(10, 4)], buildTime: '2024-01-01T00:00:00+00:00' };
 
-/** The page's shares (web/src/eif-view.ts shares()): worker 0 reads, the others receive. */
+/** The page's shares (web/src/eif-view.ts shares(), and halves of the CRC): worker 0 reads, the others receive. */
 const LAYOUTS: EifMeasureShare[][] = [
+  [{ pcr0: true, crc: { index: 0, count: 2, stripe: 65_536 } }, { pcr2: true, crc: { index: 1, count: 2, stripe: 65_536 } }],
   [{ pcr0: true, crc: { index: 0, count: 2 } }, { pcr2: true, crc: { index: 1, count: 2 } }],
   [{ pcr0: true }, { pcr2: true }, { crc: true }],
 ];

@@ -494,7 +494,7 @@ suite(title, () => {
     expect(await codes(page)).toEqual([]);
     expect(await text(page, 'pcr0')).toBe(want.PCR0);
     expect(await text(page, 'pcr2')).toBe(want.PCR2);
-    // V8 heap + ArrayBuffer backing stores: two reused 1 MiB buffers per worker, whatever the file's size
+    // V8 heap + ArrayBuffer backing stores: the reader's pool of ≤ 6 relayed 1 MiB buffers, two in a worker reading alone, whatever the file's size
     expect(peak.page).toBeLessThan(32 << 20);
     expect(peak.workerMax).toBeLessThan(48 << 20);
     console.log(`web: ${BIG_MIB} MiB EIF in ${await page.locator('#eif-rate').getAttribute('data-ms')} ms (main thread's longest stall ${lag.toFixed(0)} ms); peak heap page ${(peak.page / 2 ** 20).toFixed(1)} MiB, workers ${(peak.workers / 2 ** 20).toFixed(1)} MiB (largest ${(peak.workerMax / 2 ** 20).toFixed(1)} MiB, ${peak.samples} samples)`);

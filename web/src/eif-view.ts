@@ -5,7 +5,7 @@
  * others over a MessageChannel (eifkit's relay; the buffers are moved, not copied), which read only the small
  * sections and any bytes not relayed themselves.
  */
-import { SectionType, blobSource, inspectEifParts, readLayout, type EifInspection, type EifMeasurePart, type EifMeasureShare } from 'eifkit/browser';
+import { PART_CRC_STRIPE, SectionType, blobSource, inspectEifParts, readLayout, type EifInspection, type EifMeasurePart, type EifMeasureShare } from 'eifkit/browser';
 import type { MeasureRelay } from './messages.js';
 import { measuringSlots, newRequestId, type WorkerSlot } from './pool.js';
 import { $, begin, bytesText, codeOf, h, showError } from './ui.js';
@@ -21,12 +21,15 @@ export function workerCount(cores: number, override?: string | null): number {
 
 /**
  * The shares of `n` workers. Two workers each read (nearly) every byte for their SHA stream, so each also CRCs
- * half of the bytes (a slice each; inspectEifParts combines them): one worker doing the whole CRC on top of its
- * SHA stream finished ~1 s after the other on a 1 GiB image (bench/README.md, web).
+ * half of the bytes (inspectEifParts combines them): one worker doing the whole CRC on top of its SHA stream
+ * finished ~1 s after the other on a 1 GiB image. The halves are stripes of a piece taken in turn, not two
+ * ranges: the workers go in step (worker 0 relays each piece to worker 1), so with halves each would wait for
+ * the other during the half it does not CRC (bench/README.md, web).
  */
 export function shares(n: number): EifMeasureShare[] {
   if (n === 1) return [{ pcr0: true, pcr2: true, crc: true }];
-  if (n === 2) return [{ pcr0: true, crc: { index: 0, count: 2 } }, { pcr2: true, crc: { index: 1, count: 2 } }];
+  const stripe = PART_CRC_STRIPE;
+  if (n === 2) return [{ pcr0: true, crc: { index: 0, count: 2, stripe } }, { pcr2: true, crc: { index: 1, count: 2, stripe } }];
   return [{ pcr0: true }, { pcr2: true }, { crc: true }];
 }
 
@@ -44,12 +47,14 @@ function readerOverride(): 'stream' | 'slices' | undefined {
 
 /**
  * `?relay=off` in the page's query: every worker reads the file itself (the bench compares them). Else the relay
- * ends of `n` workers: worker 0 sends to each other worker over its own channel.
+ * ends of `n` workers: worker 0 sends to each other worker over its own channel (`?relay-buffers=N`: its pool).
  */
 export function relays(n: number, query: string = location.search): (MeasureRelay | undefined)[] {
-  if (n < 2 || new URLSearchParams(query).get('relay') === 'off') return Array.from({ length: n }, () => undefined);
+  const q = new URLSearchParams(query);
+  if (n < 2 || q.get('relay') === 'off') return Array.from({ length: n }, () => undefined);
+  const buffers = Number(q.get('relay-buffers')); // `?relay-buffers=N`: the reader's pool per port (the bench compares them)
   const channels = Array.from({ length: n - 1 }, () => new MessageChannel());
-  return [{ send: channels.map((c) => c.port1) }, ...channels.map((c) => ({ receive: c.port2 }))];
+  return [{ send: channels.map((c) => c.port1), buffers: Number.isInteger(buffers) && buffers >= 2 && buffers <= 64 ? buffers : undefined }, ...channels.map((c) => ({ receive: c.port2 }))];
 }
 
 let current: { id: number; end: () => void } | undefined;

@@ -11,7 +11,7 @@ export type ToWorker =
  * How a measuring worker shares the file's reads (eifkit's relay): it reads and hands its pieces on (`send`: one
  * port per other worker), or gets them (`receive`). The ports are transferred with the request.
  */
-export type MeasureRelay = { send: MessagePort[] } | { receive: MessagePort };
+export type MeasureRelay = { send: MessagePort[]; buffers?: number } | { receive: MessagePort };
 
 /** nitro-cli's blobs, by their file names (bzImage or Image, cmdline, init, nsm.ko). */
 export interface ImageBlobs {

@@ -50,7 +50,7 @@ async function measure(m: ToWorker & { kind: 'measure' }): Promise<void> {
   aborts.set(m.id, abort);
   if (cancelled.has(m.id)) abort.abort(new Cancelled());
   const signal = abort.signal;
-  const relay = m.relay && ('send' in m.relay ? relaySender(src, m.relay.send, { signal }) : relayReceiver(src, m.relay.receive, { signal }));
+  const relay = m.relay && ('send' in m.relay ? relaySender(src, m.relay.send, { signal, buffers: m.relay.buffers }) : relayReceiver(src, m.relay.receive, { signal }));
   const part = await measureEifPart(src, m.share, {
     relay,
     chunkSize: m.chunkSize,
