@@ -104,9 +104,11 @@ export async function run(ctx = {}) {
         if (requests.length) throw new Error(`requests after load: ${requests.join(', ')}`);
         await page.close();
         per.push({ pageSecs: ms / 1000, opensslSecs: ssl, ratio: ms / 1000 / ssl, heap: peak, workers: heap.workers, timing });
-        // each worker: total = waiting for reads + SHA-384 + CRC-32 + the rest (progress, walk), in seconds
+        // each worker: total = waiting for reads + SHA-384 + CRC-32 + the rest (progress, walk), in seconds; [relay wait]:
+        // a receiver's wait for pieces (part of its read wait), the reader's wait for buffers (its read ahead: mostly
+        // while it hashes)
         const s1 = (x) => (x / 1000).toFixed(2);
-        log(`  workers: ${timing.map((t, i) => t ? `#${i} total ${s1(t.totalMs)} = read ${s1(t.readMs)} + sha ${s1(t.shaMs)} + crc ${s1(t.crcMs)} + other ${s1(t.totalMs - t.readMs - t.shaMs - t.crcMs)}` : `#${i} -`).join('; ')}; load ${loadavg()[0].toFixed(2)}`);
+        log(`  workers: ${timing.map((t, i) => t ? `#${i} total ${s1(t.totalMs)} = read ${s1(t.readMs)} + sha ${s1(t.shaMs)} + crc ${s1(t.crcMs)} + other ${s1(t.totalMs - t.readMs - t.shaMs - t.crcMs)}${t.relayWaitMs === undefined ? '' : ` [relay wait ${s1(t.relayWaitMs)}]`}` : `#${i} -`).join('; ')}; load ${loadavg()[0].toFixed(2)}`);
         log(`round ${r + 1}/${rounds}: page ${(ms / 1000).toFixed(2)} s, openssl ${ssl.toFixed(2)} s, ratio ${(ms / 1000 / ssl).toFixed(2)}x; peak heap page ${(peak.page / MiB).toFixed(1)} MiB, workers (${heap.workers}) ${(peak.workers / MiB).toFixed(1)} MiB`);
       }
 

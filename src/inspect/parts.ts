@@ -65,10 +65,11 @@ export interface EifMeasurePart {
   /** Section bytes this share read. */
   bytesRead: number;
   /**
-   * Where the share's time went, in ms (performance.now()): waiting for reads, in SHA-384, in the CRC. Reported so
+   * Where the share's time went, in ms (performance.now()): waiting for reads (of which waiting for the other end of
+   * a relay), in SHA-384, in the CRC. Reported so
    * a bench can say where a slow run lost its time; not part of the result.
    */
-  timing?: { readMs: number; shaMs: number; crcMs: number; totalMs: number };
+  timing?: { readMs: number; shaMs: number; crcMs: number; totalMs: number; relayWaitMs?: number };
 }
 
 /**
@@ -287,6 +288,8 @@ export async function measureEifPart(
   try {
     const part = await measureShare(relay ?? toSource(input), share, opts);
     relay?.finish();
+    // of the read wait, the time spent waiting for the other end of the relay
+    if (relay && part.timing) part.timing.relayWaitMs = relay.stats.waitMs;
     return part;
   } catch (e) {
     relay?.finish(e);

@@ -30,6 +30,8 @@ export interface RelayPort {
 
 /** One end of a relay: a ByteSource for the walk, ended once with `finish` when the walk is over (or failed). */
 export interface RelayEnd extends ByteSource {
+  /** `waitMs`: time this end waited for the other (a sender for buffers, a receiver for pieces). */
+  readonly stats: { waitMs: number };
   /** Tell the other side(s) this end is done — `error` when it failed — and stop listening. Idempotent. */
   finish(error?: unknown): void;
 }
@@ -37,14 +39,18 @@ export interface RelayEnd extends ByteSource {
 export interface RelaySender extends RelayEnd {
   /**
    * Per port, the most buffers of its pool live at once while its receiver took pieces (never more than `buffers`;
-   * once a receiver is done, the sender reuses its own two); bytes relayed to all ports.
+   * once a receiver is done, the sender reuses its own two); bytes relayed to all ports; ms spent waiting for a
+   * buffer to come back (performance.now(); the wait of the read ahead, mostly while the consumer hashes a piece).
    */
-  readonly stats: { peakBuffers: number[]; relayedBytes: number };
+  readonly stats: { peakBuffers: number[]; relayedBytes: number; waitMs: number };
 }
 
 export interface RelayReceiver extends RelayEnd {
-  /** Bytes streamed from relayed pieces, and from the receiver's own source (gaps, after the sender ended). */
-  readonly stats: { relayedBytes: number; ownBytes: number };
+  /**
+   * Bytes streamed from relayed pieces, and from the receiver's own source (gaps, after the sender ended); ms spent
+   * waiting for a piece (performance.now()).
+   */
+  readonly stats: { relayedBytes: number; ownBytes: number; waitMs: number };
 }
 
 /**
@@ -85,6 +91,8 @@ function listen(port: RelayPort, on: (m: RelayMessage) => void): () => void {
 /** What an aborted wait throws: the signal's reason (an AbortError DOMException unless the caller gave one). */
 const aborted = (signal: AbortSignal): unknown => signal.reason;
 
+const now = (): number => (typeof performance === 'undefined' ? Date.now() : performance.now());
+
 /** Wakes everything waiting on it (a buffer came back, a piece arrived, the other side ended, an abort). */
 class Wakeup {
   #waiters: (() => void)[] = [];
@@ -108,6 +116,7 @@ class Link {
   peak = 0;
   open = true;
   relayedBytes = 0;
+  waitMs = 0;
 
   constructor(port: RelayPort, max: number, signal: AbortSignal | undefined) {
     this.#port = port;
@@ -134,7 +143,11 @@ class Link {
         this.live++;
         if (this.open) this.peak = Math.max(this.peak, this.live);
         return new ArrayBuffer(size);
-      } else await this.#wakeup.wait();
+      } else {
+        const t = now();
+        await this.#wakeup.wait();
+        this.waitMs += now() - t;
+      }
     }
   }
 
@@ -214,7 +227,7 @@ export function relaySender(
       for (const l of links) l.end(error);
     },
     get stats() {
-      return { peakBuffers: links.map((l) => l.peak), relayedBytes: links.reduce((n, l) => n + l.relayedBytes, 0) };
+      return { peakBuffers: links.map((l) => l.peak), relayedBytes: links.reduce((n, l) => n + l.relayedBytes, 0), waitMs: links.reduce((n, l) => n + l.waitMs, 0) };
     },
   };
 }
@@ -237,7 +250,7 @@ export function relayReceiver(input: Blob | ByteSource, port: RelayPort, opts: {
   const signal = opts.signal;
   const queue: Piece[] = [];
   const wakeup = new Wakeup();
-  const stats = { relayedBytes: 0, ownBytes: 0 };
+  const stats = { relayedBytes: 0, ownBytes: 0, waitMs: 0 };
   /** The sender ended (no more pieces), or this end finished: no waiting, no giving back. */
   let ended = false;
   let finished = false;
@@ -302,7 +315,9 @@ export function relayReceiver(input: Blob | ByteSource, port: RelayPort, opts: {
         if (pos < gapEnd) return; // the own source ended early: the consumer sees the range short
         continue;
       }
+      const t = now();
       await wakeup.wait(); // holds no relayed buffer: the sender has them, or they are on the way
+      stats.waitMs += now() - t;
     }
     dropBefore(pos);
   }

@@ -197,6 +197,7 @@ describe('relay as a ByteSource', () => {
     expect(sent.equals(Buffer.from(data))).toBe(true);
     expect(got.equals(Buffer.from(data))).toBe(true);
     expect(sender.stats.peakBuffers).toEqual([3]);
+    expect(sender.stats.waitMs).toBeGreaterThan(0); // it did wait for the slow receiver's buffers
     expect(maxHeld).toBeLessThanOrEqual(3);
     expect(receiver.stats.ownBytes).toBe(0);
     expect(RELAY_BUFFERS).toBeGreaterThanOrEqual(2);
