@@ -5,7 +5,28 @@
 // length and reads from the start of that region. Nothing is allocated at run time (runtime "stub"), so linear
 // memory never grows and views on it stay valid.
 
-import { sha512Compress } from './sha512-compress.generated';
+import { sha512CompressChain, sha512CompressFlat } from './sha512-compress.generated';
+
+/**
+ * Which form of the SHA-512 rounds runs (docs/core.md, "two forms"): 0 = Σ as rotation chains, 1 = flat Σ. Same
+ * digests; the host picks the faster one for its engine with sha384SetKernel().
+ */
+let kernel: i32 = 0;
+
+/** Select the rounds' form: 0 chains (V8 11, Node 20), 1 flat (newer V8, e.g. Chromium 156). Other values: 0. */
+export function sha384SetKernel(k: i32): void {
+  kernel = k == 1 ? 1 : 0;
+}
+export function sha384Kernel(): i32 {
+  return kernel;
+}
+
+// @ts-ignore: decorator
+@inline
+function sha512Compress(h: usize, src: usize, blocks: i32): void {
+  if (kernel) sha512CompressFlat(h, src, blocks);
+  else sha512CompressChain(h, src, blocks);
+}
 
 /** Size of the I/O region in bytes (1 MiB). */
 export const IO_SIZE: i32 = 1048576;

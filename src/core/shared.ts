@@ -6,7 +6,7 @@
  * instances never share a byte they write. Layout and reasons: docs/core.md. No node:* imports.
  */
 import { EifError } from '../errors.js';
-import { type CoreExports, type CoreInstance, decodeBase64, makeInstance } from './wasm.js';
+import { type CoreExports, type CoreInstance, decodeBase64, makeInstance, preferredShaKernel } from './wasm.js';
 import { WASM_SHARED_A_BASE64, WASM_SHARED_B_BASE64 } from './wasm-shared-bytes.generated.js';
 
 /** Where build shared-b's static data starts (asconfig.json memoryBase); shared-a's starts near 0. */
@@ -44,6 +44,7 @@ export async function instantiateSharedCore(
     if (x.ioPtr() < lo || x.staticEnd() > hi) {
       throw new Error(`static data of build ${role} at ${x.ioPtr()}..${x.staticEnd()}, outside ${lo}..${hi}`);
     }
+    x.sha384SetKernel(preferredShaKernel());
     return x;
   } catch (e) {
     throw new EifError('CORE_INIT_FAILED', `cannot instantiate the shared-memory WASM core (${role}): ${String(e)}`, { cause: e });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initCore, coreInstance } from '../../src/core/wasm.js';
+import { initCore, coreInstance, preferredShaKernel } from '../../src/core/wasm.js';
 import { createSha384, sha384, Sha384, SHA384_STATE_SIZE } from '../../src/core/sha384.js';
 import { EifError } from '../../src/errors.js';
 
@@ -242,5 +242,58 @@ describe('forked, exported and interleaved states', () => {
       }
     }
     expect(hex(h.digest())).toBe(ref());
+  });
+});
+
+describe('the two forms of the SHA-512 rounds (docs/core.md: chains, flat)', () => {
+  // Both kernels must give node:crypto's digests; the host picks one per engine (preferredShaKernel).
+  for (const k of [0, 1]) {
+    it(`kernel ${k}: random lengths, streamed in pieces that cross block and I/O boundaries`, () => {
+      const x = coreInstance().exports;
+      const before = x.sha384Kernel();
+      x.sha384SetKernel(k);
+      try {
+        expect(x.sha384Kernel()).toBe(k);
+        const rnd = prng(777 + k);
+        for (const len of [0, 1, 111, 112, 127, 128, 129, 255, 256, 4097, IO - 1, IO + 129, 3 * IO + 77]) {
+          const data = randomBytes(len);
+          expect(hex(sha384(data)), `len ${len}`).toBe(ref(data));
+          const h = createSha384();
+          for (let off = 0; off < len; ) {
+            const n = Math.min(len - off, 1 + (rnd() % 200_000));
+            h.update(data.subarray(off, off + n));
+            off += n;
+          }
+          expect(hex(h.digest()), `streamed len ${len}`).toBe(ref(data));
+        }
+      } finally {
+        x.sha384SetKernel(before);
+      }
+    });
+  }
+
+  it('a value other than 0 or 1 selects the chains', () => {
+    const x = coreInstance().exports;
+    const before = x.sha384Kernel();
+    x.sha384SetKernel(7);
+    expect(x.sha384Kernel()).toBe(0);
+    x.sha384SetKernel(before);
+  });
+
+  it('the engine picks: chains on V8 11 (Node 20), flat elsewhere', () => {
+    const major = Number.parseInt(process.versions.v8, 10);
+    expect(preferredShaKernel()).toBe(major <= 11 ? 0 : 1);
+    expect(coreInstance().exports.sha384Kernel()).toBe(preferredShaKernel());
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'process')!;
+    try {
+      Object.defineProperty(globalThis, 'process', { value: undefined, configurable: true, writable: true });
+      expect(preferredShaKernel()).toBe(1); // a browser: no process.versions.v8
+      Object.defineProperty(globalThis, 'process', { value: { versions: { v8: '15.6.1' } }, configurable: true, writable: true });
+      expect(preferredShaKernel()).toBe(1);
+      Object.defineProperty(globalThis, 'process', { value: { versions: { v8: '11.3.244.8-node.38' } }, configurable: true, writable: true });
+      expect(preferredShaKernel()).toBe(0);
+    } finally {
+      Object.defineProperty(globalThis, 'process', saved);
+    }
   });
 });
