@@ -116,7 +116,7 @@ export async function checkEif(file: File, onDone: (r: EifDone | undefined) => v
     let lastPaint = 0;
     const paint = (): void => {
       const now = performance.now();
-      if (now - lastPaint < 100) return;
+      if (now - lastPaint < 250) return; // a progress bar needs no more; each paint costs the main thread ~4 ms
       lastPaint = now;
       const read = progress.reduce((n, p) => n + p.read, 0);
       const planned = progress.reduce((n, p) => n + p.planned, 0);
