@@ -2,7 +2,7 @@
  * Loader for the eifkit WASM core (assembly/ -> build/core.wasm, embedded as base64 by scripts/build.mjs).
  * Browser-safe: no node:* imports. The module is compiled once per JS realm and cached, either asynchronously by
  * `initCore()` (idempotent; what browsers need on their main thread) or, lazily, synchronously on the first
- * WASM-backed call (Node, workers: the module is ~14 KB, a ~1 ms compile), so importing eifkit needs no top-level
+ * WASM-backed call (Node, workers: the module is ~25 KB, a ~1 ms compile), so importing eifkit needs no top-level
  * await. ABI: docs/core.md.
  */
 import { EifError } from '../errors.js';
