@@ -59,7 +59,7 @@ export interface WarmUpOptions {
   /**
    * How many times to verify the complete warm-up document (default 1). Each run is a new chain (caches cleared
    * between runs); more runs let the JS engine move the verifier's code to its optimising tiers — the page runs
-   * it a dozen times at load (bench/web.mjs, "first document of a fresh page").
+   * it 24 times at load (bench/web.mjs, "first document of a fresh page").
    */
   readonly rounds?: number;
 }
@@ -76,7 +76,7 @@ export interface WarmUpOptions {
  *
  * @example
  * import { warmUpAttestation, inspectAttestation } from 'eifkit/browser';
- * void warmUpAttestation({ rounds: 12 }); // at page load
+ * void warmUpAttestation({ rounds: 24 }); // at page load
  * // later: the first document's verdict comes ~3x sooner
  * const r = await inspectAttestation(doc);
  */

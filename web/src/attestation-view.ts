@@ -25,7 +25,7 @@ let lastInput: { input: Uint8Array | string; label: string } | undefined;
 let lastDoc: AttestationDocument | null = null;
 let expected: ExpectedEntry[] = [];
 let run = 0;
-const WARM_ROUNDS = Number(new URLSearchParams(location.search).get('warm') ?? 12) || 0;
+const WARM_ROUNDS = Number(new URLSearchParams(location.search).get('warm') ?? 24) || 0;
 
 export function awsRootFingerprint(): string {
   return AWS_NITRO_ROOT_SHA256;
@@ -35,9 +35,10 @@ export function awsRootFingerprint(): string {
  * At load: pay the first-call costs of the verification path before a document comes (bench/web.mjs, "first
  * document of a fresh page"): eifkit's warmUpAttestation verifies its complete throw-away document WARM_ROUNDS
  * times (each a new chain: the engine moves the verifier's code to its optimising tiers; in one A/B run on a
- * loaded 2-core box, 0 / 3 / 12 / 30 rounds gave 24 / 16 / 13 / 10 ms for the first document: 12 for the load
- * time, bench/README.md) and prepares the AWS root, and the browser reads a Blob once. `?warm=N` sets the rounds
- * (0–100).
+ * loaded 2-core box, 0 / 3 / 12 / 30 rounds gave 24 / 16 / 13 / 10 ms for the first document; on 2026-12-03 night,
+ * 10 loads each, 12 / 24 / 40 rounds: dropped 1 s after ready 9.3 / 8.8 / 9.2 ms, dropped at ready 16.2 / 11.6 /
+ * 11.3 ms, warm-up 237 / 332 / 397 ms: 24, bench/README.md) and prepares the AWS root, and the browser reads a
+ * Blob once. `?warm=N` sets the rounds (0–100).
  */
 export async function warmUp(): Promise<void> {
   const t0 = performance.now();
