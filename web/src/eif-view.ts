@@ -6,7 +6,7 @@
  * sections and any bytes not relayed themselves.
  */
 import { PART_CRC_STRIPE, SectionType, blobSource, inspectEifParts, readLayout, type EifInspection, type EifMeasurePart, type EifMeasureShare } from 'eifkit/browser';
-import type { MeasureRelay } from './messages.js';
+import { type MeasureRelay, relayPorts } from './messages.js';
 import { measuringSlots, newRequestId, type WorkerSlot } from './pool.js';
 import { $, begin, bytesText, codeOf, h, showError } from './ui.js';
 
@@ -68,7 +68,7 @@ function stop(): void {
 
 /** Run one share on a pool worker; resolves with its part, rejects with {code, message}. */
 function runShare(slot: WorkerSlot, id: number, file: File, share: EifMeasureShare, relay: MeasureRelay | undefined, onProgress: (read: number, planned: number) => void): Promise<EifMeasurePart> {
-  const ports = relay ? ('send' in relay ? relay.send : [relay.receive]) : [];
+  const ports = relayPorts(relay);
   return new Promise((resolve, reject) => {
     const done = slot.request({ kind: 'measure', id, file, share, chunkSize: chunkOverride(), reader: readerOverride(), relay }, (m) => {
       if (m.kind === 'progress') onProgress(m.read, m.planned);

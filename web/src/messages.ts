@@ -13,6 +13,9 @@ export type ToWorker =
  */
 export type MeasureRelay = { send: MessagePort[]; buffers?: number } | { receive: MessagePort };
 
+/** The ports of a relay end: transferred with the request, closed by the worker when it is done. */
+export const relayPorts = (relay: MeasureRelay | undefined): MessagePort[] => (relay ? ('send' in relay ? relay.send : [relay.receive]) : []);
+
 /** nitro-cli's blobs, by their file names (bzImage or Image, cmdline, init, nsm.ko). */
 export interface ImageBlobs {
   kernel?: File;

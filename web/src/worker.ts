@@ -23,7 +23,7 @@ import {
   relaySender,
   selectImage,
 } from 'eifkit/browser';
-import type { FromWorker, ToWorker } from './messages.js';
+import { type FromWorker, type ToWorker, relayPorts } from './messages.js';
 
 const post = (m: FromWorker): void => postMessage(m);
 
@@ -52,7 +52,7 @@ async function measure(m: ToWorker & { kind: 'measure' }): Promise<void> {
   let last = 0;
   // 'slices': Blob.slice().arrayBuffer() with the next slice asked for while this one is hashed, not the BYOB stream
   const src = m.reader === 'slices' ? { size: m.file.size, read: blobSource(m.file).read } : m.file;
-  const ports = m.relay ? ('send' in m.relay ? m.relay.send : [m.relay.receive]) : [];
+  const ports = relayPorts(m.relay);
   const abort = new AbortController();
   aborts.set(m.id, abort);
   if (cancelled.has(m.id)) abort.abort(new Cancelled());
